@@ -1,0 +1,32 @@
+# The README's commands and CI's are these targets. `make demo` and `make test` each create the
+# virtualenv on first use.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint typecheck pytest bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/dbapp db upgrade
+	$(BIN)/dbapp db current
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check dbapp tests migrations benchmarks
+	$(BIN)/ruff format --check dbapp tests migrations benchmarks
+
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy
+
+pytest: $(BIN)/.installed
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) .dbapp .pytest_cache .mypy_cache .ruff_cache

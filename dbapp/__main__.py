@@ -1,0 +1,3 @@
+from dbapp.cli import app
+
+app(prog_name="dbapp")

@@ -1,0 +1,44 @@
+"""What every command shares: consoles, settings from the context, and the error edge."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from dbapp.config import Settings
+from dbapp.errors import DbappError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+EXIT_INTERRUPTED = 130
+
+
+def settings(ctx: typer.Context) -> Settings:
+    """The settings the top-level callback resolved."""
+    obj = ctx.find_root().obj
+    assert isinstance(obj, Settings)
+    return obj
+
+
+def handle_errors(fn: F) -> F:
+    """Turn domain errors into one line on stderr and the error's exit code (no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except DbappError as exc:
+            err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+            raise typer.Exit(code=exc.exit_code) from None
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted[/yellow]")
+            raise typer.Exit(code=EXIT_INTERRUPTED) from None
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,174 @@
+"""``dbapp db ...``: migrations and the embedded server."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from dbapp import migrate
+from dbapp.cli._common import err, handle_errors, out, settings
+from dbapp.db import client_url, open_database
+from dbapp.embedded import EmbeddedServer, ServerStatus
+from dbapp.errors import ConfigError
+
+db_app = typer.Typer(
+    help="Migrate the schema; start and stop the embedded server.", no_args_is_help=True
+)
+
+
+@db_app.command()
+@handle_errors
+def upgrade(
+    ctx: typer.Context,
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Migrate the schema up to REVISION (default: the newest).
+
+    Example: dbapp db upgrade
+    """
+    with open_database(settings(ctx)) as db:
+        migrate.upgrade(db.engine, revision)
+        err.print(f"schema at {', '.join(migrate.current(db.engine)) or 'base'}")
+
+
+@db_app.command()
+@handle_errors
+def downgrade(
+    ctx: typer.Context,
+    revision: Annotated[str, typer.Argument(help="Target revision; 'base' removes every table.")],
+) -> None:
+    """Migrate the schema down to REVISION. Data in dropped tables is lost.
+
+    Example: dbapp db downgrade base
+    """
+    with open_database(settings(ctx)) as db:
+        migrate.downgrade(db.engine, revision)
+        err.print(f"schema at {', '.join(migrate.current(db.engine)) or 'base'}")
+
+
+@db_app.command()
+@handle_errors
+def current(ctx: typer.Context) -> None:
+    """Print the revision the database is at, and whether that is the newest.
+
+    Example: dbapp db current
+    """
+    with open_database(settings(ctx)) as db:
+        have = migrate.current(db.engine)
+    heads = set(migrate.heads())
+    if not have:
+        out.print("base (no dbapp schema yet: run `dbapp db upgrade`)")
+    for rev in have:
+        out.print(f"{rev} (head)" if rev in heads else f"{rev} (behind: run `dbapp db upgrade`)")
+
+
+@db_app.command()
+@handle_errors
+def history() -> None:
+    """List every migration, newest first.
+
+    Example: dbapp db history
+    """
+    heads = set(migrate.heads())
+    for rev, down, message in migrate.history():
+        mark = " (head)" if rev in heads else ""
+        out.print(f"{down or '<base>'} -> {rev}{mark}, {message}", highlight=False)
+
+
+@db_app.command()
+@handle_errors
+def check(ctx: typer.Context) -> None:
+    """Fail (exit 1) when the models and the migrated schema differ.
+
+    Example: dbapp db check
+    """
+    with open_database(settings(ctx)) as db:
+        migrate.ensure_schema(db.engine, auto_upgrade_blank=False)
+        diff = migrate.check(db.engine)
+    if diff:
+        err.print(f"[red]schema drift:[/red] {diff}", highlight=False)
+        raise typer.Exit(code=1)
+    out.print("no drift: the models match the migrated schema")
+
+
+@db_app.command()
+@handle_errors
+def url(
+    ctx: typer.Context,
+    show_password: Annotated[
+        bool, typer.Option("--show-password", help="Print the password instead of ***.")
+    ] = False,
+) -> None:
+    """Print the connection URL for psql or a BI tool.
+
+    Example: psql "$(dbapp db url)"
+    """
+    value, reachable = client_url(settings(ctx), show_password)
+    out.print(value, highlight=False, soft_wrap=True)
+    if not reachable:
+        err.print("note: the embedded server is not running; `dbapp db start` keeps it up")
+
+
+def _embedded(ctx: typer.Context) -> EmbeddedServer:
+    s = settings(ctx)
+    if not s.embedded:
+        raise ConfigError("DATABASE_URL is set: the embedded server is not in use")
+    return EmbeddedServer(s.pgdata)
+
+
+def _print_status(status: ServerStatus) -> None:
+    table = Table(show_header=False, box=None)
+    table.add_row("data directory", str(status.pgdata))
+    table.add_row("initialised", "yes" if status.initialised else "no")
+    table.add_row("running", f"yes (pid {status.pid})" if status.running else "no")
+    table.add_row("port", str(status.port) if status.port else "-")
+    table.add_row("kept running", "yes (db start)" if status.pinned else "no")
+    table.add_row("dbapp processes using it", str(status.handles))
+    out.print(table)
+
+
+@db_app.command()
+@handle_errors
+def start(
+    ctx: typer.Context,
+    port: Annotated[
+        int | None, typer.Option(help="TCP port on 127.0.0.1 [default: the last one, or free].")
+    ] = None,
+) -> None:
+    """Start the embedded server and keep it running (for psql and BI tools) until `db stop`.
+
+    Example: dbapp db start --port 5544
+    """
+    server = _embedded(ctx)
+    server.start(port)
+    with open_database(settings(ctx)) as db:
+        migrate.ensure_schema(db.engine)
+    value, _ = client_url(settings(ctx))
+    err.print("embedded server running; connect with:")
+    out.print(value, highlight=False)
+
+
+@db_app.command()
+@handle_errors
+def stop(ctx: typer.Context) -> None:
+    """Stop the embedded server (it waits for running dbapp commands to finish).
+
+    Example: dbapp db stop
+    """
+    status = _embedded(ctx).stop()
+    if status.running:
+        err.print(f"server stops when {status.handles} running dbapp process(es) finish")
+    else:
+        err.print("embedded server stopped")
+
+
+@db_app.command()
+@handle_errors
+def status(ctx: typer.Context) -> None:
+    """Show whether the embedded server is running, where, and who uses it.
+
+    Example: dbapp db status
+    """
+    _print_status(_embedded(ctx).status())

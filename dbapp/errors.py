@@ -1,0 +1,43 @@
+"""The domain exceptions; the CLI turns each into a one-line message and an exit code."""
+
+
+class DbappError(Exception):
+    """Base class of every error dbapp reports to a user."""
+
+    exit_code = 1
+
+
+class ConfigError(DbappError):
+    """The configuration (URL, data directory, options) is not usable."""
+
+    exit_code = 2
+
+
+class DatabaseUnavailable(DbappError):
+    """The database server cannot be reached."""
+
+    exit_code = 3
+
+
+class EmbeddedServerError(DbappError):
+    """The embedded PostgreSQL server could not be initialised, started or stopped."""
+
+    exit_code = 3
+
+
+class MigrationError(DbappError):
+    """The schema is not where the command needs it (e.g. not migrated, or drifted)."""
+
+    exit_code = 4
+
+
+class InputError(DbappError):
+    """An input path or option cannot be used at all (not a per-record reject)."""
+
+    exit_code = 2
+
+
+class NotFound(DbappError):
+    """A named object (report, entity, load) does not exist."""
+
+    exit_code = 2

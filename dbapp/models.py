@@ -1,0 +1,242 @@
+"""The schema as SQLAlchemy 2.0 models. Alembic migrations own the database; these match them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Computed,
+    Date,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ENTITY_KINDS = ("PERSON", "ORG", "GPE", "LOC", "NORP", "EVENT", "MISC")
+MENTION_ROLES = ("body", "title", "byline", "dateline")
+LOAD_STATUSES = ("running", "completed", "partial", "failed", "interrupted")
+
+# The full-text vector: title weighs more than body. 'english' is a regconfig literal, so the
+# expression is immutable and may back a stored generated column.
+SEARCH_VECTOR_SQL = (
+    "setweight(to_tsvector('english'::regconfig, coalesce(title, '')), 'A') || "
+    "setweight(to_tsvector('english'::regconfig, body), 'B')"
+)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+BigPK = Annotated[int, mapped_column(BigInteger, Identity(always=False), primary_key=True)]
+IntPK = Annotated[int, mapped_column(Integer, Identity(always=False), primary_key=True)]
+CreatedAt = Annotated[
+    dt.datetime, mapped_column(DateTime(timezone=True), server_default=func.now())
+]
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Source(Base):
+    """A news outlet or collection that documents come from."""
+
+    __tablename__ = "sources"
+
+    source_id: Mapped[IntPK]
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    kind: Mapped[str] = mapped_column(Text, server_default="unknown")
+    homepage: Mapped[str | None] = mapped_column(Text)
+    domain: Mapped[str | None] = mapped_column(Text)
+    country: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[CreatedAt]
+
+    documents: Mapped[list[Document]] = relationship(back_populates="source")
+
+
+class Load(Base):
+    """One run of ``dbapp load``: its arguments, counts and outcome."""
+
+    __tablename__ = "loads"
+    __table_args__ = (CheckConstraint(_in("status", LOAD_STATUSES), name="status"),)
+
+    load_id: Mapped[IntPK]
+    started_at: Mapped[CreatedAt]
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(Text, server_default="running")
+    arguments: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    dbapp_version: Mapped[str] = mapped_column(Text)
+    hostname: Mapped[str | None] = mapped_column(Text)
+    pid: Mapped[int | None] = mapped_column(Integer)
+    files_seen: Mapped[int] = mapped_column(Integer, server_default="0")
+    bytes_read: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    documents_seen: Mapped[int] = mapped_column(Integer, server_default="0")
+    documents_inserted: Mapped[int] = mapped_column(Integer, server_default="0")
+    documents_duplicate: Mapped[int] = mapped_column(Integer, server_default="0")
+    documents_rejected: Mapped[int] = mapped_column(Integer, server_default="0")
+    mentions_inserted: Mapped[int] = mapped_column(Integer, server_default="0")
+    warnings: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    error: Mapped[str | None] = mapped_column(Text)
+
+    rejects: Mapped[list[LoadReject]] = relationship(back_populates="load")
+
+
+class LoadReject(Base):
+    """An input record a load could not accept, kept byte for byte so nothing is lost."""
+
+    __tablename__ = "load_rejects"
+
+    load_reject_id: Mapped[BigPK]
+    load_id: Mapped[int] = mapped_column(
+        ForeignKey("loads.load_id", ondelete="CASCADE"), index=True
+    )
+    path: Mapped[str] = mapped_column(Text)
+    line_number: Mapped[int | None] = mapped_column(Integer)
+    record_number: Mapped[int | None] = mapped_column(Integer)
+    error_code: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[CreatedAt]
+
+    load: Mapped[Load] = relationship(back_populates="rejects")
+
+
+class Document(Base):
+    """One article, its text exactly as stored (mention offsets point into ``body``)."""
+
+    __tablename__ = "documents"
+    __table_args__ = (
+        CheckConstraint("content_sha256 ~ '^[0-9a-f]{64}$'", name="content_sha256_hex"),
+        CheckConstraint("char_count >= 0 AND word_count >= 0", name="counts_non_negative"),
+        Index("ix_documents_search_vector", "search_vector", postgresql_using="gin"),
+        Index("ix_documents_source_id_published_on", "source_id", "published_on"),
+    )
+
+    document_id: Mapped[BigPK]
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.source_id"))
+    external_id: Mapped[str | None] = mapped_column(Text, index=True)
+    content_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    published_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    dateline: Mapped[str | None] = mapped_column(Text)
+    dateline_place: Mapped[str | None] = mapped_column(Text)
+    dateline_country: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(Text, server_default="en")
+    char_count: Mapped[int] = mapped_column(Integer)
+    word_count: Mapped[int] = mapped_column(Integer)
+    origin_path: Mapped[str | None] = mapped_column(Text)
+    origin_line: Mapped[int | None] = mapped_column(Integer)
+    load_id: Mapped[int | None] = mapped_column(
+        ForeignKey("loads.load_id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[CreatedAt]
+    search_vector: Mapped[str] = mapped_column(
+        TSVECTOR, Computed(SEARCH_VECTOR_SQL, persisted=True), deferred=True
+    )
+
+    source: Mapped[Source] = relationship(back_populates="documents")
+    mentions: Mapped[list[Mention]] = relationship(back_populates="document")
+
+
+class Entity(Base):
+    """A canonical person, organisation, place... that mentions point at."""
+
+    __tablename__ = "entities"
+    __table_args__ = (
+        CheckConstraint(_in("kind", ENTITY_KINDS), name="kind"),
+        UniqueConstraint("kind", "canonical_name"),
+        # Lets entity_aliases reference (entity_id, kind) so alias uniqueness can be per kind.
+        UniqueConstraint("entity_id", "kind"),
+    )
+
+    entity_id: Mapped[IntPK]
+    kind: Mapped[str] = mapped_column(String(16))
+    canonical_name: Mapped[str] = mapped_column(Text)
+    external_id: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[CreatedAt]
+
+    aliases: Mapped[list[EntityAlias]] = relationship(
+        back_populates="entity", cascade="all, delete-orphan"
+    )
+    mentions: Mapped[list[Mention]] = relationship(back_populates="entity")
+
+
+class EntityAlias(Base):
+    """A name an entity goes by; ``normalised`` is unique within the entity's kind."""
+
+    __tablename__ = "entity_aliases"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["entity_id", "kind"],
+            ["entities.entity_id", "entities.kind"],
+            ondelete="CASCADE",
+            onupdate="CASCADE",
+        ),
+        UniqueConstraint("kind", "normalised"),
+        Index("ix_entity_aliases_entity_id", "entity_id"),
+    )
+
+    entity_alias_id: Mapped[IntPK]
+    entity_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    alias: Mapped[str] = mapped_column(Text)
+    normalised: Mapped[str] = mapped_column(Text)
+    origin: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[CreatedAt]
+
+    entity: Mapped[Entity] = relationship(back_populates="aliases")
+
+
+class Mention(Base):
+    """An entity occurring in a document at exact character offsets ``body[start:end]``."""
+
+    __tablename__ = "mentions"
+    __table_args__ = (
+        CheckConstraint('start >= 0 AND start < "end"', name="span"),
+        CheckConstraint(_in("role", MENTION_ROLES), name="role"),
+        UniqueConstraint("document_id", "start", "end", "entity_id"),
+        Index("ix_mentions_entity_id_document_id", "entity_id", "document_id"),
+    )
+
+    mention_id: Mapped[BigPK]
+    document_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("documents.document_id", ondelete="CASCADE")
+    )
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entities.entity_id", ondelete="CASCADE"))
+    start: Mapped[int] = mapped_column(Integer)
+    end: Mapped[int] = mapped_column(Integer)
+    surface: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(Text, server_default="body")
+    extractor: Mapped[str] = mapped_column(Text)
+    extractor_version: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[CreatedAt]
+
+    document: Mapped[Document] = relationship(back_populates="mentions")
+    entity: Mapped[Entity] = relationship(back_populates="mentions")
