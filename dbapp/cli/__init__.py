@@ -10,6 +10,7 @@ import typer
 from dbapp import __version__
 from dbapp.cli._common import handle_errors
 from dbapp.cli.db import db_app
+from dbapp.cli.load import load, loads_app
 from dbapp.config import get_settings
 
 app = typer.Typer(
@@ -18,8 +19,11 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
+    add_completion=False,
 )
 app.add_typer(db_app, name="db")
+app.command()(handle_errors(load))
+app.add_typer(loads_app, name="loads")
 
 
 def _version(value: bool) -> None:

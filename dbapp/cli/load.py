@@ -1,0 +1,285 @@
+"""``dbapp load`` and ``dbapp loads``: put articles in, see what past loads did."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
+from rich.progress import Progress as RichProgress
+from rich.table import Table
+
+from dbapp import ledger, migrate
+from dbapp.cli._common import err, handle_errors, out, settings
+from dbapp.db import open_database
+from dbapp.errors import InputError
+from dbapp.extract.base import NoExtractor
+from dbapp.load import (
+    DEFAULT_BATCH_SIZE,
+    LoadOptions,
+    LoadResult,
+    Progress,
+    load_documents,
+    summary_rows,
+)
+from dbapp.parse.inputs import FORMATS, InputFile
+from dbapp.parse.tabular import parse_mapping
+
+EXIT_REJECTS = 5
+
+loads_app = typer.Typer(
+    help="List past loads; show a load's rejects; get a rejected record's bytes back.",
+    invoke_without_command=True,
+)
+
+
+class RichBar(Progress):
+    """Files, documents and MB/s on a terminal's stderr."""
+
+    def __init__(self) -> None:
+        self.bar = RichProgress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("files"),
+            TextColumn("{task.fields[docs]:,} docs, {task.fields[rejects]:,} rejected"),
+            TransferSpeedColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=False,
+        )
+        self.task: TaskID | None = None
+        self.docs = self.rejects = 0
+        self.bytes = 0
+
+    def start(self, files: list[InputFile]) -> None:
+        self.bar.start()
+        self.total_bytes = sum(f.size for f in files) or None
+        self.task = self.bar.add_task("loading", total=len(files), docs=0, rejects=0)
+        self.files = len(files)
+        self.speed = self.bar.add_task("bytes", total=self.total_bytes, visible=False)
+
+    def advance(self, nbytes: int, documents: int, rejects: int) -> None:
+        assert self.task is not None
+        self.docs += documents
+        self.rejects += rejects
+        self.bytes += nbytes
+        done = self.bytes / self.total_bytes * self.files if self.total_bytes else 0
+        self.bar.update(
+            self.task, completed=min(done, self.files), docs=self.docs, rejects=self.rejects
+        )
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.bar.update(self.task, completed=self.files)
+        self.bar.stop()
+
+
+def _print_summary(result: LoadResult) -> None:
+    title = (
+        "dry run (nothing written)" if result.dry_run else f"load {result.load_id}: {result.status}"
+    )
+    table = Table(title=title, show_header=False, title_justify="left")
+    for label, value in summary_rows(result):
+        table.add_row(label, value)
+    out.print(table)
+    if (
+        result.counts.documents_inserted == 0
+        and result.counts.documents_duplicate
+        and not result.counts.documents_rejected
+    ):
+        out.print("nothing new: every document is already in the database")
+    for line in result.duplicates[:5]:
+        err.print(f"duplicate: {line}", highlight=False)
+    for code, examples in result.warning_examples.items():
+        for example in examples[:3]:
+            err.print(f"warning {code}: {example}", highlight=False)
+    for reject in result.rejects:
+        err.print(
+            f"[red]rejected[/red] {reject.where}: {reject.code}: {reject.message}", highlight=False
+        )
+    hidden = result.counts.documents_rejected - len(result.rejects)
+    if hidden > 0:
+        err.print(f"... and {hidden:,} more rejects: dbapp loads show {result.load_id}")
+
+
+def load(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files, directories, globs, or - for standard input.", show_default=False
+        ),
+    ],
+    source: Annotated[
+        str | None, typer.Option(help="Source name for every document (overrides the text's).")
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format", help=f"Input format: {', '.join(FORMATS)} [default: from name/content]."
+        ),
+    ] = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="JSON/CSV FIELD=COLUMN; fields: text date source title author url id language.",
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Documents per transaction.")
+    ] = DEFAULT_BATCH_SIZE,
+    workers: Annotated[
+        int, typer.Option(min=0, help="Parser processes; 0 decides from input size.")
+    ] = 0,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Parse and report; write nothing.")
+    ] = False,
+    max_document_size: Annotated[
+        float, typer.Option(min=0.001, help="Largest document accepted, in MB.")
+    ] = 5.0,
+    extractor: Annotated[str, typer.Option(help="Entity extractor: none.")] = "none",
+    progress: Annotated[
+        bool | None,
+        typer.Option("--progress/--no-progress", help="Progress bar [default: on a terminal]."),
+    ] = None,
+) -> None:
+    """Load articles: parse, deduplicate, extract entities and write them in batches.
+
+    Exit status: 0 all loaded, 5 some input rejected (the rest loaded), other non-zero on errors.
+
+    Example: dbapp load seeds/ ../corpus/*.jsonl.gz --source Reuters
+    """
+    try:
+        mapped = parse_mapping(mapping or [])
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    if extractor != "none":
+        raise InputError(f"unknown extractor {extractor!r}")
+    options = LoadOptions(
+        source=source,
+        fmt=fmt,
+        mapping=mapped,
+        batch_size=batch_size,
+        workers=workers,
+        dry_run=dry_run,
+        max_document_bytes=int(max_document_size * 1_000_000),
+    )
+    show = sys.stderr.isatty() if progress is None else progress
+    with open_database(settings(ctx)) as db:
+        if not dry_run:
+            migrate.ensure_schema(db.engine)
+        result = load_documents(
+            db.engine, paths, NoExtractor(), options, RichBar() if show else None
+        )
+    _print_summary(result)
+    if result.counts.documents_rejected:
+        raise typer.Exit(code=EXIT_REJECTS)
+
+
+@loads_app.callback()
+@handle_errors
+def loads(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(min=1, help="How many recent loads.")] = 20,
+) -> None:
+    """List recent loads with their counts and status.
+
+    Example: dbapp loads --limit 5
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    with open_database(settings(ctx)) as db, db.engine.begin() as conn:
+        migrate.ensure_schema(db.engine, auto_upgrade_blank=False)
+        rows = ledger.list_loads(conn, limit)
+    table = Table(
+        "load",
+        "started",
+        "status",
+        "files",
+        "read",
+        "inserted",
+        "duplicate",
+        "rejected",
+        "mentions",
+    )
+    for r in rows:
+        table.add_row(
+            str(r.load_id),
+            f"{r.started_at:%Y-%m-%d %H:%M:%S}",
+            r.status,
+            f"{r.files_seen:,}",
+            f"{r.documents_seen:,}",
+            f"{r.documents_inserted:,}",
+            f"{r.documents_duplicate:,}",
+            f"{r.documents_rejected:,}",
+            f"{r.mentions_inserted:,}",
+        )
+    out.print(table)
+
+
+@loads_app.command()
+@handle_errors
+def show(
+    ctx: typer.Context,
+    load_id: Annotated[int, typer.Argument(help="The load's number (see `dbapp loads`).")],
+    limit: Annotated[int, typer.Option(min=1, help="How many rejects to list.")] = 100,
+) -> None:
+    """Show one load: arguments, counts, warnings and its rejects.
+
+    Example: dbapp loads show 3
+    """
+    with open_database(settings(ctx)) as db, db.engine.begin() as conn:
+        row = ledger.get_load(conn, load_id)
+        rejects = ledger.load_rejects(conn, load_id, limit)
+    table = Table(show_header=False, title=f"load {load_id}", title_justify="left")
+    for key, value in row._mapping.items():
+        table.add_row(key, str(value))
+    out.print(table)
+    if rejects:
+        rt = Table(
+            "reject", "where", "code", "message", "raw bytes", title="rejects", title_justify="left"
+        )
+        for r in rejects:
+            where = (
+                r.path
+                + (f":{r.line_number}" if r.line_number else "")
+                + (f" #{r.record_number}" if r.record_number and not r.line_number else "")
+            )
+            rt.add_row(
+                str(r.load_reject_id), where, r.error_code, r.message, f"{r.raw_length or 0:,}"
+            )
+        out.print(rt)
+        out.print("get a record's exact bytes back with: dbapp loads raw REJECT > file")
+
+
+@loads_app.command()
+@handle_errors
+def raw(
+    ctx: typer.Context,
+    reject_id: Annotated[int, typer.Argument(help="The reject's number (see `dbapp loads show`).")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write to a file, not stdout.")
+    ] = None,
+) -> None:
+    """Write a rejected record's exact bytes (to fix it and load it again).
+
+    Example: dbapp loads raw 12 -o fixed.jsonl
+    """
+    with open_database(settings(ctx)) as db, db.engine.begin() as conn:
+        data = ledger.reject_raw(conn, reject_id)
+    if output:
+        output.write_bytes(data)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()

@@ -1,0 +1,1 @@
+"""Entity extraction: turn a parsed document into mentions of catalogue entities."""

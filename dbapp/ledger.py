@@ -1,0 +1,126 @@
+"""The ``loads`` ledger: one row per run, its counts and outcome, and the rejects it recorded."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.engine import Connection, Row
+
+from dbapp import __version__
+from dbapp.errors import NotFound
+from dbapp.models import Load, LoadReject
+
+# Advisory lock namespace: a running load holds (LOCK_NAMESPACE, load_id) for its lifetime, so
+# another process can tell a live run from one that was killed.
+LOCK_NAMESPACE = 0x6462
+
+
+@dataclass
+class LoadCounts:
+    """Running totals of one load."""
+
+    files_seen: int = 0
+    bytes_read: int = 0
+    documents_seen: int = 0
+    documents_inserted: int = 0
+    documents_duplicate: int = 0
+    documents_rejected: int = 0
+    mentions_inserted: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+def start_load(conn: Connection, arguments: dict[str, Any]) -> int:
+    """Record a new running load and hold its liveness lock on this connection's session."""
+    load_id = conn.execute(
+        insert(Load)
+        .values(
+            arguments=arguments,
+            dbapp_version=__version__,
+            hostname=socket.gethostname(),
+            pid=os.getpid(),
+        )
+        .returning(Load.load_id)
+    ).scalar_one()
+    conn.execute(text("SELECT pg_advisory_lock(:ns, :id)"), {"ns": LOCK_NAMESPACE, "id": load_id})
+    return int(load_id)
+
+
+def mark_interrupted_loads(conn: Connection) -> list[int]:
+    """Mark 'running' loads whose process is gone (their lock is free) as 'interrupted'."""
+    stale = []
+    for load_id in conn.scalars(select(Load.load_id).where(Load.status == "running")):
+        free = conn.scalar(
+            text("SELECT pg_try_advisory_xact_lock(:ns, :id)"),
+            {"ns": LOCK_NAMESPACE, "id": load_id},
+        )
+        if free:
+            stale.append(load_id)
+    if stale:
+        conn.execute(
+            update(Load)
+            .where(Load.load_id.in_(stale), Load.status == "running")
+            .values(status="interrupted", error="the loading process ended without finishing")
+        )
+    return stale
+
+
+def record_progress(
+    conn: Connection, load_id: int, counts: LoadCounts, warnings: dict[str, Any]
+) -> None:
+    """Write the totals so far; called inside each batch's transaction so they match the data."""
+    conn.execute(
+        update(Load).where(Load.load_id == load_id).values(warnings=warnings, **counts.as_dict())
+    )
+
+
+def finish_load(conn: Connection, load_id: int, status: str, error: str | None = None) -> None:
+    """Close the ledger row and release the liveness lock."""
+    conn.execute(
+        update(Load)
+        .where(Load.load_id == load_id)
+        .values(status=status, finished_at=func.now(), error=error)
+    )
+    conn.execute(text("SELECT pg_advisory_unlock(:ns, :id)"), {"ns": LOCK_NAMESPACE, "id": load_id})
+
+
+def list_loads(conn: Connection, limit: int = 20) -> list[Row[Any]]:
+    """The most recent loads, newest first (stale running ones shown as interrupted)."""
+    mark_interrupted_loads(conn)
+    return list(conn.execute(select(Load.__table__).order_by(Load.load_id.desc()).limit(limit)))
+
+
+def get_load(conn: Connection, load_id: int) -> Row[Any]:
+    """One load's ledger row."""
+    mark_interrupted_loads(conn)
+    row = conn.execute(select(Load.__table__).where(Load.load_id == load_id)).one_or_none()
+    if row is None:
+        raise NotFound(f"no load {load_id}")
+    return row
+
+
+def load_rejects(conn: Connection, load_id: int, limit: int | None = None) -> list[Row[Any]]:
+    """A load's rejects in input order (raw bytes not fetched)."""
+    cols = [c for c in LoadReject.__table__.c if c.name != "raw"]
+    query = (
+        select(*cols, func.length(LoadReject.raw).label("raw_length"))
+        .where(LoadReject.load_id == load_id)
+        .order_by(LoadReject.load_reject_id)
+        .limit(limit)
+    )
+    return list(conn.execute(query))
+
+
+def reject_raw(conn: Connection, load_reject_id: int) -> bytes:
+    """The exact bytes of one rejected record."""
+    raw = conn.execute(
+        select(LoadReject.raw).where(LoadReject.load_reject_id == load_reject_id)
+    ).one_or_none()
+    if raw is None:
+        raise NotFound(f"no reject {load_reject_id}")
+    return bytes(raw[0] or b"")

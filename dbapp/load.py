@@ -1,0 +1,463 @@
+"""Loading: parse -> extract -> write, in batches of one transaction each.
+
+Each batch is COPYed into temporary staging tables and moved into the real tables with set-based
+``INSERT ... ON CONFLICT``, so a batch's documents and their mentions commit together (or not at
+all), re-loading is a no-op and concurrent loaders cannot duplicate a document.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from dbapp import ledger, migrate
+from dbapp.errors import DatabaseUnavailable, DbappError
+from dbapp.extract.base import ExtractedMention, Extractor
+from dbapp.ledger import LoadCounts
+from dbapp.parse.inputs import InputFile, discover, iter_units
+from dbapp.parse.records import ParsedDocument, Reject, content_sha256, word_count
+from dbapp.pipeline import ParseContext, UnitResult, run_units
+
+DEFAULT_BATCH_SIZE = 1000
+DEFAULT_MAX_DOCUMENT_BYTES = 5_000_000
+EXAMPLES_PER_WARNING = 5
+SAMPLE_SIZE = 20
+AUTO_WORKERS_BYTES = (
+    8 * 1024 * 1024
+)  # below this much input, worker start-up costs more than it saves
+
+STAGING_DDL = """
+CREATE TEMPORARY TABLE IF NOT EXISTS staging_documents (
+    seq integer, source_name text, external_id text, content_sha256 text, published_on date,
+    dateline text, dateline_place text, dateline_country text, author text, title text,
+    url text, body text, language text, char_count integer, word_count integer,
+    origin_path text, origin_line integer
+) ON COMMIT DELETE ROWS;
+CREATE TEMPORARY TABLE IF NOT EXISTS staging_mentions (
+    seq integer, entity_id integer, kind text, name text, start integer, "end" integer,
+    surface text, role text
+) ON COMMIT DELETE ROWS;
+CREATE TEMPORARY TABLE IF NOT EXISTS staging_inserted (
+    document_id bigint, content_sha256 text
+) ON COMMIT DELETE ROWS;
+"""
+DOC_COLUMNS = (
+    "seq, source_name, external_id, content_sha256, published_on, dateline, dateline_place, "
+    "dateline_country, author, title, url, body, language, char_count, word_count, "
+    "origin_path, origin_line"
+)
+INSERT_SOURCES = """
+INSERT INTO sources (name)
+SELECT DISTINCT source_name FROM staging_documents ORDER BY 1
+ON CONFLICT (name) DO NOTHING
+"""
+# Sorted inserts: concurrent loaders take row locks in the same order and cannot deadlock.
+INSERT_DOCUMENTS = """
+WITH inserted AS (
+    INSERT INTO documents (
+        source_id, external_id, content_sha256, published_on, dateline, dateline_place,
+        dateline_country, author, title, url, body, language, char_count, word_count,
+        origin_path, origin_line, load_id)
+    SELECT s.source_id, d.external_id, d.content_sha256, d.published_on, d.dateline,
+           d.dateline_place, d.dateline_country, d.author, d.title, d.url, d.body, d.language,
+           d.char_count, d.word_count, d.origin_path, d.origin_line, :load_id
+    FROM staging_documents d JOIN sources s ON s.name = d.source_name
+    ORDER BY d.content_sha256
+    ON CONFLICT (content_sha256) DO NOTHING
+    RETURNING document_id, content_sha256
+)
+INSERT INTO staging_inserted SELECT document_id, content_sha256 FROM inserted
+"""
+INSERT_NEW_ENTITIES = """
+INSERT INTO entities (kind, canonical_name)
+SELECT DISTINCT m.kind, m.name
+FROM staging_mentions m
+JOIN staging_documents d ON d.seq = m.seq
+JOIN staging_inserted i ON i.content_sha256 = d.content_sha256
+WHERE m.entity_id IS NULL
+ORDER BY 1, 2
+ON CONFLICT (kind, canonical_name) DO NOTHING
+"""
+INSERT_MENTIONS = """
+INSERT INTO mentions (document_id, entity_id, start, "end", surface, role, extractor,
+                      extractor_version)
+SELECT i.document_id, coalesce(m.entity_id, e.entity_id), m.start, m."end", m.surface, m.role,
+       :extractor, :version
+FROM staging_mentions m
+JOIN staging_documents d ON d.seq = m.seq
+JOIN staging_inserted i ON i.content_sha256 = d.content_sha256
+LEFT JOIN entities e ON m.entity_id IS NULL AND e.kind = m.kind AND e.canonical_name = m.name
+ORDER BY 1, 3, 4
+ON CONFLICT DO NOTHING
+"""
+DUPLICATE_EXAMPLES = """
+SELECT d.origin_path, d.origin_line, x.document_id, x.origin_path AS first_path
+FROM staging_documents d JOIN documents x ON x.content_sha256 = d.content_sha256
+WHERE NOT EXISTS (SELECT 1 FROM staging_inserted i WHERE i.content_sha256 = d.content_sha256)
+ORDER BY d.seq LIMIT :n
+"""
+
+
+@dataclass
+class LoadOptions:
+    """How to load: what the CLI's options say."""
+
+    source: str | None = None
+    fmt: str | None = None
+    mapping: dict[str, str] = field(default_factory=dict)
+    batch_size: int = DEFAULT_BATCH_SIZE
+    workers: int = 0  # 0 = decide from the input size
+    dry_run: bool = False
+    max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
+
+    def arguments(self, paths: list[str], extractor: Extractor) -> dict[str, Any]:
+        return {
+            "paths": paths,
+            "source": self.source,
+            "format": self.fmt,
+            "map": self.mapping,
+            "batch_size": self.batch_size,
+            "workers": self.workers,
+            "extractor": f"{extractor.name} {extractor.version}",
+        }
+
+
+@dataclass
+class LoadResult:
+    """What a load did, for the summary and the exit code."""
+
+    load_id: int | None
+    status: str
+    counts: LoadCounts
+    elapsed: float
+    warnings: Counter[str] = field(default_factory=Counter)
+    warning_examples: dict[str, list[str]] = field(default_factory=dict)
+    rejects: list[Reject] = field(default_factory=list)  # the first SAMPLE_SIZE
+    duplicates: list[str] = field(default_factory=list)  # the first SAMPLE_SIZE, described
+    dry_run: bool = False
+
+    @property
+    def documents_per_second(self) -> float:
+        return self.counts.documents_seen / self.elapsed if self.elapsed else 0.0
+
+    @property
+    def mb_per_second(self) -> float:
+        return self.counts.bytes_read / 1e6 / self.elapsed if self.elapsed else 0.0
+
+    def warnings_json(self) -> dict[str, Any]:
+        return {
+            code: {"count": n, "examples": self.warning_examples.get(code, [])}
+            for code, n in sorted(self.warnings.items())
+        }
+
+
+class Progress:
+    """Callbacks a caller may use to show progress; the default shows nothing."""
+
+    def start(self, files: list[InputFile]) -> None: ...
+
+    def advance(self, nbytes: int, documents: int, rejects: int) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def _stage_rows(batch: list[tuple[ParsedDocument, list[ExtractedMention]]]) -> tuple[list, list]:
+    docs, mentions = [], []
+    for seq, (d, ms) in enumerate(batch):
+        docs.append(
+            (
+                seq,
+                d.source_name,
+                d.external_id,
+                d.content_sha256,
+                d.published_on,
+                d.dateline,
+                d.dateline_place,
+                d.dateline_country,
+                d.author,
+                d.title,
+                d.url,
+                d.body,
+                d.language,
+                len(d.body),
+                word_count(d.body),
+                d.origin_path,
+                d.origin_line,
+            )
+        )
+        for m in ms:
+            mentions.append((seq, m.entity_id, m.kind, m.name, m.start, m.end, m.surface, m.role))
+    return docs, mentions
+
+
+def _copy(conn: Connection, table: str, columns: str, rows: Iterable[tuple[Any, ...]]) -> None:
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cur, cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+@dataclass
+class BatchWriter:
+    """Writes batches of documents, mentions and rejects for one load, a transaction each."""
+
+    conn: Connection
+    load_id: int
+    extractor: Extractor
+
+    def __post_init__(self) -> None:
+        with self.conn.begin():
+            for statement in STAGING_DDL.split(";"):
+                if statement.strip():
+                    self.conn.execute(text(statement))
+
+    def write(
+        self,
+        batch: list[tuple[ParsedDocument, list[ExtractedMention]]],
+        rejects: list[Reject],
+        result: LoadResult,
+    ) -> None:
+        """One transaction: the batch's documents, their mentions, rejects and the ledger totals."""
+        counts = result.counts
+        with self.conn.begin():
+            if batch:
+                docs, mentions = _stage_rows(batch)
+                _copy(self.conn, "staging_documents", DOC_COLUMNS, docs)
+                _copy(
+                    self.conn,
+                    "staging_mentions",
+                    'seq, entity_id, kind, name, start, "end", surface, role',
+                    mentions,
+                )
+                self.conn.execute(text(INSERT_SOURCES))
+                self.conn.execute(text(INSERT_DOCUMENTS), {"load_id": self.load_id})
+                inserted = self.conn.scalar(text("SELECT count(*) FROM staging_inserted")) or 0
+                if mentions:
+                    self.conn.execute(text(INSERT_NEW_ENTITIES))
+                    added = self.conn.execute(
+                        text(INSERT_MENTIONS),
+                        {"extractor": self.extractor.name, "version": self.extractor.version},
+                    ).rowcount
+                    counts.mentions_inserted += max(added, 0)
+                counts.documents_inserted += inserted
+                counts.documents_duplicate += len(batch) - inserted
+                room = SAMPLE_SIZE - len(result.duplicates)
+                if len(batch) > inserted and room > 0:
+                    for path, line, doc_id, first in self.conn.execute(
+                        text(DUPLICATE_EXAMPLES), {"n": room}
+                    ):
+                        where = f"{path}:{line}" if line else path
+                        result.duplicates.append(
+                            f"{where} is document {doc_id} (first loaded from {first})"
+                        )
+            if rejects:
+                _copy(
+                    self.conn,
+                    "load_rejects",
+                    "load_id, path, line_number, record_number, error_code, message, raw",
+                    (
+                        (
+                            self.load_id,
+                            r.path,
+                            r.line_number,
+                            r.record_number,
+                            r.code,
+                            r.message,
+                            r.raw,
+                        )
+                        for r in rejects
+                    ),
+                )
+            ledger.record_progress(self.conn, self.load_id, counts, result.warnings_json())
+
+
+def _auto_workers(files: list[InputFile], requested: int) -> int:
+    if requested > 0:
+        return requested
+    total = sum(f.size for f in files)
+    if total < AUTO_WORKERS_BYTES or any(f.is_stdin for f in files):
+        return 1
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+def _note(result: LoadResult, unit: UnitResult, seen: set[str]) -> None:
+    """Fold one unit's rejects, warnings and byte count into the totals."""
+    counts = result.counts
+    if unit.path not in seen:
+        seen.add(unit.path)
+        counts.files_seen += 1
+    counts.bytes_read += unit.nbytes
+    counts.documents_seen += len(unit.documents) + len(unit.rejects)
+    counts.documents_rejected += len(unit.rejects)
+    room = SAMPLE_SIZE - len(result.rejects)
+    result.rejects.extend(unit.rejects[: max(room, 0)])
+    for doc, _ in unit.documents:
+        for code, detail in doc.warnings:
+            result.warnings[code] += 1
+            examples = result.warning_examples.setdefault(code, [])
+            if len(examples) < EXAMPLES_PER_WARNING:
+                examples.append(detail)
+
+
+def load_documents(
+    engine: Engine,
+    paths: list[str],
+    extractor: Extractor,
+    options: LoadOptions | None = None,
+    progress: Progress | None = None,
+) -> LoadResult:
+    """Load every document under ``paths``; see the module docstring for the guarantees.
+
+    Owns its transactions (one per batch) on a connection of its own: batches are the unit of
+    atomicity, so the caller cannot wrap the whole run in one transaction.
+    """
+    options = options or LoadOptions()
+    progress = progress or Progress()
+    files = discover(paths, options.fmt)
+    ctx = ParseContext(extractor, options.source, options.mapping)
+    workers = _auto_workers(files, options.workers)
+    result = LoadResult(None, "running", LoadCounts(), 0.0, dry_run=options.dry_run)
+    started = time.perf_counter()
+    units = run_units(iter_units(files, options.max_document_bytes), ctx, workers)
+    progress.start(files)
+    try:
+        if options.dry_run:
+            _dry_run(engine, units, result, progress)
+        else:
+            _load(engine, paths, units, extractor, options, result, progress)
+    finally:
+        progress.stop()
+        result.elapsed = time.perf_counter() - started
+    return result
+
+
+def _dry_run(
+    engine: Engine, units: Iterable[UnitResult], result: LoadResult, progress: Progress
+) -> None:
+    shas: dict[str, str] = {}
+    seen_files: set[str] = set()
+    check_db = bool(migrate.current(engine))
+    with engine.connect() as conn:
+        for unit in units:
+            _note(result, unit, seen_files)
+            fresh = []
+            for doc, _ in unit.documents:
+                sha = content_sha256(doc.body)
+                if sha in shas:
+                    result.counts.documents_duplicate += 1
+                    if len(result.duplicates) < SAMPLE_SIZE:
+                        result.duplicates.append(f"{doc.where} repeats {shas[sha]}")
+                    continue
+                shas[sha] = doc.where
+                fresh.append(sha)
+            known = set()
+            if check_db and fresh:
+                known = set(
+                    conn.scalars(
+                        text("SELECT content_sha256 FROM documents WHERE content_sha256 = ANY(:s)"),
+                        {"s": fresh},
+                    )
+                )
+            result.counts.documents_duplicate += len(known)
+            result.counts.documents_inserted += len(fresh) - len(known)
+            result.counts.mentions_inserted += sum(len(ms) for _, ms in unit.documents)
+            progress.advance(unit.nbytes, len(unit.documents), len(unit.rejects))
+        conn.rollback()
+    result.status = "partial" if result.counts.documents_rejected else "completed"
+
+
+def _load(
+    engine: Engine,
+    paths: list[str],
+    units: Iterable[UnitResult],
+    extractor: Extractor,
+    options: LoadOptions,
+    result: LoadResult,
+    progress: Progress,
+) -> None:
+    with engine.connect() as conn:
+        with conn.begin():
+            ledger.mark_interrupted_loads(conn)
+            load_id = ledger.start_load(conn, options.arguments(paths, extractor))
+        result.load_id = load_id
+        writer = BatchWriter(conn, load_id, extractor)
+        batch: list[tuple[ParsedDocument, list[ExtractedMention]]] = []
+        rejects: list[Reject] = []
+        batch_shas: set[str] = set()
+        seen_files: set[str] = set()
+        try:
+            for unit in units:
+                _note(result, unit, seen_files)
+                rejects.extend(unit.rejects)
+                for doc, mentions in unit.documents:
+                    sha = doc.content_sha256
+                    if sha in batch_shas:  # the same text twice in one batch
+                        result.counts.documents_duplicate += 1
+                        if len(result.duplicates) < SAMPLE_SIZE:
+                            result.duplicates.append(f"{doc.where} repeats a document of this load")
+                        continue
+                    batch_shas.add(sha)
+                    batch.append((doc, mentions))
+                if len(batch) >= options.batch_size or len(rejects) >= options.batch_size:
+                    writer.write(batch, rejects, result)
+                    batch, rejects, batch_shas = [], [], set()
+                progress.advance(unit.nbytes, len(unit.documents), len(unit.rejects))
+            writer.write(batch, rejects, result)
+            result.status = "partial" if result.counts.documents_rejected else "completed"
+            with conn.begin():
+                ledger.finish_load(conn, load_id, result.status)
+        except KeyboardInterrupt:
+            result.status = "interrupted"
+            _finish_quietly(conn, load_id, "interrupted", "interrupted by the user")
+            raise
+        except DBAPIError as exc:
+            result.status = "failed"
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            _finish_quietly(conn, load_id, "failed", reason)
+            if exc.connection_invalidated or "connection" in reason.lower():
+                raise DatabaseUnavailable(
+                    f"lost the database during load {load_id}: {reason}. "
+                    "Everything committed before is kept; run the same load again to finish."
+                ) from None
+            raise DbappError(f"load {load_id} failed: {reason}") from None
+
+
+def _finish_quietly(conn: Connection, load_id: int, status: str, error: str) -> None:
+    """Best effort: if the database is gone, the next load marks this one interrupted."""
+    try:
+        if conn.in_transaction():
+            conn.rollback()
+        with conn.begin():
+            ledger.finish_load(conn, load_id, status, error)
+    except Exception:  # noqa: BLE001 - we are already reporting the original failure
+        pass
+
+
+def summary_rows(result: LoadResult) -> list[tuple[str, str]]:
+    """The summary table as (label, value) rows."""
+    c = result.counts
+    verb = "would be " if result.dry_run else ""
+    rows = [
+        ("files", f"{c.files_seen:,}"),
+        ("records read", f"{c.documents_seen:,}"),
+        (f"documents {verb}inserted", f"{c.documents_inserted:,}"),
+        ("duplicates (already loaded or repeated)", f"{c.documents_duplicate:,}"),
+        ("rejected", f"{c.documents_rejected:,}"),
+        (f"mentions {verb}inserted", f"{c.mentions_inserted:,}"),
+    ]
+    for code, n in sorted(result.warnings.items()):
+        rows.append((f"warning: {code}", f"{n:,}"))
+    rows.append(("time", f"{result.elapsed:.2f} s"))
+    rows.append(
+        ("speed", f"{result.documents_per_second:,.0f} docs/s, {result.mb_per_second:.2f} MB/s")
+    )
+    return rows

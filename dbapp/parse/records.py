@@ -1,0 +1,108 @@
+"""What parsing produces: documents ready to load, and rejects that keep the raw bytes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+# Roles of structural spans a parser finds; the extractor turns some into mentions and ignores
+# entity matches inside boilerplate.
+SPAN_DATELINE_PLACE = "dateline_place"
+SPAN_DATELINE_COUNTRY = "dateline_country"
+SPAN_BYLINE_AUTHOR = "byline_author"
+SPAN_BOILERPLATE = "boilerplate"
+
+_WORD = re.compile(r"\w+")
+_NEWLINES = re.compile(r"\r\n?")
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A structural part of a body: ``body[start:end]`` has role ``role``."""
+
+    role: str
+    start: int
+    end: int
+
+
+@dataclass(slots=True)
+class ParsedDocument:
+    """One article as parsed from its input, before deduplication and entity extraction."""
+
+    body: str
+    origin_path: str
+    origin_line: int | None = None
+    record_number: int | None = None
+    source_name: str | None = None
+    external_id: str | None = None
+    title: str | None = None
+    author: str | None = None
+    url: str | None = None
+    published_on: dt.date | None = None
+    dateline: str | None = None
+    dateline_place: str | None = None
+    dateline_country: str | None = None
+    language: str = "en"
+    spans: list[Span] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (code, detail)
+
+    @property
+    def content_sha256(self) -> str:
+        return content_sha256(self.body)
+
+    @property
+    def where(self) -> str:
+        if self.origin_line is not None:
+            return f"{self.origin_path}:{self.origin_line}"
+        if self.record_number is not None:
+            return f"{self.origin_path}#{self.record_number}"
+        return self.origin_path
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """An input record that could not become a document; ``raw`` keeps its exact bytes."""
+
+    path: str
+    code: str
+    message: str
+    raw: bytes | None
+    line_number: int | None = None
+    record_number: int | None = None
+
+    @property
+    def where(self) -> str:
+        if self.line_number is not None:
+            return f"{self.path}:{self.line_number}"
+        if self.record_number is not None:
+            return f"{self.path}#{self.record_number}"
+        return self.path
+
+
+def clean_text(text: str) -> str:
+    """The stored form of a text: NFC, ``\\n`` line ends, no BOM, no surrounding whitespace."""
+    text = _NEWLINES.sub("\n", text.lstrip("\ufeff"))
+    return unicodedata.normalize("NFC", text).strip()
+
+
+def content_sha256(body: str) -> str:
+    """Deduplication key: SHA-256 of the body with every whitespace run collapsed to one space."""
+    return hashlib.sha256(" ".join(body.split()).encode("utf-8")).hexdigest()
+
+
+def word_count(body: str) -> int:
+    return sum(1 for _ in _WORD.finditer(body))
+
+
+def clean_field(value: object) -> str | None:
+    """A metadata field as one tidy line of text, or None when empty."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        value = ", ".join(str(v) for v in value if v not in (None, ""))
+    # NUL cannot be stored in PostgreSQL text; in a metadata field it carries no meaning.
+    text = " ".join(unicodedata.normalize("NFC", str(value).replace("\x00", "")).split())
+    return text or None

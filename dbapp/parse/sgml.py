@@ -1,0 +1,132 @@
+"""Reuters-21578 SGML: ``<REUTERS NEWID=..>`` records with DATE, TITLE, DATELINE and BODY."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from dbapp.parse.dates import parse_date
+from dbapp.parse.decode import decode_text
+from dbapp.parse.native import place_name
+from dbapp.parse.records import SPAN_BOILERPLATE, ParsedDocument, Reject, Span, clean_text
+
+DEFAULT_SOURCE = "Reuters"
+
+_RECORD = re.compile(rb"<REUTERS\b[^>]*>.*?</REUTERS>", re.S)
+_OPEN = re.compile(rb"<REUTERS\b")
+_NEWID = re.compile(r'NEWID="(\d+)"')
+_TEXT_TYPE = re.compile(r'<TEXT(?:\s+TYPE="(?P<type>[A-Z]+)")?\s*>(?P<text>.*?)</TEXT>', re.S)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+# "    SALVADOR, Feb 26 - "
+_DATELINE = re.compile(
+    r"^\s*(?P<place>[^,]+?)(?:,\s*(?P<country>[^,]+?))?,\s*(?P<month>[A-Za-z]{3,9})\.?\s+\d{1,2}\s*-?\s*$"
+)
+_SIGNOFF = re.compile(r"\s(?P<sign>Reuter|REUTER)\s*\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class SgmlRecord:
+    """One ``<REUTERS>`` element's bytes and the line it starts on."""
+
+    raw: bytes
+    line: int
+
+
+def split_records(data: bytes, path: str) -> Iterator[SgmlRecord | Reject]:
+    """Cut a file into records; an unterminated record at the end is a reject."""
+    pos = 0
+    line = 1
+    for m in _RECORD.finditer(data):
+        line += data.count(b"\n", pos, m.start())
+        yield SgmlRecord(m.group(0), line)
+        pos = m.start()
+    tail_start = data.rfind(b"</REUTERS>") + len(b"</REUTERS>") if b"</REUTERS>" in data else 0
+    opened = _OPEN.search(data, tail_start)
+    if opened:
+        tail_line = data.count(b"\n", 0, opened.start()) + 1
+        yield Reject(
+            path,
+            "malformed_sgml",
+            f"line {tail_line}: <REUTERS> record is not closed (truncated file?)",
+            data[opened.start() :],
+            line_number=tail_line,
+        )
+
+
+def _element(record: str, name: str) -> str | None:
+    m = re.search(rf"<{name}>(.*?)</{name}>", record, re.S)
+    return m.group(1) if m else None
+
+
+def _text(value: str) -> str:
+    return _CONTROL.sub("", html.unescape(value))
+
+
+def parse_sgml_record(
+    rec: SgmlRecord, path: str, source: str | None = None
+) -> ParsedDocument | Reject:
+    """One Reuters record as a document.
+
+    BRIEF items carry only a headline and the filler "Blah blah blah.": the headline is the text.
+    UNPROC items have no BODY element: their raw text is the text.
+    """
+    text = decode_text(rec.raw, path, first_line=rec.line)
+    if isinstance(text, Reject):
+        return text
+    newid = _NEWID.search(text[:300])
+    number = int(newid.group(1)) if newid else None
+    body_el = _TEXT_TYPE.search(text)
+    if body_el is None:
+        return Reject(
+            path,
+            "malformed_sgml",
+            f"line {rec.line}: record has no <TEXT> element",
+            rec.raw,
+            line_number=rec.line,
+            record_number=number,
+        )
+    inner = body_el["text"]
+    title = _element(inner, "TITLE")
+    title = " ".join(_text(title).split()) if title else None
+    body_raw = _element(inner, "BODY")
+    if body_raw is not None:
+        body = clean_text(_text(body_raw))
+    elif body_el["type"] == "BRIEF":
+        body = title or ""
+    else:
+        body = clean_text(_text(re.sub(r"<[^>]+>", " ", inner)))
+    if not body:
+        return Reject(
+            path,
+            "empty",
+            f"line {rec.line}: record has no text",
+            rec.raw,
+            line_number=rec.line,
+            record_number=number,
+        )
+    doc = ParsedDocument(
+        body=body,
+        origin_path=path,
+        origin_line=rec.line,
+        record_number=number,
+        source_name=source or DEFAULT_SOURCE,
+        external_id=str(number) if number is not None else None,
+        title=title,
+    )
+    raw_date = _element(text, "DATE")
+    doc.published_on, warning = parse_date(_text(raw_date) if raw_date else None)
+    if warning:
+        doc.warnings.append((warning, f"{doc.where}: {(raw_date or '')[:40]!r}"))
+    dateline = _element(inner, "DATELINE")
+    if dateline:
+        doc.dateline = " ".join(_text(dateline).split()).rstrip(" -") or None
+        m = _DATELINE.match(_text(dateline))
+        if m:
+            doc.dateline_place = place_name(m["place"].strip())
+            doc.dateline_country = m["country"].strip() if m["country"] else None
+    sign = _SIGNOFF.search(body)
+    if sign:
+        doc.spans.append(Span(SPAN_BOILERPLATE, sign.start("sign"), sign.end("sign")))
+    return doc
