@@ -19,10 +19,9 @@ def decode_text(
 ) -> str | Reject:
     """Decode UTF-8 (a BOM is fine); reject binary data, NULs and invalid bytes with their line."""
     sample = raw[:8192]
-    if sample and (
-        b"\x00" in sample
-        or sum(sample.count(c) for c in _CONTROL) / len(sample) > BINARY_CONTROL_RATIO
-    ):
+    # _CONTROL includes NUL; one stray NUL in a text is reported as such, not as binary.
+    controls = sum(sample.count(c) for c in _CONTROL) if sample else 0
+    if sample and (controls / len(sample) > BINARY_CONTROL_RATIO or sample.count(0) > 1):
         return Reject(
             path,
             "binary",

@@ -1,0 +1,341 @@
+"""Parsing is pure: every format and every kind of bad input, without a database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+from pathlib import Path
+
+import pytest
+
+from dbapp.errors import InputError
+from dbapp.parse.dates import parse_date
+from dbapp.parse.inputs import discover, iter_units, sniff
+from dbapp.parse.native import external_id_from_path, parse_native
+from dbapp.parse.records import ParsedDocument, Reject, content_sha256
+from dbapp.parse.sgml import SgmlRecord, parse_sgml_record, split_records
+from dbapp.parse.tabular import (
+    RawRecord,
+    iter_csv_records,
+    iter_json_records,
+    parse_mapping,
+    record_to_document,
+)
+from tests.conftest import SEEDS
+
+SEED_0 = SEEDS / "000_d1f4e4cf78dcdb67.txt"
+SEED_1 = SEEDS / "001_b9ae1a64affd447b.txt"
+
+
+def _doc(result: ParsedDocument | Reject) -> ParsedDocument:
+    assert isinstance(result, ParsedDocument), result
+    return result
+
+
+def _reject(result: ParsedDocument | Reject) -> Reject:
+    assert isinstance(result, Reject), result
+    return result
+
+
+def _span_texts(doc: ParsedDocument) -> list[tuple[str, str]]:
+    return [(s.role, doc.body[s.start : s.end]) for s in doc.spans]
+
+
+# -- the native format: the two seeds, field by field ---------------------------------------
+
+
+def test_seed_0_fields() -> None:
+    doc = _doc(parse_native(SEED_0.read_bytes(), str(SEED_0)))
+    assert doc.published_on == dt.date(2023, 9, 11)
+    assert doc.external_id == "d1f4e4cf78dcdb67"
+    assert doc.dateline == "BAKU, Azerbaijan, September 11."
+    assert doc.dateline_place == "Baku"
+    assert doc.dateline_country == "Azerbaijan"
+    assert doc.author is None  # this article has no byline
+    assert doc.source_name == "Trend"  # from "..., Trend reports."
+    assert doc.body.startswith("BAKU, Azerbaijan, September 11. Heads of working groups")
+    assert doc.body.endswith('so-called "election" activities.')
+    assert ("boilerplate", "Trend reports") in _span_texts(doc)
+    assert ("dateline_place", "BAKU") in _span_texts(doc)
+
+
+def test_seed_1_fields() -> None:
+    doc = _doc(parse_native(SEED_1.read_bytes(), str(SEED_1)))
+    assert doc.published_on == dt.date(2020, 4, 24)
+    assert doc.external_id == "b9ae1a64affd447b"
+    assert doc.dateline == "BAKU, Azerbaijan, April 24"
+    assert doc.dateline_place == "Baku"
+    assert doc.dateline_country == "Azerbaijan"
+    assert doc.author == "Leman Zeynalova"
+    assert doc.source_name == "Trend"  # from the byline "By Leman Zeynalova – Trend:"
+    spans = _span_texts(doc)
+    assert ("byline_author", "Leman Zeynalova") in spans
+    assert ("boilerplate", "By Leman Zeynalova – Trend:") in spans
+    assert ("dateline_country", "Azerbaijan") in spans
+
+
+def test_source_option_overrides_the_text() -> None:
+    doc = _doc(parse_native(SEED_1.read_bytes(), "x.txt", source="Agency X"))
+    assert doc.source_name == "Agency X"
+    assert doc.author == "Leman Zeynalova"
+
+
+def test_article_without_source_clues_has_no_source() -> None:
+    doc = _doc(parse_native(b" date 2021-01-02 Plain text with no agency.", "a.txt"))
+    assert doc.source_name is None and doc.dateline is None
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("000_d1f4e4cf78dcdb67.txt", "d1f4e4cf78dcdb67"),
+        ("dir/12_abc.txt.gz", "abc"),
+        ("article-7.txt", "article-7"),
+    ],
+)
+def test_external_id_from_file_name(name: str, expected: str) -> None:
+    assert external_id_from_path(name) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "code", "line"),
+    [
+        (b"", "empty", 1),
+        (b"   \n\n ", "empty", 1),
+        (b"No header here.\nMore text.", "missing_date_header", 1),
+        (b" date 2023-13-45 Text.", "invalid_date_header", 1),
+        (b" date 11/09/2023 Text.", "invalid_date_header", 1),
+        (b" date 2023-09-11 ", "empty", 1),
+        (b" date 2023-09-11 ok\nline two \xff\xfe bad", "invalid_utf8", 2),
+        (b"\x00\x01\x02\x03binary\x00\x00", "binary", 1),
+        (b" date 2023-09-11 text\n\nNUL \x00 here" + b"x" * 9000, "nul_character", 3),
+    ],
+)
+def test_native_bad_input_is_a_reject_with_its_bytes(raw: bytes, code: str, line: int) -> None:
+    reject = _reject(parse_native(raw, "bad.txt"))
+    assert (reject.code, reject.line_number) == (code, line)
+    assert reject.raw == raw and reject.path == "bad.txt" and reject.message
+
+
+def test_bom_crlf_and_unicode_are_normalised() -> None:
+    raw = "\ufeff date 2022-02-02 Cafe\u0301 in Baku\r\nsecond line\r\n".encode()
+    doc = _doc(parse_native(raw, "bom.txt"))
+    assert doc.body == "Caf\u00e9 in Baku\nsecond line"
+    assert doc.published_on == dt.date(2022, 2, 2)
+
+
+def test_dedup_key_ignores_whitespace_layout_only() -> None:
+    assert content_sha256("a  b\n\nc") == content_sha256("a b c")
+    assert content_sha256("a b c") != content_sha256("a b C")
+
+
+# -- dates -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected", "warning"),
+    [
+        ("2023-09-11", dt.date(2023, 9, 11), None),
+        ("2023-09-11T22:10:00+04:00", dt.date(2023, 9, 11), None),
+        ("Friday, January 4, 2019", dt.date(2019, 1, 4), None),
+        ("26-FEB-1987 15:01:01.79", dt.date(1987, 2, 26), None),
+        ("Mon, 20 Nov 1995 19:12:08 -0500", dt.date(1995, 11, 20), None),
+        ("25/12/2017", dt.date(2017, 12, 25), None),
+        ("9/5/17", None, "date_ambiguous"),
+        ("03/04/2019", None, "date_ambiguous"),
+        ("0217-05-01", None, "date_out_of_range"),
+        ("2999-01-01", None, "date_out_of_range"),
+        ("2023-02-30", None, "date_unparsed"),
+        ("soon", None, "date_unparsed"),
+        ("", None, "date_missing"),
+        (None, None, "date_missing"),
+    ],
+)
+def test_dates_are_parsed_or_explained(value: object, expected: object, warning: object) -> None:
+    assert parse_date(value, today=dt.date(2026, 11, 24)) == (expected, warning)
+
+
+# -- JSON Lines and CSV ----------------------------------------------------------------------
+
+
+def _records(data: bytes) -> list[RawRecord | Reject]:
+    return list(iter_json_records(data, "in.jsonl"))
+
+
+def test_jsonl_defaults_and_bad_lines() -> None:
+    data = b"\n".join(
+        [
+            b'{"id": "a1", "content": "Baku hosts talks.", "published": "2023-05-01",'
+            b' "outlet": "Trend", "headline": "Talks", "authors": ["A B", "C D"]}',
+            b"",
+            b'{"text": "broken", ',
+            b"[1, 2]",
+            b'{"text": "ok \xff"}',
+            b'{"title": "no text"}',
+            b'{"text": "Date is 9/5/17.", "date": "9/5/17"}',
+        ]
+    )
+    items = _records(data)
+    docs = [
+        record_to_document(r, "in.jsonl", {}, None) if isinstance(r, RawRecord) else r
+        for r in items
+    ]
+    first = _doc(docs[0])
+    assert (first.external_id, first.title, first.source_name) == ("a1", "Talks", "Trend")
+    assert first.author == "A B, C D" and first.published_on == dt.date(2023, 5, 1)
+    assert first.origin_line == 1
+    bad = [_reject(d) for d in docs[1:5]]
+    assert [(r.code, r.line_number) for r in bad] == [
+        ("malformed_json", 3),
+        ("not_an_object", 4),
+        ("invalid_utf8", 5),
+        ("missing_text", 6),
+    ]
+    assert bad[0].raw == b'{"text": "broken", '
+    last = _doc(docs[5])
+    assert last.published_on is None
+    assert last.warnings == [("date_ambiguous", "in.jsonl:7: '9/5/17'")]
+
+
+def test_mapping_option_and_nested_fields() -> None:
+    mapping = parse_mapping(["text=content_original", "date=meta.when", "source=meta.site.name"])
+    record = RawRecord(
+        {
+            "content_original": "Body.",
+            "text": "ignored",
+            "meta": {"when": "2020-01-02", "site": {"name": "S"}},
+        },
+        1,
+        1,
+        b"",
+    )
+    doc = _doc(record_to_document(record, "m.jsonl", mapping, None))
+    assert (doc.body, doc.published_on, doc.source_name) == ("Body.", dt.date(2020, 1, 2), "S")
+    with pytest.raises(ValueError, match="unknown field"):
+        parse_mapping(["colour=x"])
+    with pytest.raises(ValueError, match="FIELD=COLUMN"):
+        parse_mapping(["text"])
+
+
+def test_csv_records_keep_line_numbers_and_raw_bytes() -> None:
+    text = (
+        "url,date,title,text\r\n"
+        '"https://a",2019-01-04,"T1","First\r\nmultiline"\r\n'
+        "https://b,2019-01-05,T2\r\n"
+        'https://c,2019-01-06,T3,"bad \udcff byte"\r\n'
+        "https://d,2019-01-07,T4,Fourth\r\n"
+    )
+    lines = iter(text.splitlines(keepends=True))
+    items = list(iter_csv_records(lines, "w.csv", max_field=10_000))
+    assert isinstance(items[0], RawRecord) and items[0].line == 2
+    assert items[0].values["text"] == "First\r\nmultiline"
+    assert items[0].raw == b'"https://a",2019-01-04,"T1","First\r\nmultiline"\r\n'
+    field_count = _reject(items[1])  # type: ignore[arg-type]
+    assert (field_count.code, field_count.line_number) == ("csv_field_count", 4)
+    assert field_count.raw == b"https://b,2019-01-05,T2\r\n"
+    bad_bytes = _reject(items[2])  # type: ignore[arg-type]
+    assert (bad_bytes.code, bad_bytes.line_number) == ("invalid_utf8", 5)
+    assert b"\xff" in (bad_bytes.raw or b"")
+    assert isinstance(items[3], RawRecord) and items[3].line == 6
+    doc = _doc(record_to_document(items[3], "w.csv", {}, None))
+    assert (doc.url, doc.title, doc.body) == ("https://d", "T4", "Fourth")
+
+
+# -- Reuters SGML ------------------------------------------------------------------------------
+
+SGML = b"""<!DOCTYPE lewis SYSTEM "lewis.dtd">
+<REUTERS TOPICS="YES" NEWID="7">
+<DATE>26-FEB-1987 15:01:01.79</DATE>
+<TEXT>&#2;
+<TITLE>COCOA &lt;REVIEW&gt;</TITLE>
+<DATELINE>    SALVADOR, Feb 26 - </DATELINE><BODY>Showers continued in
+the Bahia cocoa zone.
+ Reuter
+&#3;</BODY></TEXT>
+</REUTERS>
+<REUTERS NEWID="8">
+<DATE>31-MAR-1987 605:12:19.12</DATE>
+<TEXT TYPE="BRIEF">&#2;
+******<TITLE>ASSETS ROSE 720.4 MLN DLRS
+</TITLE>Blah blah blah.
+&#3;
+</TEXT>
+</REUTERS>
+<REUTERS NEWID="9">
+<DATE>garbage</DATE>
+<TEXT TYPE="UNPROC">&#2;
+FEDERAL RESERVE WEEKLY REPORT
+ Net free reserves....644
+</TEXT>
+</REUTERS>
+<REUTERS NEWID="10">
+<DATE>1-APR-1987</DATE>
+<TEXT><TITLE>CUT OFF
+"""
+
+
+def test_sgml_records_briefs_unproc_and_truncation() -> None:
+    parts = list(split_records(SGML, "r.sgm"))
+    assert [p.line for p in parts if isinstance(p, SgmlRecord)] == [2, 11, 19]
+    truncated = _reject(parts[-1])  # type: ignore[arg-type]
+    assert (truncated.code, truncated.line_number) == ("malformed_sgml", 26)
+    docs = [_doc(parse_sgml_record(p, "r.sgm")) for p in parts[:3]]  # type: ignore[arg-type]
+    a, brief, unproc = docs
+    assert (a.external_id, a.title, a.source_name) == ("7", "COCOA <REVIEW>", "Reuters")
+    assert a.published_on == dt.date(1987, 2, 26)
+    assert (a.dateline, a.dateline_place) == ("SALVADOR, Feb 26", "Salvador")
+    assert a.body == "Showers continued in\nthe Bahia cocoa zone.\n Reuter"
+    assert [a.body[s.start : s.end] for s in a.spans] == ["Reuter"]
+    assert brief.body == brief.title == "ASSETS ROSE 720.4 MLN DLRS"
+    assert brief.published_on == dt.date(1987, 3, 31)
+    assert unproc.body.startswith("FEDERAL RESERVE WEEKLY REPORT")
+    assert unproc.published_on is None and unproc.warnings[0][0] == "date_unparsed"
+
+
+# -- finding inputs ----------------------------------------------------------------------------
+
+
+def test_discover_directories_globs_and_missing(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.txt").write_bytes(b" date 2020-01-01 A")
+    (tmp_path / "sub" / "b.jsonl.gz").write_bytes(gzip.compress(b'{"text": "B"}'))
+    (tmp_path / "README.md").write_text("not an input")
+    (tmp_path / ".hidden.txt").write_text("skip")
+    found = discover([str(tmp_path)])
+    assert [(Path(f.path).name, f.fmt) for f in found] == [
+        ("a.txt", "native"),
+        ("b.jsonl.gz", "jsonl"),
+    ]
+    assert [Path(f.path).name for f in discover([str(tmp_path / "**" / "*.gz")])] == ["b.jsonl.gz"]
+    with pytest.raises(InputError, match="no such file"):
+        discover([str(tmp_path / "nope.txt")])
+    with pytest.raises(InputError, match="no files match"):
+        discover([str(tmp_path / "*.csv")])
+    with pytest.raises(InputError, match="unknown --format"):
+        discover([str(tmp_path)], fmt="xml")
+
+
+def test_gzip_is_transparent_and_sniffing_works(tmp_path: Path) -> None:
+    path = tmp_path / "mystery"
+    path.write_bytes(gzip.compress(b'{"text": "hello"}\n{"text": "world"}\n'))
+    units = list(iter_units(discover([str(path)]), max_document_bytes=1000))
+    assert [u.fmt for u in units] == ["jsonl"]
+    assert units[0].payload == b'{"text": "hello"}\n{"text": "world"}'
+    assert sniff(b" date 2020-01-01 x") == "native"
+    assert sniff(b"<!DOCTYPE lewis>") == "sgml"
+    assert sniff(b"a,b,c\n1,2,3") == "csv"
+    assert sniff(b"\x89PNG\r\n") is None
+
+
+def test_oversized_inputs_are_rejected_and_the_rest_continues(tmp_path: Path) -> None:
+    (tmp_path / "big.txt").write_bytes(b" date 2020-01-01 " + b"x" * 5000)
+    lines = [b'{"text": "small"}', b'{"text": "' + b"y" * 5000 + b'"}', b'{"text": "after"}']
+    (tmp_path / "b.jsonl").write_bytes(b"\n".join(lines))
+    units = list(iter_units(discover([str(tmp_path)]), max_document_bytes=1000))
+    rejects = [u.payload for u in units if u.fmt == "reject"]
+    assert [(r.path.rsplit("/", 1)[1], r.code, r.line_number) for r in rejects] == [
+        ("b.jsonl", "too_large", 2),
+        ("big.txt", "too_large", 1),
+    ]
+    kept = b"\n".join(u.payload for u in units if u.fmt == "jsonl" and u.payload)
+    assert kept == b'{"text": "small"}\n{"text": "after"}'
