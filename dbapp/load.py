@@ -18,12 +18,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from dbapp import ledger, migrate
+from dbapp import ledger, mentions, migrate
 from dbapp.errors import DatabaseUnavailable, DbappError
 from dbapp.extract.base import ExtractedMention, Extractor
 from dbapp.ledger import LoadCounts
 from dbapp.parse.inputs import InputFile, discover, iter_units
-from dbapp.parse.records import ParsedDocument, Reject, content_sha256, word_count
+from dbapp.parse.records import ParsedDocument, Reject, word_count
 from dbapp.pipeline import ParseContext, UnitResult, run_units
 
 DEFAULT_BATCH_SIZE = 1000
@@ -40,10 +40,6 @@ CREATE TEMPORARY TABLE IF NOT EXISTS staging_documents (
     dateline text, dateline_place text, dateline_country text, author text, title text,
     url text, body text, language text, char_count integer, word_count integer,
     origin_path text, origin_line integer
-) ON COMMIT DELETE ROWS;
-CREATE TEMPORARY TABLE IF NOT EXISTS staging_mentions (
-    seq integer, entity_id integer, kind text, name text, start integer, "end" integer,
-    surface text, role text
 ) ON COMMIT DELETE ROWS;
 CREATE TEMPORARY TABLE IF NOT EXISTS staging_inserted (
     document_id bigint, content_sha256 text
@@ -76,27 +72,11 @@ WITH inserted AS (
 )
 INSERT INTO staging_inserted SELECT document_id, content_sha256 FROM inserted
 """
-INSERT_NEW_ENTITIES = """
-INSERT INTO entities (kind, canonical_name)
-SELECT DISTINCT m.kind, m.name
-FROM staging_mentions m
-JOIN staging_documents d ON d.seq = m.seq
-JOIN staging_inserted i ON i.content_sha256 = d.content_sha256
-WHERE m.entity_id IS NULL
-ORDER BY 1, 2
-ON CONFLICT (kind, canonical_name) DO NOTHING
-"""
-INSERT_MENTIONS = """
-INSERT INTO mentions (document_id, entity_id, start, "end", surface, role, extractor,
-                      extractor_version)
-SELECT i.document_id, coalesce(m.entity_id, e.entity_id), m.start, m."end", m.surface, m.role,
-       :extractor, :version
-FROM staging_mentions m
-JOIN staging_documents d ON d.seq = m.seq
-JOIN staging_inserted i ON i.content_sha256 = d.content_sha256
-LEFT JOIN entities e ON m.entity_id IS NULL AND e.kind = m.kind AND e.canonical_name = m.name
-ORDER BY 1, 3, 4
-ON CONFLICT DO NOTHING
+# Staged mentions follow their document: keep the id it got, or nothing if it was a duplicate.
+ATTACH_MENTIONS = """
+UPDATE staging_mentions m SET document_id = i.document_id
+FROM staging_documents d JOIN staging_inserted i ON i.content_sha256 = d.content_sha256
+WHERE d.seq = m.seq
 """
 DUPLICATE_EXAMPLES = """
 SELECT d.origin_path, d.origin_line, x.document_id, x.origin_path AS first_path
@@ -162,40 +142,37 @@ class LoadResult:
 class Progress:
     """Callbacks a caller may use to show progress; the default shows nothing."""
 
-    def start(self, files: list[InputFile]) -> None: ...
+    def start(self, total: int | None, unit: str) -> None:
+        """``total`` bytes (unit "bytes") or documents (unit "documents"), if known."""
 
     def advance(self, nbytes: int, documents: int, rejects: int) -> None: ...
 
     def stop(self) -> None: ...
 
 
-def _stage_rows(batch: list[tuple[ParsedDocument, list[ExtractedMention]]]) -> tuple[list, list]:
-    docs, mentions = [], []
-    for seq, (d, ms) in enumerate(batch):
-        docs.append(
-            (
-                seq,
-                d.source_name,
-                d.external_id,
-                d.content_sha256,
-                d.published_on,
-                d.dateline,
-                d.dateline_place,
-                d.dateline_country,
-                d.author,
-                d.title,
-                d.url,
-                d.body,
-                d.language,
-                len(d.body),
-                word_count(d.body),
-                d.origin_path,
-                d.origin_line,
-            )
+def _document_rows(
+    batch: list[tuple[ParsedDocument, list[ExtractedMention]]],
+) -> Iterable[tuple[Any, ...]]:
+    for seq, (d, _) in enumerate(batch):
+        yield (
+            seq,
+            d.source_name,
+            d.external_id,
+            d.sha256,
+            d.published_on,
+            d.dateline,
+            d.dateline_place,
+            d.dateline_country,
+            d.author,
+            d.title,
+            d.url,
+            d.body,
+            d.language,
+            len(d.body),
+            word_count(d.body),
+            d.origin_path,
+            d.origin_line,
         )
-        for m in ms:
-            mentions.append((seq, m.entity_id, m.kind, m.name, m.start, m.end, m.surface, m.role))
-    return docs, mentions
 
 
 def _copy(conn: Connection, table: str, columns: str, rows: Iterable[tuple[Any, ...]]) -> None:
@@ -219,6 +196,7 @@ class BatchWriter:
             for statement in STAGING_DDL.split(";"):
                 if statement.strip():
                     self.conn.execute(text(statement))
+            mentions.create_staging(self.conn)
 
     def write(
         self,
@@ -230,24 +208,19 @@ class BatchWriter:
         counts = result.counts
         with self.conn.begin():
             if batch:
-                docs, mentions = _stage_rows(batch)
-                _copy(self.conn, "staging_documents", DOC_COLUMNS, docs)
-                _copy(
-                    self.conn,
-                    "staging_mentions",
-                    'seq, entity_id, kind, name, start, "end", surface, role',
-                    mentions,
+                _copy(self.conn, "staging_documents", DOC_COLUMNS, _document_rows(batch))
+                staged = mentions.stage(
+                    self.conn, ((seq, None, m) for seq, (_, ms) in enumerate(batch) for m in ms)
                 )
                 self.conn.execute(text(INSERT_SOURCES))
                 self.conn.execute(text(INSERT_DOCUMENTS), {"load_id": self.load_id})
                 inserted = self.conn.scalar(text("SELECT count(*) FROM staging_inserted")) or 0
-                if mentions:
-                    self.conn.execute(text(INSERT_NEW_ENTITIES))
-                    added = self.conn.execute(
-                        text(INSERT_MENTIONS),
-                        {"extractor": self.extractor.name, "version": self.extractor.version},
-                    ).rowcount
-                    counts.mentions_inserted += max(added, 0)
+                if staged and inserted:
+                    self.conn.execute(text(ATTACH_MENTIONS))
+                    mentions.resolve(self.conn)
+                    counts.mentions_inserted += mentions.insert(
+                        self.conn, self.extractor.name, self.extractor.version
+                    )
                 counts.documents_inserted += inserted
                 counts.documents_duplicate += len(batch) - inserted
                 room = SAMPLE_SIZE - len(result.duplicates)
@@ -328,7 +301,7 @@ def load_documents(
     result = LoadResult(None, "running", LoadCounts(), 0.0, dry_run=options.dry_run)
     started = time.perf_counter()
     units = run_units(iter_units(files, options.max_document_bytes), ctx, workers)
-    progress.start(files)
+    progress.start(sum(f.size for f in files) or None, "bytes")
     try:
         if options.dry_run:
             _dry_run(engine, units, result, progress)
@@ -351,7 +324,7 @@ def _dry_run(
             _note(result, unit, seen_files)
             fresh = []
             for doc, _ in unit.documents:
-                sha = content_sha256(doc.body)
+                sha = doc.sha256
                 if sha in shas:
                     result.counts.documents_duplicate += 1
                     if len(result.duplicates) < SAMPLE_SIZE:
@@ -399,7 +372,7 @@ def _load(
                 _note(result, unit, seen_files)
                 rejects.extend(unit.rejects)
                 for doc, mentions in unit.documents:
-                    sha = doc.content_sha256
+                    sha = doc.sha256
                     if sha in batch_shas:  # the same text twice in one batch
                         result.counts.documents_duplicate += 1
                         if len(result.duplicates) < SAMPLE_SIZE:

@@ -23,7 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING_CONVENTION = {
@@ -209,9 +209,47 @@ class EntityAlias(Base):
     alias: Mapped[str] = mapped_column(Text)
     normalised: Mapped[str] = mapped_column(Text)
     origin: Mapped[str | None] = mapped_column(Text)
+    # An ambiguous alias counts only in documents that contain one of these terms.
+    context_terms: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
     created_at: Mapped[CreatedAt]
 
     entity: Mapped[Entity] = relationship(back_populates="aliases")
+
+
+class IgnoredSurface(Base):
+    """A text the extractors must never turn into a mention (``dbapp entities ignore``)."""
+
+    __tablename__ = "ignored_surfaces"
+
+    ignored_surface_id: Mapped[IntPK]
+    surface: Mapped[str] = mapped_column(Text)
+    normalised: Mapped[str] = mapped_column(Text, unique=True)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[CreatedAt]
+
+
+class EntityRedirect(Base):
+    """A merged-away entity's (kind, name), pointing at the entity it was merged into."""
+
+    __tablename__ = "entity_redirects"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    canonical_name: Mapped[str] = mapped_column(Text, primary_key=True)
+    entity_id: Mapped[int] = mapped_column(
+        ForeignKey("entities.entity_id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[CreatedAt]
+
+
+class CatalogueImport(Base):
+    """A version (digest) of the shipped entity catalogue that has been seeded."""
+
+    __tablename__ = "catalogue_imports"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    entities: Mapped[int] = mapped_column(Integer)
+    aliases: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[CreatedAt]
 
 
 class Mention(Base):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from dbapp.extract.base import ExtractedMention, Extractor
 from dbapp.parse.inputs import Unit
 from dbapp.parse.native import parse_native
-from dbapp.parse.records import ParsedDocument, Reject
+from dbapp.parse.records import ParsedDocument, Reject, content_sha256
 from dbapp.parse.sgml import parse_sgml_record
 from dbapp.parse.tabular import iter_json_records, record_to_document
 
@@ -68,6 +68,7 @@ def process_unit(unit: Unit, ctx: ParseContext) -> UnitResult:
         if isinstance(item, Reject):
             result.rejects.append(item)
             continue
+        item.sha256 = content_sha256(item.body)
         if not item.source_name:
             item.source_name = UNKNOWN_SOURCE
             item.warnings.append((SOURCE_UNKNOWN, item.where))

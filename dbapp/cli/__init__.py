@@ -10,6 +10,7 @@ import typer
 from dbapp import __version__
 from dbapp.cli._common import handle_errors
 from dbapp.cli.db import db_app
+from dbapp.cli.entities import entities_app, extract
 from dbapp.cli.load import load, loads_app
 from dbapp.config import get_settings
 
@@ -24,6 +25,8 @@ app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.command()(handle_errors(load))
 app.add_typer(loads_app, name="loads")
+app.command()(handle_errors(extract))
+app.add_typer(entities_app, name="entities")
 
 
 def _version(value: bool) -> None:

@@ -7,31 +7,23 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TransferSpeedColumn,
-)
-from rich.progress import Progress as RichProgress
 from rich.table import Table
 
 from dbapp import ledger, migrate
+from dbapp.catalogue import shipped_aliases
 from dbapp.cli._common import err, handle_errors, out, settings
+from dbapp.cli._progress import RichBar
 from dbapp.db import open_database
 from dbapp.errors import InputError
-from dbapp.extract.base import NoExtractor
+from dbapp.extract import DEFAULT_SPACY_MODEL, EXTRACTORS, extractor_for, make_extractor
 from dbapp.load import (
     DEFAULT_BATCH_SIZE,
     LoadOptions,
     LoadResult,
-    Progress,
     load_documents,
     summary_rows,
 )
-from dbapp.parse.inputs import FORMATS, InputFile
+from dbapp.parse.inputs import FORMATS
 from dbapp.parse.tabular import parse_mapping
 
 EXIT_REJECTS = 5
@@ -40,48 +32,6 @@ loads_app = typer.Typer(
     help="List past loads; show a load's rejects; get a rejected record's bytes back.",
     invoke_without_command=True,
 )
-
-
-class RichBar(Progress):
-    """Files, documents and MB/s on a terminal's stderr."""
-
-    def __init__(self) -> None:
-        self.bar = RichProgress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("files"),
-            TextColumn("{task.fields[docs]:,} docs, {task.fields[rejects]:,} rejected"),
-            TransferSpeedColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=False,
-        )
-        self.task: TaskID | None = None
-        self.docs = self.rejects = 0
-        self.bytes = 0
-
-    def start(self, files: list[InputFile]) -> None:
-        self.bar.start()
-        self.total_bytes = sum(f.size for f in files) or None
-        self.task = self.bar.add_task("loading", total=len(files), docs=0, rejects=0)
-        self.files = len(files)
-        self.speed = self.bar.add_task("bytes", total=self.total_bytes, visible=False)
-
-    def advance(self, nbytes: int, documents: int, rejects: int) -> None:
-        assert self.task is not None
-        self.docs += documents
-        self.rejects += rejects
-        self.bytes += nbytes
-        done = self.bytes / self.total_bytes * self.files if self.total_bytes else 0
-        self.bar.update(
-            self.task, completed=min(done, self.files), docs=self.docs, rejects=self.rejects
-        )
-
-    def stop(self) -> None:
-        if self.task is not None:
-            self.bar.update(self.task, completed=self.files)
-        self.bar.stop()
 
 
 def _print_summary(result: LoadResult) -> None:
@@ -148,7 +98,12 @@ def load(
     max_document_size: Annotated[
         float, typer.Option(min=0.001, help="Largest document accepted, in MB.")
     ] = 5.0,
-    extractor: Annotated[str, typer.Option(help="Entity extractor: none.")] = "none",
+    extractor: Annotated[
+        str, typer.Option(help=f"Entity extractor: {', '.join(EXTRACTORS)}.")
+    ] = "gazetteer",
+    spacy_model: Annotated[
+        str, typer.Option(help="spaCy pipeline (package name or path) for --extractor spacy.")
+    ] = DEFAULT_SPACY_MODEL,
     progress: Annotated[
         bool | None,
         typer.Option("--progress/--no-progress", help="Progress bar [default: on a terminal]."),
@@ -164,8 +119,6 @@ def load(
         mapped = parse_mapping(mapping or [])
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    if extractor != "none":
-        raise InputError(f"unknown extractor {extractor!r}")
     options = LoadOptions(
         source=source,
         fmt=fmt,
@@ -177,11 +130,16 @@ def load(
     )
     show = sys.stderr.isatty() if progress is None else progress
     with open_database(settings(ctx)) as db:
-        if not dry_run:
+        if dry_run:
+            ready = set(migrate.current(db.engine)) == set(migrate.heads())
+        else:
             migrate.ensure_schema(db.engine)
-        result = load_documents(
-            db.engine, paths, NoExtractor(), options, RichBar() if show else None
-        )
+            ready = True
+        chosen = extractor_for(db.engine, extractor, spacy_model, seed=not dry_run)
+        if not ready:
+            chosen = make_extractor(extractor, shipped_aliases(), spacy_model=spacy_model)
+        bar = RichBar("loading") if show else None
+        result = load_documents(db.engine, paths, chosen, options, bar)
     _print_summary(result)
     if result.counts.documents_rejected:
         raise typer.Exit(code=EXIT_REJECTS)

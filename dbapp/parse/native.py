@@ -49,6 +49,8 @@ _BYLINE = re.compile(
 _ATTRIBUTION = re.compile(
     r",[ \t]+(?P<source>[A-Z][\w&'’.\-]*(?:[ \t]+[A-Z][\w&'’.\-]*){0,3})[ \t]+reports\b"
 )
+# A wire's sign-off on the last line ("Reuter", "REUTER").
+_SIGNOFF = re.compile(r"(?:\A|\s)(?P<sign>Reuters?|REUTERS?)\s*\Z")
 _FILE_ID = re.compile(r"\A\d+_(?P<id>[0-9A-Za-z]+)\Z")
 BYLINE_WINDOW = 400  # a byline sits right under the dateline
 
@@ -140,3 +142,6 @@ def apply_structure(doc: ParsedDocument) -> None:
     if a:
         doc.source_name = doc.source_name or a["source"]
         doc.spans.append(Span(SPAN_BOILERPLATE, a.start("source"), a.end()))
+    sign = _SIGNOFF.search(body, max(0, len(body) - 40))
+    if sign:
+        doc.spans.append(Span(SPAN_BOILERPLATE, sign.start("sign"), sign.end("sign")))

@@ -48,10 +48,7 @@ class ParsedDocument:
     language: str = "en"
     spans: list[Span] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (code, detail)
-
-    @property
-    def content_sha256(self) -> str:
-        return content_sha256(self.body)
+    sha256: str = ""  # the dedup key, set once by the pipeline (see content_sha256)
 
     @property
     def where(self) -> str:

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from dbapp.parse.dates import parse_date
 from dbapp.parse.decode import decode_text
-from dbapp.parse.native import place_name
-from dbapp.parse.records import SPAN_BOILERPLATE, ParsedDocument, Reject, Span, clean_text
+from dbapp.parse.native import apply_structure, place_name
+from dbapp.parse.records import ParsedDocument, Reject, clean_text
 
 DEFAULT_SOURCE = "Reuters"
 
@@ -23,7 +23,6 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _DATELINE = re.compile(
     r"^\s*(?P<place>[^,]+?)(?:,\s*(?P<country>[^,]+?))?,\s*(?P<month>[A-Za-z]{3,9})\.?\s+\d{1,2}\s*-?\s*$"
 )
-_SIGNOFF = re.compile(r"\s(?P<sign>Reuter|REUTER)\s*\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +125,5 @@ def parse_sgml_record(
         if m:
             doc.dateline_place = place_name(m["place"].strip())
             doc.dateline_country = m["country"].strip() if m["country"] else None
-    sign = _SIGNOFF.search(body)
-    if sign:
-        doc.spans.append(Span(SPAN_BOILERPLATE, sign.start("sign"), sign.end("sign")))
+    apply_structure(doc)
     return doc

@@ -1,0 +1,180 @@
+"""Score an extractor on public gold data: CoNLL-2003 (dev split) and re3d character spans.
+
+    python -m benchmarks.ner_eval                     # gazetteer, CoNLL dev + re3d
+    python -m benchmarks.ner_eval --split train       # the split the catalogue rules were tuned on
+    python -m benchmarks.ner_eval --extractor spacy --spacy-model en_core_web_sm
+
+Exact span + type match. Our kinds map to CoNLL's: GPE/LOC -> LOC, ORG -> ORG, PERSON -> PER,
+NORP/EVENT/MISC -> MISC. Reads ../shared/corpora (research-use data; never copied here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from dbapp.catalogue import shipped_aliases
+from dbapp.extract.base import Extractor
+from dbapp.extract.gazetteer import Gazetteer
+from dbapp.parse.native import apply_structure
+from dbapp.parse.records import ParsedDocument
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+KIND_TO_CONLL = {
+    "GPE": "LOC",
+    "LOC": "LOC",
+    "ORG": "ORG",
+    "PERSON": "PER",
+    "NORP": "MISC",
+    "EVENT": "MISC",
+    "MISC": "MISC",
+}
+RE3D_TYPES = {"Location": "LOC", "Organisation": "ORG", "Person": "PER", "Nationality": "MISC"}
+TYPES = ("LOC", "ORG", "PER", "MISC")
+
+
+@dataclass
+class GoldDoc:
+    text: str
+    spans: set[tuple[int, int, str]]
+
+
+def conll_documents(path: Path) -> Iterator[GoldDoc]:
+    """CoNLL token files as documents: tokens joined by spaces, sentences by newlines."""
+    lines: list[str] = []
+    spans: set[tuple[int, int, str]] = set()
+    pos = 0
+    open_span: tuple[int, str] | None = None
+    last_end = 0
+
+    def close() -> None:
+        nonlocal open_span
+        if open_span:
+            spans.add((open_span[0], last_end, open_span[1]))
+            open_span = None
+
+    sentence: list[str] = []
+    for raw in path.read_text(encoding="utf-8").splitlines() + ["-DOCSTART- -X- -X- O"]:
+        if raw.startswith("-DOCSTART-") or not raw.strip():
+            close()
+            if sentence:
+                lines.append(" ".join(sentence))
+                pos += 1  # the newline
+                sentence = []
+            if raw.startswith("-DOCSTART-") and lines:
+                yield GoldDoc("\n".join(lines), spans)
+                lines, spans, pos = [], set(), 0
+            continue
+        token, *_, tag = raw.split()
+        if sentence:
+            pos += 1  # the space
+        start, end = pos, pos + len(token)
+        if tag.startswith("B-") or (
+            tag.startswith("I-") and (not open_span or open_span[1] != tag[2:])
+        ):
+            close()
+            open_span = (start, tag[2:])
+        elif tag == "O":
+            close()
+        last_end = end
+        sentence.append(token)
+        pos = end
+
+
+def re3d_documents(root: Path) -> Iterator[GoldDoc]:
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        texts = {}
+        for line in (folder / "documents.json").read_text(encoding="utf-8-sig").splitlines():
+            if line.strip():
+                doc = json.loads(line)
+                texts[doc["_id"]] = doc["text"]
+        gold: dict[str, set[tuple[int, int, str]]] = {k: set() for k in texts}
+        for line in (folder / "entities.json").read_text(encoding="utf-8-sig").splitlines():
+            if line.strip():
+                ent = json.loads(line)
+                kind = RE3D_TYPES.get(ent["type"])
+                if kind and ent["documentId"] in gold:
+                    gold[ent["documentId"]].add((ent["begin"], ent["end"], kind))
+        for doc_id, text in texts.items():
+            yield GoldDoc(text, gold[doc_id])
+
+
+def score(
+    extractor: Extractor, docs: Iterator[GoldDoc], show_errors: int = 0
+) -> dict[str, Counter[str]]:
+    tallies: dict[str, Counter[str]] = {t: Counter() for t in TYPES}
+    false_positives: Counter[str] = Counter()
+    for gold in docs:
+        doc = ParsedDocument(body=gold.text, origin_path="eval")
+        apply_structure(doc)
+        predicted = {
+            (m.start, m.end, KIND_TO_CONLL[m.kind])
+            for m in extractor.extract(doc)
+            if m.role != "byline"
+        }
+        for start, end, kind in predicted:
+            hit = (start, end, kind) in gold.spans
+            tallies[kind]["tp" if hit else "fp"] += 1
+            if not hit:
+                false_positives[f"{kind} {gold.text[start:end]}"] += 1
+        for span in gold.spans - predicted:
+            tallies[span[2]]["fn"] += 1
+    if show_errors:
+        print("most frequent false positives:")
+        for what, n in false_positives.most_common(show_errors):
+            print(f"  {n:4d}  {what}")
+    return tallies
+
+
+def report(name: str, tallies: dict[str, Counter[str]]) -> None:
+    print(f"\n{name}")
+    print(f"{'type':6} {'prec':>6} {'recall':>6} {'F1':>6} {'tp':>6} {'fp':>6} {'fn':>6}")
+    total: Counter[str] = Counter()
+    for kind in TYPES:
+        t = tallies[kind]
+        total.update(t)
+        _row(kind, t)
+    _row("all", total)
+
+
+def _row(kind: str, t: Counter[str]) -> None:
+    p = t["tp"] / (t["tp"] + t["fp"]) if t["tp"] + t["fp"] else 0.0
+    r = t["tp"] / (t["tp"] + t["fn"]) if t["tp"] + t["fn"] else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    print(f"{kind:6} {p:6.3f} {r:6.3f} {f:6.3f} {t['tp']:6d} {t['fp']:6d} {t['fn']:6d}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--split", choices=("dev", "train"), default="dev")
+    parser.add_argument("--extractor", choices=("gazetteer", "spacy"), default="gazetteer")
+    parser.add_argument("--spacy-model", default="en_core_web_sm")
+    parser.add_argument(
+        "--errors", type=int, default=0, help="show the N commonest false positives"
+    )
+    args = parser.parse_args()
+    if not SHARED.exists():
+        raise SystemExit(f"needs {SHARED}")
+    aliases = shipped_aliases()
+    extractor: Extractor
+    if args.extractor == "spacy":
+        from dbapp.extract.ner import SpacyExtractor
+
+        extractor = SpacyExtractor(args.spacy_model, aliases, frozenset())
+    else:
+        extractor = Gazetteer(aliases)
+    print(f"extractor: {extractor.name} {extractor.version}")
+    conll = SHARED / "conll2003" / f"conllpp_{args.split}.txt"
+    report(
+        f"CoNLL-2003 {args.split} ({conll.name})",
+        score(extractor, conll_documents(conll), args.errors),
+    )
+    report("re3d (all sources)", score(extractor, re3d_documents(SHARED / "re3d"), args.errors))
+
+
+if __name__ == "__main__":
+    main()

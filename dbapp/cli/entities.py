@@ -1,0 +1,249 @@
+"""``dbapp entities ...`` (curation) and ``dbapp extract`` (re-extraction)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from dbapp import entities as lib
+from dbapp import migrate
+from dbapp.catalogue import seed_catalogue
+from dbapp.cli._common import err, handle_errors, out, settings
+from dbapp.cli._progress import RichBar
+from dbapp.db import open_database
+from dbapp.extract import DEFAULT_SPACY_MODEL, EXTRACTORS, extractor_for
+from dbapp.reextract import DEFAULT_BATCH_SIZE, extract_documents
+
+entities_app = typer.Typer(
+    help="Curate the entity catalogue: list, show, aliases, merge, ignore.",
+    no_args_is_help=True,
+)
+alias_app = typer.Typer(help="Add or remove an entity's aliases.", no_args_is_help=True)
+entities_app.add_typer(alias_app, name="alias")
+
+KindOption = Annotated[
+    str | None, typer.Option("--kind", help="PERSON, ORG, GPE, LOC, NORP, EVENT or MISC.")
+]
+REEXTRACT_HINT = "run `dbapp extract` to apply it to stored documents"
+
+
+@entities_app.command()
+@handle_errors
+def seed(
+    ctx: typer.Context,
+    force: Annotated[bool, typer.Option("--force", help="Seed even if already done.")] = False,
+) -> None:
+    """Put the shipped catalogue (countries, capitals, demonyms, organisations) in the database.
+
+    The first `dbapp load` does this too. Only adds; your curation is kept.
+
+    Example: dbapp entities seed
+    """
+    with open_database(settings(ctx)) as db:
+        migrate.ensure_schema(db.engine)
+        with db.engine.begin() as conn:
+            result = seed_catalogue(conn, force=force)
+    if result.skipped:
+        out.print("catalogue already seeded (use --force to add anything missing)")
+    else:
+        out.print(
+            f"seeded: {result.entities_added:,} entities, {result.aliases_added:,} aliases, "
+            f"{result.sources_updated} sources described"
+        )
+
+
+@entities_app.command("list")
+@handle_errors
+def list_(
+    ctx: typer.Context,
+    kind: KindOption = None,
+    search: Annotated[str | None, typer.Option(help="Part of a name or alias.")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+) -> None:
+    """List entities, most mentioned first.
+
+    Example: dbapp entities list --kind GPE --limit 10
+    """
+    with open_database(settings(ctx)) as db, db.engine.connect() as conn:
+        rows = lib.list_entities(conn, kind, search, limit)
+    table = Table("id", "kind", "name", "external id", "aliases", "mentions", "documents")
+    for r in rows:
+        table.add_row(
+            str(r.entity_id),
+            r.kind,
+            r.canonical_name,
+            r.external_id or "",
+            str(r.aliases),
+            f"{r.mentions:,}",
+            f"{r.documents:,}",
+        )
+    out.print(table)
+
+
+@entities_app.command()
+@handle_errors
+def show(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A name, an alias, or #ID.")],
+    kind: KindOption = None,
+) -> None:
+    """Show an entity: aliases, mentions by role, the documents that mention it most.
+
+    Example: dbapp entities show "UN"
+    """
+    with open_database(settings(ctx)) as db, db.engine.connect() as conn:
+        details = lib.entity_details(conn, lib.find_entity(conn, name, kind))
+    e = details["entity"]
+    out.print(f"[bold]{e.canonical_name}[/bold]  {e.kind}  #{e.entity_id}", highlight=False)
+    if e.external_id or e.description:
+        out.print(f"{e.external_id or ''}  {e.description or ''}".strip(), highlight=False)
+    aliases = Table("alias", "from", "only with", title="aliases", title_justify="left")
+    for a in details["aliases"]:
+        aliases.add_row(a.alias, a.origin or "", ", ".join(a.context_terms or []))
+    out.print(aliases)
+    out.print("mentions: " + (", ".join(f"{role} {n:,}" for role, n in details["roles"]) or "0"))
+    docs = Table("document", "published", "title", "mentions", title="top documents")
+    for d in details["documents"]:
+        docs.add_row(str(d.document_id), str(d.published_on or ""), d.title, str(d.mentions))
+    if details["documents"]:
+        out.print(docs)
+
+
+@alias_app.command("add")
+@handle_errors
+def alias_add(
+    ctx: typer.Context,
+    alias: Annotated[str, typer.Argument(help="The new name.")],
+    entity: Annotated[str, typer.Argument(help="The entity: a name, an alias, or #ID.")],
+    kind: KindOption = None,
+) -> None:
+    """Add ALIAS as a name of ENTITY.
+
+    Example: dbapp entities alias add "Baki" Baku && dbapp extract
+    """
+    with open_database(settings(ctx)) as db, db.engine.begin() as conn:
+        target = lib.find_entity(conn, entity, kind)
+        lib.add_alias(conn, alias, target)
+    out.print(f"{alias!r} now names {target}; {REEXTRACT_HINT}", highlight=False)
+
+
+@alias_app.command("remove")
+@handle_errors
+def alias_remove(
+    ctx: typer.Context,
+    alias: Annotated[str, typer.Argument(help="The alias to remove.")],
+    kind: KindOption = None,
+) -> None:
+    """Remove ALIAS and the mentions that used it.
+
+    Example: dbapp entities alias remove "America"
+    """
+    with open_database(settings(ctx)) as db, db.engine.begin() as conn:
+        entity, removed = lib.remove_alias(conn, alias, kind)
+    out.print(f"removed {alias!r} from {entity} and {removed:,} mentions", highlight=False)
+
+
+@entities_app.command()
+@handle_errors
+def merge(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="The entity to fold away.")],
+    target: Annotated[str, typer.Argument(help="The entity that remains.")],
+    kind: KindOption = None,
+) -> None:
+    """Merge SOURCE into TARGET: mentions and aliases move, SOURCE's name redirects.
+
+    Example: dbapp entities merge "Nagorno-Karabakh Republic" Karabakh
+    """
+    with open_database(settings(ctx)) as db, db.engine.begin() as conn:
+        result = lib.merge_entities(
+            conn, lib.find_entity(conn, source, kind), lib.find_entity(conn, target, kind)
+        )
+    out.print(
+        f"merged {result.source} into {result.target}: {result.mentions_moved:,} mentions "
+        f"moved, {result.mentions_dropped:,} duplicates dropped, "
+        f"{result.aliases_moved:,} aliases moved",
+        highlight=False,
+    )
+
+
+@entities_app.command()
+@handle_errors
+def ignore(
+    ctx: typer.Context,
+    surface: Annotated[str, typer.Argument(help="Text that must never be a mention.")],
+    note: Annotated[str | None, typer.Option(help="Why (kept with the rule).")] = None,
+) -> None:
+    """Never treat SURFACE as a mention again; its existing mentions are removed.
+
+    Example: dbapp entities ignore "Chad" --note "a first name in our corpus"
+    """
+    with open_database(settings(ctx)) as db, db.engine.begin() as conn:
+        removed = lib.ignore_surface(conn, surface, note)
+    out.print(f"ignoring {surface!r}: {removed:,} mentions removed", highlight=False)
+
+
+@entities_app.command()
+@handle_errors
+def unignore(
+    ctx: typer.Context,
+    surface: Annotated[str, typer.Argument(help="A previously ignored text.")],
+) -> None:
+    """Let SURFACE match again.
+
+    Example: dbapp entities unignore "Chad" && dbapp extract
+    """
+    with open_database(settings(ctx)) as db, db.engine.begin() as conn:
+        lib.unignore_surface(conn, surface)
+    out.print(f"{surface!r} may match again; {REEXTRACT_HINT}", highlight=False)
+
+
+def extract(
+    ctx: typer.Context,
+    since: Annotated[
+        dt.datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Only documents published on or after this day."),
+    ] = None,
+    source: Annotated[str | None, typer.Option(help="Only documents of this source.")] = None,
+    extractor: Annotated[
+        str, typer.Option(help=f"Extractor: {', '.join(EXTRACTORS)}.")
+    ] = "gazetteer",
+    spacy_model: Annotated[
+        str, typer.Option(help="spaCy pipeline for --extractor spacy.")
+    ] = DEFAULT_SPACY_MODEL,
+    batch_size: Annotated[int, typer.Option(min=1)] = DEFAULT_BATCH_SIZE,
+    progress: Annotated[
+        bool | None,
+        typer.Option("--progress/--no-progress", help="Progress bar [default: on a terminal]."),
+    ] = None,
+) -> None:
+    """Re-run entity extraction over stored documents (after catalogue changes).
+
+    Idempotent: a second run changes nothing. Only the chosen extractor's mentions change.
+
+    Example: dbapp extract --since 2023-01-01 --source Trend
+    """
+    show_bar = sys.stderr.isatty() if progress is None else progress
+    with open_database(settings(ctx)) as db:
+        migrate.ensure_schema(db.engine)
+        chosen = extractor_for(db.engine, extractor, spacy_model)
+        result = extract_documents(
+            db.engine,
+            chosen,
+            since=since.date() if since else None,
+            source=source,
+            batch_size=batch_size,
+            progress=RichBar("extracting") if show_bar else None,
+        )
+    out.print(
+        f"{result.extractor} {result.version}: {result.documents:,} documents, "
+        f"{result.added:,} mentions added, {result.removed:,} removed "
+        f"({result.elapsed:.1f} s)",
+        highlight=False,
+    )
+    if not result.documents:
+        err.print("no documents matched")
