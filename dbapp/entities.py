@@ -233,7 +233,7 @@ def merge_entities(conn: Connection, source: EntityRef, target: EntityRef) -> Me
             """UPDATE entity_aliases a SET entity_id = :t, kind = :tk
                WHERE a.entity_id = :s AND NOT EXISTS (
                    SELECT 1 FROM entity_aliases x
-                   WHERE x.kind = :tk AND x.normalised = a.normalised)"""
+                   WHERE x.kind = :tk AND x.normalised = a.normalised AND x.entity_id <> :s)"""
         ),
         ids,
     ).rowcount

@@ -77,8 +77,8 @@ def extract_documents(
     started = time.perf_counter()
     params = {"since": since, "source": source}
     with engine.connect() as conn:
-        total = conn.scalar(text(_COUNT), params) or 0
         with conn.begin():
+            total = conn.scalar(text(_COUNT), params) or 0
             mentions.create_staging(conn)
         progress.start(total, "documents")
         after = 0

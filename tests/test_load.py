@@ -292,7 +292,7 @@ def test_missing_path_is_a_usage_error(fresh_db: str) -> None:
 @pytest.mark.slow
 def test_reuters_corpus_loads_fully(fresh_db: str, engine: Engine) -> None:
     corpus = shared_path("corpora", "reuters21578", "sgm")
-    result = dbapp(fresh_db, "load", str(corpus), "--extractor", "none")
+    result = dbapp(fresh_db, "load", str(corpus))
     assert result.exit_code == EXIT_REJECTS, result.output
     counts = rows(
         engine,
@@ -312,3 +312,11 @@ def test_reuters_corpus_loads_fully(fresh_db: str, engine: Engine) -> None:
     assert duplicate == seen - rejected - scalar(engine, "SELECT count(*) FROM documents")
     undated = scalar(engine, "SELECT count(*) FROM documents WHERE published_on IS NULL")
     assert undated == 0
+    # Every mention's offsets point at exactly its surface text.
+    assert scalar(engine, "SELECT count(*) FROM mentions") > 40_000
+    bad = scalar(
+        engine,
+        "SELECT count(*) FROM mentions m JOIN documents d USING (document_id) "
+        'WHERE substr(d.body, m.start + 1, m."end" - m.start) <> m.surface',
+    )
+    assert bad == 0
