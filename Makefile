@@ -9,12 +9,12 @@ BIN := $(VENV)/bin
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,spacy,plot]'
 	touch $@
 
 demo: $(BIN)/.installed
-	$(BIN)/dbapp db upgrade
-	$(BIN)/dbapp db current
+	$(BIN)/dbapp load seeds/
+	$(BIN)/dbapp report top-entities
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check dbapp tests migrations benchmarks

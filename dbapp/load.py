@@ -25,6 +25,7 @@ from dbapp.ledger import LoadCounts
 from dbapp.parse.inputs import InputFile, discover, iter_units
 from dbapp.parse.records import ParsedDocument, Reject, word_count
 from dbapp.pipeline import ParseContext, UnitResult, run_units
+from dbapp.report import refresh_reports
 
 DEFAULT_BATCH_SIZE = 1000
 DEFAULT_MAX_DOCUMENT_BYTES = 5_000_000
@@ -97,6 +98,7 @@ class LoadOptions:
     workers: int = 0  # 0 = decide from the input size
     dry_run: bool = False
     max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
+    refresh: bool = True  # recompute the materialized report views when something changed
 
     def arguments(self, paths: list[str], extractor: Extractor) -> dict[str, Any]:
         return {
@@ -123,6 +125,7 @@ class LoadResult:
     rejects: list[Reject] = field(default_factory=list)  # the first SAMPLE_SIZE
     duplicates: list[str] = field(default_factory=list)  # the first SAMPLE_SIZE, described
     dry_run: bool = False
+    refreshed: list[str] = field(default_factory=list)
 
     @property
     def documents_per_second(self) -> float:
@@ -388,6 +391,9 @@ def _load(
             result.status = "partial" if result.counts.documents_rejected else "completed"
             with conn.begin():
                 ledger.finish_load(conn, load_id, result.status)
+            if options.refresh and result.counts.documents_inserted:
+                with conn.begin():
+                    result.refreshed = refresh_reports(conn)
         except KeyboardInterrupt:
             result.status = "interrupted"
             _finish_quietly(conn, load_id, "interrupted", "interrupted by the user")

@@ -12,6 +12,7 @@ from dbapp.cli._common import handle_errors
 from dbapp.cli.db import db_app
 from dbapp.cli.entities import entities_app, extract
 from dbapp.cli.load import load, loads_app
+from dbapp.cli.report import report, search
 from dbapp.config import get_settings
 
 app = typer.Typer(
@@ -27,6 +28,8 @@ app.command()(handle_errors(load))
 app.add_typer(loads_app, name="loads")
 app.command()(handle_errors(extract))
 app.add_typer(entities_app, name="entities")
+app.command()(handle_errors(report))
+app.command()(handle_errors(search))
 
 
 def _version(value: bool) -> None:

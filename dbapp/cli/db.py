@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
 from dbapp import migrate
 from dbapp.cli._common import err, handle_errors, out, settings
 from dbapp.db import client_url, open_database
 from dbapp.embedded import EmbeddedServer, ServerStatus
 from dbapp.errors import ConfigError
+from dbapp.roles import grant_reader
 
 db_app = typer.Typer(
     help="Migrate the schema; start and stop the embedded server.", no_args_is_help=True
@@ -109,6 +112,42 @@ def url(
     out.print(value, highlight=False, soft_wrap=True)
     if not reachable:
         err.print("note: the embedded server is not running; `dbapp db start` keeps it up")
+
+
+@db_app.command("grant-reader")
+@handle_errors
+def grant_reader_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Login name to create or update.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    no_password: Annotated[
+        bool, typer.Option("--no-password", help="No password (servers with trust auth).")
+    ] = False,
+) -> None:
+    """Create a read-only login for BI tools and psql: SELECT on tables and views, nothing else.
+
+    The password is asked for (or read from stdin) and sent to the server only as a SCRAM
+    verifier; it is never printed or logged.
+
+    Example: dbapp db grant-reader metabase
+    """
+    if no_password:
+        password = None
+    elif password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    if password == "":
+        raise ConfigError("empty password; use --no-password for a login without one")
+    with open_database(settings(ctx)) as db:
+        migrate.ensure_schema(db.engine, auto_upgrade_blank=False)
+        with db.engine.begin() as conn:
+            created = grant_reader(conn, name, password)
+        url = make_url(client_url(settings(ctx))[0]).set(username=name, password=None)
+    err.print(f"{'created' if created else 'updated'} read-only login {name}; connect with:")
+    out.print(url.render_as_string(), highlight=False)
 
 
 def _embedded(ctx: typer.Context) -> EmbeddedServer:

@@ -17,6 +17,7 @@ from dbapp.cli._progress import RichBar
 from dbapp.db import open_database
 from dbapp.extract import DEFAULT_SPACY_MODEL, EXTRACTORS, extractor_for
 from dbapp.reextract import DEFAULT_BATCH_SIZE, extract_documents
+from dbapp.report import refresh_reports
 
 entities_app = typer.Typer(
     help="Curate the entity catalogue: list, show, aliases, merge, ignore.",
@@ -144,6 +145,7 @@ def alias_remove(
     """
     with open_database(settings(ctx)) as db, db.engine.begin() as conn:
         entity, removed = lib.remove_alias(conn, alias, kind)
+        refresh_reports(conn)
     out.print(f"removed {alias!r} from {entity} and {removed:,} mentions", highlight=False)
 
 
@@ -163,6 +165,7 @@ def merge(
         result = lib.merge_entities(
             conn, lib.find_entity(conn, source, kind), lib.find_entity(conn, target, kind)
         )
+        refresh_reports(conn)
     out.print(
         f"merged {result.source} into {result.target}: {result.mentions_moved:,} mentions "
         f"moved, {result.mentions_dropped:,} duplicates dropped, "
@@ -184,6 +187,7 @@ def ignore(
     """
     with open_database(settings(ctx)) as db, db.engine.begin() as conn:
         removed = lib.ignore_surface(conn, surface, note)
+        refresh_reports(conn)
     out.print(f"ignoring {surface!r}: {removed:,} mentions removed", highlight=False)
 
 

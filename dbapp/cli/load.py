@@ -108,6 +108,10 @@ def load(
         bool | None,
         typer.Option("--progress/--no-progress", help="Progress bar [default: on a terminal]."),
     ] = None,
+    refresh: Annotated[
+        bool,
+        typer.Option("--refresh/--no-refresh", help="Recompute the report views afterwards."),
+    ] = True,
 ) -> None:
     """Load articles: parse, deduplicate, extract entities and write them in batches.
 
@@ -127,6 +131,7 @@ def load(
         workers=workers,
         dry_run=dry_run,
         max_document_bytes=int(max_document_size * 1_000_000),
+        refresh=refresh,
     )
     show = sys.stderr.isatty() if progress is None else progress
     with open_database(settings(ctx)) as db:

@@ -211,8 +211,12 @@ class Gazetteer:
         before = _WORD_BEFORE.search(body, max(0, start - 40), start)
         if before:
             word = before.group(1)
-            # A possessive ("Azerbaijan's Karabakh") ends the name before it.
-            if not word.endswith(("'s", "’s")) and word.lower().rstrip(".") not in NEUTRAL_WORDS:
+            # A possessive ("Azerbaijan's Karabakh") or a sentence's end ("Brussels. Armenia")
+            # closes the name before; short abbreviations ("St.", "U.S.") do not.
+            sentence_end = word.endswith(".") and len(word.replace(".", "")) > 3
+            if not (word.endswith(("'s", "’s")) or sentence_end) and (
+                word.lower().rstrip(".") not in NEUTRAL_WORDS
+            ):
                 return True
         return False
 

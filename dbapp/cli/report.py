@@ -1,0 +1,164 @@
+"""``dbapp report`` and ``dbapp search``: the questions, in a table, CSV or JSON."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from dbapp import migrate
+from dbapp.cli._common import err, out, settings
+from dbapp.db import open_database
+from dbapp.plot import plot
+from dbapp.report import (
+    PERIODS,
+    ReportError,
+    ReportParams,
+    ReportResult,
+    list_reports,
+    refresh_reports,
+    run_report,
+)
+from dbapp.search import HIGHLIGHT_START, HIGHLIGHT_STOP, search_documents
+
+FORMATS = ("table", "csv", "json")
+DateOption = Annotated[
+    dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="YYYY-MM-DD", show_default=False)
+]
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return value
+
+
+def print_result(result: ReportResult, fmt: str, title: str | None = None) -> None:
+    """Rows to stdout in the chosen format; notes to stderr."""
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(result.columns)
+        writer.writerows([[_jsonable(v) for v in row] for row in result.rows])
+    elif fmt == "json":
+        rows = [dict(zip(result.columns, map(_jsonable, r), strict=True)) for r in result.rows]
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=1) + "\n")
+    else:
+        table = Table(*result.columns, title=title, title_justify="left")
+        for row in result.rows:
+            cells = []
+            for value in row:
+                text = escape(_cell(value))
+                if out.is_terminal:  # search snippets: highlighted words in bold yellow
+                    text = text.replace(HIGHLIGHT_START, "[bold yellow]").replace(
+                        HIGHLIGHT_STOP, "[/bold yellow]"
+                    )
+                cells.append(text)
+            table.add_row(*cells)
+        out.print(table)
+    for note in result.notes:
+        err.print(note, highlight=False)
+
+
+def _date(value: dt.datetime | None) -> dt.date | None:
+    return value.date() if value else None
+
+
+def report(
+    ctx: typer.Context,
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="A report (see `dbapp report list`), or `list`, or `refresh`.",
+            show_default=False,
+        ),
+    ],
+    since: DateOption = None,
+    until: DateOption = None,
+    source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
+    entity: Annotated[str | None, typer.Option(help="An entity: name, alias or #ID.")] = None,
+    kind: Annotated[str | None, typer.Option(help="Entity kind, e.g. GPE or ORG.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Most rows to show.")] = 20,
+    period: Annotated[str, typer.Option(help=f"One of: {', '.join(PERIODS)}.")] = "month",
+    context: Annotated[int, typer.Option(min=0, help="kwic: characters either side.")] = 40,
+    min_documents: Annotated[
+        int, typer.Option(min=1, help="co-mentions: fewest shared articles.")
+    ] = 1,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    plot_to: Annotated[
+        Path | None,
+        typer.Option("--plot", help="Also draw it: FILE.html (no extra needs), .png or .svg."),
+    ] = None,
+) -> None:
+    """Run a SQL report; `list` describes them, `refresh` recomputes the report views.
+
+    Example: dbapp report timeline --entity Karabakh --period month --plot karabakh.html
+    """
+    if fmt not in FORMATS:
+        raise ReportError(f"--format must be one of {', '.join(FORMATS)}")
+    if name == "list":
+        rows = [(r.name, r.description, ", ".join(r.options)) for r in list_reports().values()]
+        print_result(ReportResult(["report", "answers", "options"], list(rows)), fmt)
+        return
+    with open_database(settings(ctx)) as db:
+        migrate.ensure_schema(db.engine, auto_upgrade_blank=False)
+        if name == "refresh":
+            with db.engine.begin() as conn:
+                done = refresh_reports(conn)
+            err.print(f"refreshed {', '.join(done)}")
+            return
+        params = ReportParams(
+            since=_date(since),
+            until=_date(until),
+            source=source,
+            entity=entity,
+            kind=kind,
+            limit=limit,
+            period=period,
+            context=context,
+            min_documents=min_documents,
+        )
+        with db.engine.connect() as conn:
+            result = run_report(conn, name, params)
+    print_result(result, fmt, title=name if fmt == "table" else None)
+    if plot_to is not None:
+        title = f"{name}: {entity}" if entity else name
+        err.print(f"wrote {plot(result, name, plot_to, title)}")
+
+
+def search(
+    ctx: typer.Context,
+    query: Annotated[
+        str, typer.Argument(help='Words; "quoted phrase", -excluded, OR.', show_default=False)
+    ],
+    source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
+    since: DateOption = None,
+    until: DateOption = None,
+    limit: Annotated[int, typer.Option(min=1, help="Most results.")] = 10,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+) -> None:
+    """Full-text search, ranked, with highlighted snippets (web-search syntax).
+
+    Example: dbapp search '"so-called elections" -coronavirus' --source Trend
+    """
+    if fmt not in FORMATS:
+        raise ReportError(f"--format must be one of {', '.join(FORMATS)}")
+    with open_database(settings(ctx)) as db, db.engine.connect() as conn:
+        result = search_documents(conn, query, source, _date(since), _date(until), limit)
+    print_result(result, fmt, title=f"search: {query}" if fmt == "table" else None)

@@ -1,0 +1,149 @@
+"""SQL reports: ``dbapp/reports/*.sql`` run with bound parameters (never formatted into SQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from dbapp.entities import find_entity
+from dbapp.errors import DbappError, NotFound
+from dbapp.models import ENTITY_KINDS
+
+REPORTS_DIR = Path(__file__).resolve().parent / "reports"
+PERIODS = ("day", "week", "month", "year")
+# Refreshed in this order: later ones read earlier ones.
+MATERIALIZED_VIEWS = ("report_daily_documents", "report_entity_daily", "report_co_mentions")
+_PARAM = re.compile(r"(?<![:\w]):([a-z_]+)\b")
+
+
+class ReportError(DbappError):
+    """A report was asked for with options it cannot use."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Report:
+    """One report: its name, what it answers, the options it takes, its SQL."""
+
+    name: str
+    description: str
+    options: tuple[str, ...]
+    sql: str
+
+    @property
+    def bound(self) -> set[str]:
+        return set(_PARAM.findall(self.sql))
+
+
+@dataclass
+class ReportParams:
+    """Every option a report may take; each report uses the ones it declares."""
+
+    since: dt.date | None = None
+    until: dt.date | None = None
+    source: str | None = None
+    entity: str | None = None
+    kind: str | None = None
+    limit: int = 20
+    period: str = "month"
+    context: int = 40
+    min_documents: int = 1
+
+
+@dataclass
+class ReportResult:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    notes: list[str] = field(default_factory=list)
+
+
+def _parse(path: Path) -> Report:
+    sql = path.read_text(encoding="utf-8")
+    description = options = ""
+    for line in sql.splitlines():
+        if line.startswith("-- description:"):
+            description = line.split(":", 1)[1].strip()
+        elif line.startswith("-- params:"):
+            options = line.split(":", 1)[1].strip()
+    names = tuple(o.strip() for o in options.split(",") if o.strip())
+    return Report(path.stem, description, names, sql)
+
+
+@lru_cache(maxsize=1)
+def list_reports() -> dict[str, Report]:
+    """Every report shipped in ``dbapp/reports``, by name."""
+    return {p.stem: _parse(p) for p in sorted(REPORTS_DIR.glob("*.sql"))}
+
+
+def get_report(name: str) -> Report:
+    reports = list_reports()
+    if name not in reports:
+        raise NotFound(f"no report {name!r}; reports: {', '.join(reports)}")
+    return reports[name]
+
+
+def _bindings(conn: Connection, report: Report, params: ReportParams) -> dict[str, Any]:
+    if params.kind is not None and params.kind.upper() not in ENTITY_KINDS:
+        raise ReportError(f"unknown kind {params.kind!r} (one of: {', '.join(ENTITY_KINDS)})")
+    if params.period not in PERIODS:
+        raise ReportError(f"--period must be one of {', '.join(PERIODS)}")
+    if params.limit < 1 or params.context < 0 or params.min_documents < 1:
+        raise ReportError("--limit and --min-documents must be positive, --context not negative")
+    if params.since and params.until and params.since > params.until:
+        raise ReportError("--since is after --until")
+    entity_id = None
+    if "entity" in report.options:
+        if params.entity is not None:
+            entity_id = find_entity(conn, params.entity).entity_id
+        elif report.name == "kwic":
+            raise ReportError("kwic needs --entity NAME")
+    values = {
+        "since": params.since,
+        "until": params.until,
+        "source": params.source,
+        "entity_id": entity_id,
+        "kind": params.kind.upper() if params.kind else None,
+        "limit": params.limit,
+        "period": params.period,
+        "context": params.context,
+        "min_documents": params.min_documents,
+    }
+    return {name: values[name] for name in report.bound}
+
+
+def run_report(conn: Connection, name: str, params: ReportParams | None = None) -> ReportResult:
+    """Run report ``name``; options a report does not take are ignored."""
+    report = get_report(name)
+    params = params or ReportParams()
+    result = conn.execute(text(report.sql), _bindings(conn, report, params))
+    notes = []
+    unused = [
+        o for o in ("since", "until", "source", "entity", "kind") if getattr(params, o) is not None
+    ]
+    ignored = [o for o in unused if o not in report.options]
+    if ignored:
+        notes.append(f"{name} ignores --{', --'.join(ignored)}")
+    return ReportResult(list(result.keys()), [tuple(r) for r in result], notes)
+
+
+def refresh_reports(conn: Connection) -> list[str]:
+    """Recompute the materialized report views, readable throughout (CONCURRENTLY)."""
+    present = set(
+        conn.scalars(
+            text("SELECT matviewname FROM pg_matviews WHERE schemaname = current_schema()")
+        )
+    )
+    done = []
+    for name in MATERIALIZED_VIEWS:
+        if name in present:
+            conn.execute(text(f"REFRESH MATERIALIZED VIEW CONCURRENTLY {name}"))
+            done.append(name)
+    return done

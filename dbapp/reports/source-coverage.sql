@@ -1,0 +1,23 @@
+-- description: Articles per source per period (day, week or month), and distinct entities they mention.
+-- params: period, since, until, source
+WITH docs AS (
+    SELECT source, date_trunc(:period, day)::date AS period, sum(documents)::integer AS documents,
+           sum(words)::bigint AS words
+    FROM report_daily_documents
+    WHERE (CAST(:since AS date) IS NULL OR day >= :since)
+      AND (CAST(:until AS date) IS NULL OR day <= :until)
+      AND (CAST(:source AS text) IS NULL OR source = :source)
+    GROUP BY 1, 2
+),
+ents AS (
+    SELECT source, date_trunc(:period, day)::date AS period,
+           count(DISTINCT entity_id)::integer AS entities
+    FROM report_entity_daily
+    WHERE (CAST(:since AS date) IS NULL OR day >= :since)
+      AND (CAST(:until AS date) IS NULL OR day <= :until)
+      AND (CAST(:source AS text) IS NULL OR source = :source)
+    GROUP BY 1, 2
+)
+SELECT d.source, d.period, d.documents, d.words, coalesce(e.entities, 0) AS entities
+FROM docs d LEFT JOIN ents e ON e.source = d.source AND e.period IS NOT DISTINCT FROM d.period
+ORDER BY d.source, d.period NULLS LAST

@@ -1,0 +1,331 @@
+"""Reports, search, views, the reader role and plots, on a small corpus whose counts are checked
+by hand (see the comments: every expected number is worked out from CORPUS below)."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine, make_url
+from typer.testing import CliRunner
+
+from dbapp.cli import app
+from dbapp.embedded import _bin_path
+from dbapp.roles import scram_sha256
+from tests.test_load import dbapp, rows, scalar
+
+runner = CliRunner()
+
+# Two sources, five articles; entity mentions by hand:
+#   a1 Alpha 2024-01-05: Armenia x2, Azerbaijan, Brussels
+#   a2 Alpha 2024-01-20: Azerbaijan, UN, Baku
+#   b1 Beta  2024-02-10: UN, Armenia, Karabakh
+#   b2 Beta  2024-02-11: (none)
+#   b3 Beta  undated   : Armenia
+CORPUS = [
+    (
+        "a1",
+        "Alpha",
+        "2024-01-05",
+        "Armenia and Azerbaijan met in Brussels. Armenia proposed talks.",
+    ),
+    ("a2", "Alpha", "2024-01-20", "Azerbaijan hosted the UN in Baku."),
+    ("b1", "Beta", "2024-02-10", "The UN and Armenia discussed Karabakh."),
+    ("b2", "Beta", "2024-02-11", "Nothing to see here."),
+    ("b3", "Beta", "soon", "Armenia again."),
+]
+
+
+@pytest.fixture
+def corpus(fresh_db: str, tmp_path: Path) -> str:
+    path = tmp_path / "corpus.jsonl"
+    path.write_text(
+        "\n".join(json.dumps({"id": i, "source": s, "date": d, "text": t}) for i, s, d, t in CORPUS)
+    )
+    result = dbapp(fresh_db, "load", str(path))
+    assert result.exit_code == 0, result.output
+    return fresh_db
+
+
+def report_json(url: str, *args: str) -> list[dict]:
+    result = dbapp(url, "report", *args, "--format", "json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_overview(corpus: str) -> None:
+    [row] = report_json(corpus, "overview")
+    assert row["documents"] == 5
+    assert row["sources"] == 2  # Alpha and Beta (catalogue sources without articles don't count)
+    assert (row["first_published"], row["last_published"]) == ("2024-01-05", "2024-02-11")
+    assert row["undated_documents"] == 1
+    assert row["mentions"] == 11  # 4 + 3 + 3 + 0 + 1
+    assert row["entities_mentioned"] == 6  # Armenia Azerbaijan Brussels UN Baku Karabakh
+    assert (row["loads"], row["last_load_status"], row["rejects"]) == (1, "completed", 0)
+
+
+def test_top_entities(corpus: str) -> None:
+    rows_ = report_json(corpus, "top-entities")
+    got = [(r["entity"], r["mentions"], r["documents"], r["share_of_documents"]) for r in rows_]
+    assert got == [
+        ("Armenia", 4, 3, 0.6),  # a1 a1 b1 b3; 3 of 5 articles
+        ("Azerbaijan", 2, 2, 0.4),  # ties broken by name
+        ("United Nations", 2, 2, 0.4),
+        ("Baku", 1, 1, 0.2),
+        ("Brussels", 1, 1, 0.2),
+        ("Karabakh", 1, 1, 0.2),
+    ]
+    armenia = rows_[0]
+    assert (armenia["first_seen"], armenia["last_seen"]) == ("2024-01-05", "2024-02-10")
+    beta = report_json(corpus, "top-entities", "--source", "Beta", "--limit", "2")
+    # Beta has 3 articles (b1 b2 b3): Armenia in b1 and b3.
+    assert [(r["entity"], r["documents"], r["share_of_documents"]) for r in beta] == [
+        ("Armenia", 2, 0.6667),
+        ("Karabakh", 1, 0.3333),
+    ]
+    feb = report_json(corpus, "top-entities", "--since", "2024-02-01", "--kind", "ORG")
+    assert [(r["entity"], r["share_of_documents"]) for r in feb] == [("United Nations", 0.5)]
+
+
+def test_timeline(corpus: str) -> None:
+    monthly = report_json(corpus, "timeline", "--entity", "Armenia", "--period", "month")
+    assert [
+        (
+            r["period"],
+            r["mentions"],
+            r["documents"],
+            r["documents_in_period"],
+            r["share_of_documents"],
+        )
+        for r in monthly
+    ] == [
+        ("2024-01-01", 2, 1, 2, 0.5),  # a1 (twice); January has a1 and a2
+        ("2024-02-01", 1, 1, 2, 0.5),  # b1; February has b1 and b2
+    ]
+    daily_un = report_json(corpus, "timeline", "--entity", "UN", "--period", "day")
+    assert [(r["period"], r["documents"]) for r in daily_un if r["documents"]] == [
+        ("2024-01-20", 1),
+        ("2024-02-10", 1),
+    ]
+    volume = report_json(corpus, "timeline", "--period", "month")
+    assert [(r["period"], r["documents"]) for r in volume] == [
+        ("2024-01-01", 2),
+        ("2024-02-01", 2),
+    ]
+
+
+def test_co_mentions(corpus: str) -> None:
+    pairs = report_json(corpus, "co-mentions", "--entity", "Karabakh")
+    # Karabakh is only in b1, with UN (in 2 articles) and Armenia (in 3); 5 articles in all.
+    assert [(r["entity_a"], r["entity_b"], r["documents"], r["lift"], r["pmi"]) for r in pairs] == [
+        ("Karabakh", "United Nations", 1, 2.5, round(math.log(2.5), 3)),  # 1*5/(1*2)
+        ("Armenia", "Karabakh", 1, 1.667, round(math.log(5 / 3), 3)),  # 1*5/(3*1)
+    ]
+    everything = report_json(corpus, "co-mentions", "--limit", "100")
+    assert len(everything) == 9  # 3 pairs in a1, 3 in a2, 3 in b1, all different
+    armenia_azerbaijan = next(
+        r for r in everything if {r["entity_a"], r["entity_b"]} == {"Armenia", "Azerbaijan"}
+    )
+    assert armenia_azerbaijan["lift"] == 0.833  # 1*5/(3*2)
+    assert report_json(corpus, "co-mentions", "--min-documents", "2") == []
+
+
+def test_source_coverage_and_entities(corpus: str) -> None:
+    coverage = report_json(corpus, "source-coverage", "--period", "month")
+    assert [(r["source"], r["period"], r["documents"], r["entities"]) for r in coverage] == [
+        ("Alpha", "2024-01-01", 2, 5),  # Armenia Azerbaijan Brussels UN Baku
+        ("Beta", "2024-02-01", 2, 3),  # UN Armenia Karabakh
+        ("Beta", None, 1, 1),  # the undated b3: Armenia
+    ]
+    per_source = report_json(corpus, "source-entities", "--source", "Beta")
+    assert [(r["entity"], r["mentions"], r["documents"]) for r in per_source] == [
+        ("Armenia", 2, 2),
+        ("Karabakh", 1, 1),
+        ("United Nations", 1, 1),
+    ]
+
+
+def test_keyword_in_context(corpus: str) -> None:
+    lines = report_json(corpus, "kwic", "--entity", "Armenia", "--context", "10")
+    assert [(r["left"], r["match"], r["right"]) for r in lines] == [
+        ("", "Armenia", " and Azerb"),
+        ("Brussels. ", "Armenia", " proposed "),
+        ("he UN and ", "Armenia", " discussed"),
+        ("", "Armenia", " again."),
+    ]
+    missing = dbapp(corpus, "report", "kwic")
+    assert missing.exit_code == 2 and "kwic needs --entity" in missing.stderr
+
+
+def test_formats_and_bad_options(corpus: str) -> None:
+    csv_out = dbapp(corpus, "report", "top-entities", "--limit", "1", "--format", "csv")
+    assert csv_out.stdout.splitlines() == [
+        "entity,kind,mentions,documents,share_of_documents,first_seen,last_seen",
+        "Armenia,GPE,4,3,0.6,2024-01-05,2024-02-10",
+    ]
+    table = dbapp(corpus, "report", "top-entities")
+    assert "Armenia" in table.stdout and "share_of_documents" in table.stdout
+    assert dbapp(corpus, "report", "nope").exit_code == 2
+    assert dbapp(corpus, "report", "timeline", "--period", "decade").exit_code == 2
+    assert dbapp(corpus, "report", "top-entities", "--format", "xml").exit_code == 2
+    listing = dbapp(corpus, "report", "list")
+    for name in ["overview", "top-entities", "timeline", "co-mentions", "kwic", "source-coverage"]:
+        assert name in listing.stdout
+
+
+def test_filters_are_data_not_sql(corpus: str, engine: Engine) -> None:
+    for hostile in ["x'; DROP TABLE documents; --", "Beta' OR '1'='1", "\\'; SELECT 1; --"]:
+        assert report_json(corpus, "top-entities", "--source", hostile) == []
+        found = dbapp(corpus, "search", hostile, "--format", "json")
+        assert found.exit_code == 0 and json.loads(found.stdout) == []
+    assert scalar(engine, "SELECT count(*) FROM documents") == 5
+
+
+def test_search(corpus: str, engine: Engine) -> None:
+    def ids(*args: str) -> list[int]:
+        result = dbapp(corpus, "search", *args, "--format", "json")
+        assert result.exit_code == 0, result.output
+        return [r["document_id"] for r in json.loads(result.stdout)]
+
+    by_external = {
+        name: doc_id
+        for doc_id, name in rows(engine, "SELECT document_id, external_id FROM documents")
+    }
+    assert ids("Armenia talks") == [by_external["a1"]]  # both words: only a1
+    assert ids('"Armenia discussed"') == [by_external["b1"]]  # the phrase
+    assert sorted(ids("Armenia -Karabakh")) == sorted([by_external["a1"], by_external["b3"]])
+    assert ids("Armenia", "--source", "Alpha") == [by_external["a1"]]
+    hit = json.loads(dbapp(corpus, "search", "proposed", "--format", "json").stdout)[0]
+    assert "«proposed»" in hit["snippet"]
+    empty = dbapp(corpus, "search", "   ")
+    assert empty.exit_code == 1 and "needs some words" in empty.stderr
+
+
+def test_materialized_views_refresh(fresh_db: str, engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "one.jsonl"
+    path.write_text(json.dumps({"text": "Armenia.", "date": "2024-01-01"}))
+    dbapp(fresh_db, "load", str(path), "--no-refresh")
+    assert report_json(fresh_db, "top-entities") == []  # stale until refreshed
+    refreshed = dbapp(fresh_db, "report", "refresh")
+    assert refreshed.exit_code == 0 and "report_co_mentions" in refreshed.stderr
+    assert [r["entity"] for r in report_json(fresh_db, "top-entities")] == ["Armenia"]
+
+
+def test_every_view_and_column_is_documented(engine: Engine) -> None:
+    undocumented = rows(
+        engine,
+        """SELECT c.relname, a.attname FROM pg_class c
+           JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+           WHERE c.relname LIKE 'report\\_%' AND c.relkind IN ('v', 'm')
+             AND col_description(c.oid, a.attnum) IS NULL""",
+    )
+    assert undocumented == []
+    views = rows(
+        engine,
+        "SELECT relname, obj_description(oid, 'pg_class') IS NOT NULL FROM pg_class "
+        "WHERE relname LIKE 'report\\_%' AND relkind IN ('v', 'm') ORDER BY 1",
+    )
+    assert len(views) == 11 and all(documented for _, documented in views)
+    types = dict(
+        rows(
+            engine,
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = 'report_entity_timeline'",
+        )
+    )
+    assert types["day"] == "date" and types["share_of_documents"] == "double precision"
+
+
+@pytest.fixture
+def reader(corpus: str, engine: Engine):  # type: ignore[no-untyped-def]
+    name = f"dbapp_test_reader_{uuid.uuid4().hex[:8]}"
+    result = runner.invoke(
+        app,
+        ["--database-url", corpus, "db", "grant-reader", name, "--password-stdin"],
+        input="s3cret-pass\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "s3cret" not in result.output
+    yield (
+        name,
+        make_url(corpus)
+        .set(drivername="postgresql", username=name)
+        .render_as_string(hide_password=False),
+    )
+    with engine.begin() as conn:
+        conn.execute(text(f'DROP ROLE IF EXISTS "{name}"'))
+
+
+def test_reader_role_reads_but_cannot_write(reader, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    name, url = reader
+    stored = scalar(engine, "SELECT rolpassword FROM pg_authid WHERE rolname = :n", n=name)
+    assert isinstance(stored, str) and stored.startswith("SCRAM-SHA-256$4096:")
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM report_documents").fetchone() == (5,)
+        assert conn.execute("SELECT count(*) FROM documents").fetchone() == (5,)
+        for statement in [
+            "INSERT INTO sources (name) VALUES ('x')",
+            "UPDATE documents SET title = 'x'",
+            "DELETE FROM mentions",
+            "TRUNCATE loads CASCADE",
+            "CREATE TABLE sneaky (a int)",
+            "DROP VIEW report_overview",
+            "ALTER TABLE documents ADD COLUMN x int",
+            "REFRESH MATERIALIZED VIEW report_co_mentions",
+        ]:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+    assert scalar(engine, "SELECT count(*) FROM documents") == 5
+
+
+def test_psql_as_reader_sees_views_with_comments(reader) -> None:  # type: ignore[no-untyped-def]
+    _, url = reader
+    psql = shutil.which("psql") or str(_bin_path() / "psql")
+    shown = subprocess.run(
+        [psql, url, "-X", "-c", "\\dv+ report_top_entities", "-c", "\\d+ report_top_entities"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "Entities by attention" in shown
+    assert "Articles mentioning it / all articles (normalised attention)." in shown
+
+
+def test_scram_verifier_matches_postgres(engine: Engine) -> None:
+    name = f"dbapp_test_scram_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        conn.execute(text("SET password_encryption = 'scram-sha-256'"))
+        conn.execute(text(f"CREATE ROLE \"{name}\" PASSWORD 'correct horse'"))
+    try:
+        stored = str(scalar(engine, "SELECT rolpassword FROM pg_authid WHERE rolname = :n", n=name))
+        salt = stored.split(":")[1].split("$")[0]
+        import base64
+
+        assert scram_sha256("correct horse", base64.b64decode(salt)) == stored
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP ROLE "{name}"'))
+
+
+def test_timeline_plots(corpus: str, tmp_path: Path) -> None:
+    page = tmp_path / "armenia.html"
+    result = dbapp(corpus, "report", "timeline", "--entity", "Armenia", "--plot", str(page))
+    assert result.exit_code == 0, result.output
+    html = page.read_text()
+    assert "<svg" in html and "2024-01-01" in html and "share_of_documents" in html
+    bars = tmp_path / "top.html"
+    dbapp(corpus, "report", "top-entities", "--plot", str(bars))
+    assert bars.read_text().count("<rect") == 6
+    bad = dbapp(corpus, "report", "timeline", "--plot", str(tmp_path / "x.gif"))
+    assert bad.exit_code == 1 and ".html, .png" in bad.stderr
+    pytest.importorskip("matplotlib", reason="the optional [plot] extra is not installed")
+    png = tmp_path / "armenia.png"
+    dbapp(corpus, "report", "timeline", "--entity", "Armenia", "--plot", str(png))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
