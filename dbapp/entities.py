@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Row
 
 from dbapp.catalogue import normalise_alias
-from dbapp.errors import DbappError, NotFound
+from dbapp.errors import DbappError, NotFound, check_text
 from dbapp.models import ENTITY_KINDS
 
 
@@ -50,6 +50,7 @@ def _check_kind(kind: str | None) -> str | None:
 def find_entity(conn: Connection, name: str, kind: str | None = None) -> EntityRef:
     """An entity by id (``#12``), canonical name or alias, case-insensitively."""
     kind = _check_kind(kind)
+    check_text(name, "the entity name")
     if name.startswith("#") and name[1:].isdigit():
         row = conn.execute(
             text("SELECT entity_id, kind, canonical_name FROM entities WHERE entity_id = :i"),
@@ -85,6 +86,7 @@ def list_entities(
     conn: Connection, kind: str | None = None, search: str | None = None, limit: int = 50
 ) -> list[Row[Any]]:
     """Entities with their mention and document counts, most mentioned first."""
+    check_text(search, "--search")
     return list(
         conn.execute(
             text(
@@ -138,6 +140,7 @@ def entity_details(conn: Connection, entity: EntityRef) -> dict[str, Any]:
 
 def add_alias(conn: Connection, alias: str, entity: EntityRef) -> None:
     """Make ``alias`` a name of ``entity``; run ``dbapp extract`` to find it in stored text."""
+    check_text(alias, "the alias")
     norm = normalise_alias(alias)
     if not norm:
         raise DbappError("an alias needs some text")
@@ -251,6 +254,7 @@ def merge_entities(conn: Connection, source: EntityRef, target: EntityRef) -> Me
 
 def ignore_surface(conn: Connection, surface: str, note: str | None = None) -> int:
     """Stop ``surface`` from ever matching; returns the existing mentions removed."""
+    check_text(surface, "the surface")
     norm = normalise_alias(surface)
     if not norm:
         raise DbappError("nothing to ignore")

@@ -41,3 +41,15 @@ class NotFound(DbappError):
     """A named object (report, entity, load) does not exist."""
 
     exit_code = 2
+
+
+class BadArgument(DbappError):
+    """An option's value cannot be used (e.g. it holds a NUL character)."""
+
+    exit_code = 2
+
+
+def check_text(value: str | None, what: str) -> None:
+    """PostgreSQL text cannot hold NUL; say so instead of failing inside the driver."""
+    if value is not None and "\x00" in value:
+        raise BadArgument(f"{what} contains a NUL character")

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
@@ -398,11 +399,16 @@ def _load(
             result.status = "interrupted"
             _finish_quietly(conn, load_id, "interrupted", "interrupted by the user")
             raise
-        except DBAPIError as exc:
+        except (DBAPIError, psycopg.Error) as exc:
+            # psycopg errors come unwrapped from the COPYs, which use the driver directly.
             result.status = "failed"
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            orig = exc.orig if isinstance(exc, DBAPIError) else exc
+            reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
             _finish_quietly(conn, load_id, "failed", reason)
-            if exc.connection_invalidated or "connection" in reason.lower():
+            lost = isinstance(orig, psycopg.OperationalError) or (
+                isinstance(exc, DBAPIError) and exc.connection_invalidated
+            )
+            if lost:
                 raise DatabaseUnavailable(
                     f"lost the database during load {load_id}: {reason}. "
                     "Everything committed before is kept; run the same load again to finish."

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from dbapp.entities import find_entity
-from dbapp.errors import DbappError, NotFound
+from dbapp.errors import DbappError, NotFound, check_text
 from dbapp.models import ENTITY_KINDS
 
 REPORTS_DIR = Path(__file__).resolve().parent / "reports"
@@ -91,6 +91,8 @@ def get_report(name: str) -> Report:
 
 
 def _bindings(conn: Connection, report: Report, params: ReportParams) -> dict[str, Any]:
+    for option in ("source", "entity", "kind"):
+        check_text(getattr(params, option), f"--{option}")
     if params.kind is not None and params.kind.upper() not in ENTITY_KINDS:
         raise ReportError(f"unknown kind {params.kind!r} (one of: {', '.join(ENTITY_KINDS)})")
     if params.period not in PERIODS:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from dbapp.errors import DbappError
+from dbapp.errors import DbappError, check_text
 from dbapp.report import ReportResult
 
 HIGHLIGHT_START = "«"
@@ -49,6 +49,8 @@ def search_documents(
     """Documents matching ``query`` (``"so-called elections" -Armenia`` style), best first."""
     if not query.strip():
         raise DbappError("search needs some words")
+    check_text(query, "the search text")
+    check_text(source, "--source")
     params: dict[str, Any] = {
         "query": query,
         "source": source,

@@ -7,11 +7,14 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import psycopg
 import typer
 from rich.console import Console
+from rich.markup import escape
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from dbapp.config import Settings
-from dbapp.errors import DbappError
+from dbapp.errors import DatabaseUnavailable, DbappError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,6 +32,11 @@ def settings(ctx: typer.Context) -> Settings:
     return obj
 
 
+def _first_line(exc: Exception) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    return (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+
+
 def handle_errors(fn: F) -> F:
     """Turn domain errors into one line on stderr and the error's exit code (no traceback)."""
 
@@ -37,8 +45,14 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except DbappError as exc:
-            err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
             raise typer.Exit(code=exc.exit_code) from None
+        except (OperationalError, psycopg.OperationalError) as exc:
+            err.print(f"[red]error:[/red] database connection failed: {escape(_first_line(exc))}")
+            raise typer.Exit(code=DatabaseUnavailable.exit_code) from None
+        except (DBAPIError, psycopg.Error) as exc:
+            err.print(f"[red]error:[/red] database error: {escape(_first_line(exc))}")
+            raise typer.Exit(code=1) from None
         except KeyboardInterrupt:
             err.print("[yellow]interrupted[/yellow]")
             raise typer.Exit(code=EXIT_INTERRUPTED) from None

@@ -208,7 +208,7 @@ def _too_large(path: str, data: bytes, stream: BinaryIO, max_bytes: int, line: i
 
 
 def _jsonl_units(stream: BinaryIO, item: InputFile, path: str, max_bytes: int) -> Iterator[Unit]:
-    if stream.peek(1).lstrip()[:1] == b"[":  # type: ignore[attr-defined]
+    if stream.peek(64).lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"[":  # type: ignore[attr-defined]
         data = stream.read(max_bytes * 64 + 1)
         if len(data) > max_bytes * 64:
             yield Unit("reject", path, _too_large(path, data, stream, max_bytes * 64), item.size)

@@ -148,9 +148,11 @@ def record_to_document(
 
 def iter_json_records(data: bytes, path: str, first_line: int = 1) -> Iterator[RawRecord | Reject]:
     """Records of a JSON Lines chunk (or of a whole JSON array file), rejects for bad lines."""
-    if data.lstrip()[:1] == b"[" and first_line == 1:
-        yield from _json_array(data, path)
-        return
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"[" and first_line == 1:
+        array = _json_array(data)
+        if array is not None:  # otherwise: JSON Lines whose first line is an array
+            yield from _array_records(array, path)
+            return
     number = first_line - 1
     for offset, line in enumerate(data.split(b"\n")):
         lineno = first_line + offset
@@ -184,22 +186,16 @@ def iter_json_records(data: bytes, path: str, first_line: int = 1) -> Iterator[R
         yield RawRecord(value, lineno, number, line)
 
 
-def _json_array(data: bytes, path: str) -> Iterator[RawRecord | Reject]:
-    text = decode_text(data, path)
-    if isinstance(text, Reject):
-        yield text
-        return
+def _json_array(data: bytes) -> list[Any] | None:
+    """The file as one JSON array, or None if it is not one."""
     try:
-        values = json.loads(text)
-    except json.JSONDecodeError as exc:
-        yield Reject(
-            path,
-            "malformed_json",
-            f"line {exc.lineno}: {exc.msg} at column {exc.colno}",
-            data,
-            line_number=exc.lineno,
-        )
-        return
+        value = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return value if isinstance(value, list) else None
+
+
+def _array_records(values: list[Any], path: str) -> Iterator[RawRecord | Reject]:
     for number, value in enumerate(values, 1):
         raw = json.dumps(value, ensure_ascii=False).encode("utf-8")
         if not isinstance(value, dict):
