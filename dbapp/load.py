@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from dbapp import ledger, mentions, migrate
+from dbapp import bulk, ledger, mentions, migrate
 from dbapp.errors import DatabaseUnavailable, DbappError
 from dbapp.extract.base import ExtractedMention, Extractor
 from dbapp.ledger import LoadCounts
@@ -32,9 +32,10 @@ DEFAULT_BATCH_SIZE = 1000
 DEFAULT_MAX_DOCUMENT_BYTES = 5_000_000
 EXAMPLES_PER_WARNING = 5
 SAMPLE_SIZE = 20
-AUTO_WORKERS_BYTES = (
-    8 * 1024 * 1024
-)  # below this much input, worker start-up costs more than it saves
+# Below this much input, worker start-up costs more than it saves.
+AUTO_WORKERS_BYTES = 8 * 1024 * 1024
+# An initial load at least this big builds its heaviest indexes at the end (dbapp.bulk).
+AUTO_BULK_BYTES = 64 * 1024 * 1024
 
 STAGING_DDL = """
 CREATE TEMPORARY TABLE IF NOT EXISTS staging_documents (
@@ -100,6 +101,7 @@ class LoadOptions:
     dry_run: bool = False
     max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
     refresh: bool = True  # recompute the materialized report views when something changed
+    bulk: bool | None = None  # defer index builds; None: when loading much into an empty table
 
     def arguments(self, paths: list[str], extractor: Extractor) -> dict[str, Any]:
         return {
@@ -127,6 +129,7 @@ class LoadResult:
     duplicates: list[str] = field(default_factory=list)  # the first SAMPLE_SIZE, described
     dry_run: bool = False
     refreshed: list[str] = field(default_factory=list)
+    bulk: bool = False  # indexes were built at the end
 
     @property
     def documents_per_second(self) -> float:
@@ -302,6 +305,8 @@ def load_documents(
     files = discover(paths, options.fmt)
     ctx = ParseContext(extractor, options.source, options.mapping)
     workers = _auto_workers(files, options.workers)
+    if options.bulk is None:
+        options.bulk = sum(f.size for f in files) >= AUTO_BULK_BYTES
     result = LoadResult(None, "running", LoadCounts(), 0.0, dry_run=options.dry_run)
     started = time.perf_counter()
     units = run_units(iter_units(files, options.max_document_bytes), ctx, workers)
@@ -364,8 +369,12 @@ def _load(
     with engine.connect() as conn:
         with conn.begin():
             ledger.mark_interrupted_loads(conn)
+            bulk.restore_indexes(conn)
             load_id = ledger.start_load(conn, options.arguments(paths, extractor))
         result.load_id = load_id
+        if options.bulk:
+            with conn.begin():
+                result.bulk = bulk.begin_bulk(conn)
         writer = BatchWriter(conn, load_id, extractor)
         batch: list[tuple[ParsedDocument, list[ExtractedMention]]] = []
         rejects: list[Reject] = []
@@ -389,6 +398,9 @@ def _load(
                     batch, rejects, batch_shas = [], [], set()
                 progress.advance(unit.nbytes, len(unit.documents), len(unit.rejects))
             writer.write(batch, rejects, result)
+            if result.bulk:
+                with conn.begin():
+                    bulk.end_bulk(conn)
             result.status = "partial" if result.counts.documents_rejected else "completed"
             with conn.begin():
                 ledger.finish_load(conn, load_id, result.status)

@@ -146,6 +146,10 @@ def refresh_reports(conn: Connection) -> list[str]:
     done = []
     for name in MATERIALIZED_VIEWS:
         if name in present:
-            conn.execute(text(f"REFRESH MATERIALIZED VIEW CONCURRENTLY {name}"))
+            # CONCURRENTLY keeps the view readable but diffs old and new rows (several times
+            # slower); an empty view has no readers to keep.
+            empty = not conn.scalar(text(f"SELECT EXISTS (SELECT 1 FROM {name})"))
+            mode = "" if empty else " CONCURRENTLY"
+            conn.execute(text(f"REFRESH MATERIALIZED VIEW{mode} {name}"))
             done.append(name)
     return done

@@ -93,6 +93,7 @@ class _Entry:
     alias: str
     exact: bool
     context: tuple[str, ...] | None
+    capitals: tuple[int, ...]  # positions the surface must have in upper case
 
 
 def _word_char(ch: str) -> bool:
@@ -120,8 +121,7 @@ def _line_is_upper(body: str, start: int, end: int) -> bool:
     """True when the line around a match has letters but no lower-case ones (a headline)."""
     left = body.rfind("\n", 0, start) + 1
     right = body.find("\n", end)
-    line = body[left : right if right >= 0 else len(body)]
-    return not any(c.islower() for c in line)
+    return body[left : right if right >= 0 else len(body)].isupper()
 
 
 class Gazetteer:
@@ -153,7 +153,10 @@ class Gazetteer:
         keyed: dict[tuple[bool, str], list[_Entry]] = {}
         for a in self._aliases:
             exact = is_exact_case(a.alias)
-            entry = _Entry(a.entity_id, a.kind, a.canonical_name, a.alias, exact, a.context_terms)
+            capitals = tuple(i for i, c in enumerate(a.alias) if c.isupper())
+            entry = _Entry(
+                a.entity_id, a.kind, a.canonical_name, a.alias, exact, a.context_terms, capitals
+            )
             key = a.alias if exact else fold(a.alias)
             keyed.setdefault((exact, key), []).append(entry)
             if a.kind == "PERSON":
@@ -178,18 +181,17 @@ class Gazetteer:
                 found.append((end + 1 - length, end + 1, entries))
         return found
 
-    def _acceptable(self, body: str, start: int, end: int, entry: _Entry) -> bool:
+    def _acceptable(
+        self, body: str, start: int, end: int, entry: _Entry, upper_lines: bool
+    ) -> bool:
         if not _whole_word(body, start, end):
             return False
-        surface = body[start:end]
-        upper_line = _line_is_upper(body, start, end)
+        upper_line = upper_lines and _line_is_upper(body, start, end)
         if entry.exact:
             if len(entry.alias) <= SHORT_ACRONYM and upper_line:
                 return False
         # The surface must carry at least the alias's capitals.
-        elif any(
-            a.isupper() and not s.isupper() for a, s in zip(entry.alias, surface, strict=True)
-        ):
+        elif not all(body[start + i].isupper() for i in entry.capitals):
             return False
         if entry.kind in ("GPE", "LOC", "ORG", "NORP") and not upper_line:
             single = " " not in entry.alias and not entry.exact
@@ -233,6 +235,8 @@ class Gazetteer:
                 context_cache[terms] = any(t in body for t in terms)
             return context_cache[terms]
 
+        # Headlines (lines with no lower case) change some rules; most documents have none.
+        upper_lines = any(line.isupper() for line in body.split("\n"))
         # Leftmost-longest selection over acceptable candidates.
         candidates = sorted(self._candidates(body), key=lambda c: (c[0], -(c[1] - c[0])))
         mentions: list[ExtractedMention] = []
@@ -244,7 +248,7 @@ class Gazetteer:
                 (
                     e
                     for e in entries
-                    if self._acceptable(body, start, end, e) and in_context(e.context)
+                    if self._acceptable(body, start, end, e, upper_lines) and in_context(e.context)
                 ),
                 None,
             )

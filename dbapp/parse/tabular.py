@@ -77,11 +77,28 @@ def _lookup(values: Mapping[str, Any], column: str) -> Any:
     return current
 
 
+_COLUMN_CACHE: dict[tuple[tuple[str, ...], str], tuple[str, ...]] = {}
+
+
+def _candidates(keys: tuple[str, ...], field: str) -> tuple[str, ...]:
+    """The record's own keys that can hold ``field``, in preference order (cached per shape)."""
+    found = _COLUMN_CACHE.get((keys, field))
+    if found is None:
+        lowered: dict[str, str] = {}
+        for key in keys:
+            lowered.setdefault(str(key).lower(), key)
+        found = tuple(lowered[c] for c in DEFAULT_COLUMNS[field] if c in lowered)
+        if len(_COLUMN_CACHE) < 10_000:
+            _COLUMN_CACHE[(keys, field)] = found
+    return found
+
+
 def _field(values: Mapping[str, Any], field: str, mapping: Mapping[str, str]) -> Any:
     if field in mapping:
         return _lookup(values, mapping[field])
-    for column in DEFAULT_COLUMNS[field]:
-        value = _lookup(values, column)
+    # Records of one file share their keys: resolve the column names once per shape.
+    for key in _candidates(tuple(values), field):
+        value = values[key]
         if value not in (None, ""):
             return value
     return None
