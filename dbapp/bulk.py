@@ -1,8 +1,10 @@
-"""Initial bulk loads: build the heaviest secondary indexes once at the end, not row by row.
+"""Initial bulk loads: build secondary indexes and check mention foreign keys once, at the end.
 
-Only a load into an empty ``documents`` table does this, under an advisory lock so one loader at
-a time. If such a load dies, the indexes are missing until the next load (or ``restore``)
-rebuilds them; search and reports still work meanwhile, only slower.
+PostgreSQL's advice for populating a database: maintaining indexes and checking foreign keys
+row by row costs far more than building and validating them in one pass afterwards. Only a load
+into an empty ``documents`` table does this, under an advisory lock so one loader at a time. If
+such a load dies, the next load (or ``dbapp db upgrade``/``restore``) puts them back; search and
+reports work meanwhile, only slower.
 """
 
 from __future__ import annotations
@@ -13,49 +15,69 @@ from sqlalchemy.engine import Connection
 from dbapp.ledger import LOCK_NAMESPACE
 
 BULK_LOCK = 0  # (LOCK_NAMESPACE, 0): "a bulk load owns the deferred indexes"
-# The same definitions as the migrations (tests compare the schema after a bulk load).
+# The same definitions as the migrations; tests check the schema has no drift after a bulk load.
 DEFERRED_INDEXES = {
-    "ix_documents_search_vector": (
-        "CREATE INDEX IF NOT EXISTS ix_documents_search_vector ON documents "
-        "USING gin (search_vector)"
+    "ix_documents_search_vector": "documents USING gin (search_vector)",
+    "ix_documents_external_id": "documents (external_id)",
+    "ix_documents_published_on": "documents (published_on)",
+    "ix_documents_load_id": "documents (load_id)",
+    "ix_documents_source_id_published_on": "documents (source_id, published_on)",
+    "ix_mentions_entity_id_document_id": "mentions (entity_id, document_id)",
+}
+DEFERRED_FOREIGN_KEYS = {
+    "fk_mentions_document_id_documents": (
+        "mentions",
+        "FOREIGN KEY (document_id) REFERENCES documents (document_id) ON DELETE CASCADE",
     ),
-    "ix_mentions_entity_id_document_id": (
-        "CREATE INDEX IF NOT EXISTS ix_mentions_entity_id_document_id ON mentions "
-        "(entity_id, document_id)"
+    "fk_mentions_entity_id_entities": (
+        "mentions",
+        "FOREIGN KEY (entity_id) REFERENCES entities (entity_id) ON DELETE CASCADE",
     ),
 }
 BUILD_MEMORY = "512MB"
 
 
-def missing_indexes(conn: Connection) -> list[str]:
+def missing(conn: Connection) -> list[str]:
+    """Deferred indexes and foreign keys that are not there now."""
     present = set(
         conn.scalars(text("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"))
+    ) | set(
+        conn.scalars(
+            text(
+                "SELECT conname FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace "
+                "WHERE n.nspname = current_schema() AND c.contype = 'f'"
+            )
+        )
     )
-    return [name for name in DEFERRED_INDEXES if name not in present]
+    return [name for name in (*DEFERRED_INDEXES, *DEFERRED_FOREIGN_KEYS) if name not in present]
 
 
 def _build(conn: Connection, names: list[str]) -> None:
     conn.execute(text(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'"))
     for name in names:
-        conn.execute(text(DEFERRED_INDEXES[name]))
+        if name in DEFERRED_INDEXES:
+            conn.execute(text(f"CREATE INDEX IF NOT EXISTS {name} ON {DEFERRED_INDEXES[name]}"))
+        else:
+            table, definition = DEFERRED_FOREIGN_KEYS[name]
+            conn.execute(text(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}"))
 
 
-def restore_indexes(conn: Connection) -> list[str]:
-    """Rebuild indexes a dead bulk load left missing (unless a bulk load is running)."""
-    missing = missing_indexes(conn)
-    if not missing:
+def restore(conn: Connection) -> list[str]:
+    """Put back what a dead bulk load left missing (unless a bulk load is running)."""
+    gone = missing(conn)
+    if not gone:
         return []
     owned = conn.scalar(
         text("SELECT pg_try_advisory_xact_lock(:ns, :k)"), {"ns": LOCK_NAMESPACE, "k": BULK_LOCK}
     )
     if not owned:
         return []
-    _build(conn, missing)
-    return missing
+    _build(conn, gone)
+    return gone
 
 
 def begin_bulk(conn: Connection) -> bool:
-    """Drop the deferred indexes if ``documents`` is empty and no other bulk load runs.
+    """Drop the deferred indexes and keys if ``documents`` is empty and no bulk load runs.
 
     Holds a session lock until :func:`end_bulk`; returns whether bulk mode is on.
     """
@@ -69,12 +91,14 @@ def begin_bulk(conn: Connection) -> bool:
             text("SELECT pg_advisory_unlock(:ns, :k)"), {"ns": LOCK_NAMESPACE, "k": BULK_LOCK}
         )
         return False
+    for name, (table, _) in DEFERRED_FOREIGN_KEYS.items():
+        conn.execute(text(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}"))
     for name in DEFERRED_INDEXES:
         conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
     return True
 
 
 def end_bulk(conn: Connection) -> None:
-    """Build the deferred indexes and release the bulk lock."""
-    _build(conn, missing_indexes(conn))
+    """Build the deferred indexes, validate the keys and release the bulk lock."""
+    _build(conn, missing(conn))
     conn.execute(text("SELECT pg_advisory_unlock(:ns, :k)"), {"ns": LOCK_NAMESPACE, "k": BULK_LOCK})

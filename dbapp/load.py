@@ -8,10 +8,13 @@ all), re-loading is a no-op and concurrent loaders cannot duplicate a document.
 from __future__ import annotations
 
 import os
+import queue
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import psycopg
@@ -19,13 +22,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from dbapp import bulk, ledger, mentions, migrate
+from dbapp import bulk, copyrows, ledger, mentions, migrate
 from dbapp.errors import DatabaseUnavailable, DbappError
-from dbapp.extract.base import ExtractedMention, Extractor
+from dbapp.extract.base import Extractor
 from dbapp.ledger import LoadCounts
 from dbapp.parse.inputs import InputFile, discover, iter_units
-from dbapp.parse.records import ParsedDocument, Reject, word_count
-from dbapp.pipeline import ParseContext, UnitResult, run_units
+from dbapp.parse.records import Reject
+from dbapp.pipeline import ParseContext, Prepared, UnitResult, run_units
 from dbapp.report import refresh_reports
 
 DEFAULT_BATCH_SIZE = 1000
@@ -35,11 +38,11 @@ SAMPLE_SIZE = 20
 # Below this much input, worker start-up costs more than it saves.
 AUTO_WORKERS_BYTES = 8 * 1024 * 1024
 # An initial load at least this big builds its heaviest indexes at the end (dbapp.bulk).
-AUTO_BULK_BYTES = 64 * 1024 * 1024
+AUTO_BULK_BYTES = 16 * 1024 * 1024
 
 STAGING_DDL = """
 CREATE TEMPORARY TABLE IF NOT EXISTS staging_documents (
-    seq integer, source_name text, external_id text, content_sha256 text, published_on date,
+    source_name text, external_id text, content_sha256 text, published_on date,
     dateline text, dateline_place text, dateline_country text, author text, title text,
     url text, body text, language text, char_count integer, word_count integer,
     origin_path text, origin_line integer
@@ -48,11 +51,6 @@ CREATE TEMPORARY TABLE IF NOT EXISTS staging_inserted (
     document_id bigint, content_sha256 text
 ) ON COMMIT DELETE ROWS;
 """
-DOC_COLUMNS = (
-    "seq, source_name, external_id, content_sha256, published_on, dateline, dateline_place, "
-    "dateline_country, author, title, url, body, language, char_count, word_count, "
-    "origin_path, origin_line"
-)
 INSERT_SOURCES = """
 INSERT INTO sources (name)
 SELECT DISTINCT source_name FROM staging_documents ORDER BY 1
@@ -78,14 +76,13 @@ INSERT INTO staging_inserted SELECT document_id, content_sha256 FROM inserted
 # Staged mentions follow their document: keep the id it got, or nothing if it was a duplicate.
 ATTACH_MENTIONS = """
 UPDATE staging_mentions m SET document_id = i.document_id
-FROM staging_documents d JOIN staging_inserted i ON i.content_sha256 = d.content_sha256
-WHERE d.seq = m.seq
+FROM staging_inserted i WHERE i.content_sha256 = m.content_sha256
 """
 DUPLICATE_EXAMPLES = """
 SELECT d.origin_path, d.origin_line, x.document_id, x.origin_path AS first_path
 FROM staging_documents d JOIN documents x ON x.content_sha256 = d.content_sha256
 WHERE NOT EXISTS (SELECT 1 FROM staging_inserted i WHERE i.content_sha256 = d.content_sha256)
-ORDER BY d.seq LIMIT :n
+ORDER BY d.origin_path, d.origin_line LIMIT :n
 """
 
 
@@ -102,6 +99,7 @@ class LoadOptions:
     max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
     refresh: bool = True  # recompute the materialized report views when something changed
     bulk: bool | None = None  # defer index builds; None: when loading much into an empty table
+    writers: int = 0  # connections writing batches; 0 = decide from the input size
 
     def arguments(self, paths: list[str], extractor: Extractor) -> dict[str, Any]:
         return {
@@ -157,46 +155,30 @@ class Progress:
     def stop(self) -> None: ...
 
 
-def _document_rows(
-    batch: list[tuple[ParsedDocument, list[ExtractedMention]]],
-) -> Iterable[tuple[Any, ...]]:
-    for seq, (d, _) in enumerate(batch):
-        yield (
-            seq,
-            d.source_name,
-            d.external_id,
-            d.sha256,
-            d.published_on,
-            d.dateline,
-            d.dateline_place,
-            d.dateline_country,
-            d.author,
-            d.title,
-            d.url,
-            d.body,
-            d.language,
-            len(d.body),
-            word_count(d.body),
-            d.origin_path,
-            d.origin_line,
-        )
-
-
-def _copy(conn: Connection, table: str, columns: str, rows: Iterable[tuple[Any, ...]]) -> None:
+def _copy(conn: Connection, table: str, columns: str, data: Iterable[Any]) -> None:
+    """COPY into ``table``: rows (tuples), or ready-made text-format lines (strings)."""
     raw = conn.connection.driver_connection
     assert raw is not None
     with raw.cursor() as cur, cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
+        for item in data:
+            if isinstance(item, str):
+                copy.write(item)
+            else:
+                copy.write_row(item)
 
 
 @dataclass
 class BatchWriter:
-    """Writes batches of documents, mentions and rejects for one load, a transaction each."""
+    """Writes batches of documents, mentions and rejects for one load, a transaction each.
+
+    ``lock`` guards the shared totals: each batch adds its own figures and writes the ledger
+    row, then commits, while holding it, so the ledger only ever counts committed batches.
+    """
 
     conn: Connection
     load_id: int
     extractor: Extractor
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         with self.conn.begin():
@@ -207,38 +189,34 @@ class BatchWriter:
 
     def write(
         self,
-        batch: list[tuple[ParsedDocument, list[ExtractedMention]]],
+        batch: list[Prepared],
         rejects: list[Reject],
         result: LoadResult,
     ) -> None:
         """One transaction: the batch's documents, their mentions, rejects and the ledger totals."""
-        counts = result.counts
-        with self.conn.begin():
+        inserted = added = 0
+        duplicates: list[str] = []
+        with self.conn.begin() as transaction:
             if batch:
-                _copy(self.conn, "staging_documents", DOC_COLUMNS, _document_rows(batch))
-                staged = mentions.stage(
-                    self.conn, ((seq, None, m) for seq, (_, ms) in enumerate(batch) for m in ms)
-                )
+                _copy(self.conn, "staging_documents", copyrows.DOCUMENT_COLUMNS,
+                      ["".join(d.document_row for d in batch)])  # fmt: skip
+                staged = sum(d.mentions for d in batch)
+                if staged:
+                    _copy(self.conn, "staging_mentions", copyrows.MENTION_COLUMNS,
+                          ["".join(d.mention_rows for d in batch)])  # fmt: skip
                 self.conn.execute(text(INSERT_SOURCES))
                 self.conn.execute(text(INSERT_DOCUMENTS), {"load_id": self.load_id})
                 inserted = self.conn.scalar(text("SELECT count(*) FROM staging_inserted")) or 0
                 if staged and inserted:
                     self.conn.execute(text(ATTACH_MENTIONS))
                     mentions.resolve(self.conn)
-                    counts.mentions_inserted += mentions.insert(
-                        self.conn, self.extractor.name, self.extractor.version
-                    )
-                counts.documents_inserted += inserted
-                counts.documents_duplicate += len(batch) - inserted
-                room = SAMPLE_SIZE - len(result.duplicates)
-                if len(batch) > inserted and room > 0:
+                    added = mentions.insert(self.conn, self.extractor.name, self.extractor.version)
+                if len(batch) > inserted:
                     for path, line, doc_id, first in self.conn.execute(
-                        text(DUPLICATE_EXAMPLES), {"n": room}
+                        text(DUPLICATE_EXAMPLES), {"n": SAMPLE_SIZE}
                     ):
                         where = f"{path}:{line}" if line else path
-                        result.duplicates.append(
-                            f"{where} is document {doc_id} (first loaded from {first})"
-                        )
+                        duplicates.append(f"{where} is document {doc_id} (first from {first})")
             if rejects:
                 _copy(
                     self.conn,
@@ -257,7 +235,64 @@ class BatchWriter:
                         for r in rejects
                     ),
                 )
-            ledger.record_progress(self.conn, self.load_id, counts, result.warnings_json())
+            with self.lock:
+                counts = result.counts
+                counts.documents_inserted += inserted
+                counts.documents_duplicate += len(batch) - inserted
+                counts.mentions_inserted += added
+                room = SAMPLE_SIZE - len(result.duplicates)
+                result.duplicates.extend(duplicates[: max(room, 0)])
+                ledger.record_progress(self.conn, self.load_id, counts, result.warnings_json())
+                transaction.commit()
+
+
+class WriterPool:
+    """Hands batches to ``n`` writer threads, each with its own connection and transactions.
+
+    The server does most of a load's work (tsvector, indexes, constraints); two connections let
+    it use two cores, and the threads overlap it with reading the parsers' output. Batches from
+    one load may commit out of order: each is atomic and idempotent on its own.
+    """
+
+    def __init__(
+        self, engine: Engine, load_id: int, extractor: Extractor, result: LoadResult, n: int
+    ) -> None:
+        self.engine, self.load_id, self.extractor, self.result = engine, load_id, extractor, result
+        self.lock = threading.Lock()
+        self.errors: list[BaseException] = []
+        self.stopping = False
+        self.queue: queue.Queue[tuple[list[Any], list[Reject]] | None] = queue.Queue(maxsize=n)
+        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(n)]
+        for thread in self.threads:
+            thread.start()
+
+    def _run(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                writer = BatchWriter(conn, self.load_id, self.extractor, self.lock)
+                while (item := self.queue.get()) is not None:
+                    if not (self.errors or self.stopping):
+                        writer.write(item[0], item[1], self.result)
+        except BaseException as exc:  # noqa: BLE001 - handed to the loading thread
+            self.errors.append(exc)
+            while self.queue.get() is not None:  # keep the producer from blocking
+                pass
+
+    def submit(self, batch: list[Any], rejects: list[Reject]) -> None:
+        if self.errors:
+            raise self.errors[0]
+        if batch or rejects:
+            self.queue.put((batch, rejects))
+
+    def close(self, abandon: bool = False) -> None:
+        """Wait for the writers (after their current batch if ``abandon``); re-raise a failure."""
+        self.stopping = abandon
+        for _ in self.threads:
+            self.queue.put(None)
+        for thread in self.threads:
+            thread.join()
+        if self.errors and not abandon:
+            raise self.errors[0]
 
 
 def _auto_workers(files: list[InputFile], requested: int) -> int:
@@ -280,7 +315,7 @@ def _note(result: LoadResult, unit: UnitResult, seen: set[str]) -> None:
     counts.documents_rejected += len(unit.rejects)
     room = SAMPLE_SIZE - len(result.rejects)
     result.rejects.extend(unit.rejects[: max(room, 0)])
-    for doc, _ in unit.documents:
+    for doc in unit.documents:
         for code, detail in doc.warnings:
             result.warnings[code] += 1
             examples = result.warning_examples.setdefault(code, [])
@@ -305,12 +340,16 @@ def load_documents(
     files = discover(paths, options.fmt)
     ctx = ParseContext(extractor, options.source, options.mapping)
     workers = _auto_workers(files, options.workers)
-    if options.bulk is None:
-        options.bulk = sum(f.size for f in files) >= AUTO_BULK_BYTES
+    total = sum(f.size for f in files)
+    options = replace(
+        options,
+        bulk=total >= AUTO_BULK_BYTES if options.bulk is None else options.bulk,
+        writers=options.writers if options.writers > 0 else (2 if workers > 1 else 1),
+    )
     result = LoadResult(None, "running", LoadCounts(), 0.0, dry_run=options.dry_run)
     started = time.perf_counter()
     units = run_units(iter_units(files, options.max_document_bytes), ctx, workers)
-    progress.start(sum(f.size for f in files) or None, "bytes")
+    progress.start(total or None, "bytes")
     try:
         if options.dry_run:
             _dry_run(engine, units, result, progress)
@@ -332,7 +371,7 @@ def _dry_run(
         for unit in units:
             _note(result, unit, seen_files)
             fresh = []
-            for doc, _ in unit.documents:
+            for doc in unit.documents:
                 sha = doc.sha256
                 if sha in shas:
                     result.counts.documents_duplicate += 1
@@ -351,7 +390,7 @@ def _dry_run(
                 )
             result.counts.documents_duplicate += len(known)
             result.counts.documents_inserted += len(fresh) - len(known)
-            result.counts.mentions_inserted += sum(len(ms) for _, ms in unit.documents)
+            result.counts.mentions_inserted += sum(doc.mentions for doc in unit.documents)
             progress.advance(unit.nbytes, len(unit.documents), len(unit.rejects))
         conn.rollback()
     result.status = "partial" if result.counts.documents_rejected else "completed"
@@ -369,44 +408,56 @@ def _load(
     with engine.connect() as conn:
         with conn.begin():
             ledger.mark_interrupted_loads(conn)
-            bulk.restore_indexes(conn)
+            bulk.restore(conn)
             load_id = ledger.start_load(conn, options.arguments(paths, extractor))
         result.load_id = load_id
         if options.bulk:
             with conn.begin():
                 result.bulk = bulk.begin_bulk(conn)
-        writer = BatchWriter(conn, load_id, extractor)
-        batch: list[tuple[ParsedDocument, list[ExtractedMention]]] = []
+        pool = WriterPool(engine, load_id, extractor, result, options.writers)
+        batch: list[Prepared] = []
         rejects: list[Reject] = []
         batch_shas: set[str] = set()
         seen_files: set[str] = set()
         try:
-            for unit in units:
-                _note(result, unit, seen_files)
-                rejects.extend(unit.rejects)
-                for doc, mentions in unit.documents:
-                    sha = doc.sha256
-                    if sha in batch_shas:  # the same text twice in one batch
-                        result.counts.documents_duplicate += 1
-                        if len(result.duplicates) < SAMPLE_SIZE:
-                            result.duplicates.append(f"{doc.where} repeats a document of this load")
-                        continue
-                    batch_shas.add(sha)
-                    batch.append((doc, mentions))
-                if len(batch) >= options.batch_size or len(rejects) >= options.batch_size:
-                    writer.write(batch, rejects, result)
-                    batch, rejects, batch_shas = [], [], set()
-                progress.advance(unit.nbytes, len(unit.documents), len(unit.rejects))
-            writer.write(batch, rejects, result)
-            if result.bulk:
-                with conn.begin():
-                    bulk.end_bulk(conn)
+            try:
+                for unit in units:
+                    with pool.lock:
+                        _note(result, unit, seen_files)
+                    rejects.extend(unit.rejects)
+                    for doc in unit.documents:
+                        sha = doc.sha256
+                        if sha in batch_shas:  # the same text twice in one batch
+                            with pool.lock:
+                                result.counts.documents_duplicate += 1
+                                if len(result.duplicates) < SAMPLE_SIZE:
+                                    result.duplicates.append(
+                                        f"{doc.where} repeats a document of this load"
+                                    )
+                            continue
+                        batch_shas.add(sha)
+                        batch.append(doc)
+                    if len(batch) >= options.batch_size or len(rejects) >= options.batch_size:
+                        pool.submit(batch, rejects)
+                        batch, rejects, batch_shas = [], [], set()
+                    progress.advance(unit.nbytes, len(unit.documents), len(unit.rejects))
+                pool.submit(batch, rejects)
+            except BaseException:
+                pool.close(abandon=True)
+                raise
+            pool.close()
+            refresh = options.refresh and result.counts.documents_inserted > 0
+            # The report views do not need the deferred indexes: build both at once.
+            with ThreadPoolExecutor(1) as background:
+                views = background.submit(_refresh, engine) if refresh else None
+                if result.bulk:
+                    with conn.begin():
+                        bulk.end_bulk(conn)
+                if views is not None:
+                    result.refreshed = views.result()
             result.status = "partial" if result.counts.documents_rejected else "completed"
             with conn.begin():
                 ledger.finish_load(conn, load_id, result.status)
-            if options.refresh and result.counts.documents_inserted:
-                with conn.begin():
-                    result.refreshed = refresh_reports(conn)
         except KeyboardInterrupt:
             result.status = "interrupted"
             _finish_quietly(conn, load_id, "interrupted", "interrupted by the user")
@@ -426,6 +477,11 @@ def _load(
                     "Everything committed before is kept; run the same load again to finish."
                 ) from None
             raise DbappError(f"load {load_id} failed: {reason}") from None
+
+
+def _refresh(engine: Engine) -> list[str]:
+    with engine.begin() as conn:
+        return refresh_reports(conn)
 
 
 def _finish_quietly(conn: Connection, load_id: int, status: str, error: str) -> None:

@@ -17,14 +17,15 @@ from dbapp.extract.base import ExtractedMention
 
 STAGING_DDL = """
 CREATE TEMPORARY TABLE IF NOT EXISTS staging_mentions (
-    seq integer, document_id bigint, entity_id integer, kind text, name text, normalised text,
-    start integer, "end" integer, surface text, role text
+    content_sha256 text, document_id bigint, entity_id integer, kind text, name text,
+    normalised text, start integer, "end" integer, surface text, role text
 ) ON COMMIT DELETE ROWS;
 CREATE TEMPORARY TABLE IF NOT EXISTS staging_resolved (
     document_id bigint, entity_id integer, start integer, "end" integer, surface text, role text
 ) ON COMMIT DELETE ROWS
 """
-COLUMNS = 'seq, document_id, entity_id, kind, name, normalised, start, "end", surface, role'
+COLUMNS = 'document_id, entity_id, kind, name, normalised, start, "end", surface, role'
+TYPES = ["bigint", "integer"] + ["text"] * 3 + ["integer"] * 2 + ["text"] * 2
 
 # Entities the extractor named but the catalogue lacks (byline authors, new places). A name that
 # was merged away (entity_redirects) resolves to the entity it was merged into instead.
@@ -83,16 +84,18 @@ def create_staging(conn: Connection) -> None:
         conn.execute(text(statement))
 
 
-def stage(conn: Connection, rows: Iterable[tuple[int | None, int | None, ExtractedMention]]) -> int:
-    """COPY (seq, document_id, mention) rows into staging; returns how many."""
+def stage(conn: Connection, rows: Iterable[tuple[int, ExtractedMention]]) -> int:
+    """COPY (document_id, mention) rows into staging; returns how many."""
     raw = conn.connection.driver_connection
     assert raw is not None
     n = 0
-    with raw.cursor() as cur, cur.copy(f"COPY staging_mentions ({COLUMNS}) FROM STDIN") as copy:
-        for seq, document_id, m in rows:
+    sql = f"COPY staging_mentions ({COLUMNS}) FROM STDIN (FORMAT BINARY)"
+    with raw.cursor() as cur, cur.copy(sql) as copy:
+        copy.set_types(TYPES)
+        for document_id, m in rows:
             normalised = normalise_alias(m.name) if m.entity_id is None else None
             copy.write_row(
-                (seq, document_id, m.entity_id, m.kind, m.name, normalised, m.start, m.end,
+                (document_id, m.entity_id, m.kind, m.name, normalised, m.start, m.end,
                  m.surface, m.role)
             )  # fmt: skip
             n += 1

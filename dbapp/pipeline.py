@@ -7,8 +7,10 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from dbapp.extract.base import ExtractedMention, Extractor
+from dbapp import copyrows
+from dbapp.extract.base import Extractor
 from dbapp.parse.inputs import Unit
 from dbapp.parse.native import parse_native
 from dbapp.parse.records import ParsedDocument, Reject, content_sha256
@@ -30,12 +32,23 @@ class ParseContext:
     mapping: dict[str, str] = field(default_factory=dict)
 
 
+class Prepared(NamedTuple):
+    """A parsed document ready to write: what the loader needs, its rows already formatted."""
+
+    sha256: str
+    where: str
+    warnings: list[tuple[str, str]]
+    mentions: int
+    document_row: str  # copyrows.DOCUMENT_COLUMNS
+    mention_rows: str  # copyrows.MENTION_COLUMNS, one line per mention
+
+
 @dataclass
 class UnitResult:
     """Documents (with their mentions) and rejects from one unit, in input order."""
 
     path: str
-    documents: list[tuple[ParsedDocument, list[ExtractedMention]]]
+    documents: list[Prepared]
     rejects: list[Reject]
     nbytes: int
 
@@ -80,7 +93,16 @@ def process_unit(unit: Unit, ctx: ParseContext) -> UnitResult:
                     f"{ctx.extractor.name} produced a bad offset in {item.where}: "
                     f"{m.start}:{m.end} is {item.body[m.start : m.end]!r}, not {m.surface!r}"
                 )
-        result.documents.append((item, mentions))
+        result.documents.append(
+            Prepared(
+                item.sha256,
+                item.where,
+                item.warnings,
+                len(mentions),
+                copyrows.document_row(item),
+                copyrows.mention_rows(item.sha256, mentions),
+            )
+        )
     return result
 
 

@@ -92,7 +92,7 @@ def extract_documents(
             ids = [r.document_id for r in rows]
             docs = _documents(rows)
             staged = (
-                (None, doc_id, m)
+                (doc_id, m)
                 for doc_id, doc in zip(ids, docs, strict=True)
                 for m in extractor.extract(doc)
             )

@@ -92,6 +92,9 @@ def load(
     workers: Annotated[
         int, typer.Option(min=0, help="Parser processes; 0 decides from input size.")
     ] = 0,
+    writers: Annotated[
+        int, typer.Option(min=0, help="Database connections writing batches; 0 decides.")
+    ] = 0,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Parse and report; write nothing.")
     ] = False,
@@ -112,6 +115,14 @@ def load(
         bool,
         typer.Option("--refresh/--no-refresh", help="Recompute the report views afterwards."),
     ] = True,
+    bulk: Annotated[
+        bool | None,
+        typer.Option(
+            "--bulk/--no-bulk",
+            help="Into an empty database: build the search and mention indexes once at the end "
+            "[default: when the input is 16 MB or more].",
+        ),
+    ] = None,
 ) -> None:
     """Load articles: parse, deduplicate, extract entities and write them in batches.
 
@@ -129,9 +140,11 @@ def load(
         mapping=mapped,
         batch_size=batch_size,
         workers=workers,
+        writers=writers,
         dry_run=dry_run,
         max_document_bytes=int(max_document_size * 1_000_000),
         refresh=refresh,
+        bulk=bulk,
     )
     show = sys.stderr.isatty() if progress is None else progress
     with open_database(settings(ctx)) as db:

@@ -1,0 +1,63 @@
+"""Rows in PostgreSQL's COPY text format, built where the data is: in the parser processes.
+
+A load ships each document to the database writer as two ready-made strings (its row and its
+mentions' rows) instead of hundreds of Python objects: pickling and row formatting were the
+loader's busiest single-threaded work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from dbapp.catalogue import normalise_alias
+from dbapp.extract.base import ExtractedMention
+from dbapp.parse.records import ParsedDocument, word_count
+
+NULL = "\\N"
+DOCUMENT_COLUMNS = (
+    "source_name, external_id, content_sha256, published_on, dateline, dateline_place, "
+    "dateline_country, author, title, url, body, language, char_count, word_count, "
+    "origin_path, origin_line"
+)
+MENTION_COLUMNS = 'content_sha256, entity_id, kind, name, normalised, start, "end", surface, role'
+
+
+def field(value: str | int | dt.date | None) -> str:
+    """One value; backslash, newline, CR and tab escaped (so no row can end early)."""
+    if value is None:
+        return NULL
+    if isinstance(value, str):
+        value = value.replace("\\", "\\\\").replace("\n", "\\n")
+        return value.replace("\r", "\\r").replace("\t", "\\t")
+    return str(value)  # int, or a date as YYYY-MM-DD
+
+
+def row(*values: str | int | dt.date | None) -> str:
+    return "\t".join(map(field, values)) + "\n"
+
+
+def document_row(d: ParsedDocument) -> str:
+    """``d`` as a row of DOCUMENT_COLUMNS."""
+    return row(
+        d.source_name, d.external_id, d.sha256, d.published_on, d.dateline, d.dateline_place,
+        d.dateline_country, d.author, d.title, d.url, d.body, d.language, len(d.body),
+        word_count(d.body), d.origin_path, d.origin_line,
+    )  # fmt: skip
+
+
+def mention_rows(sha256: str, mentions: list[ExtractedMention]) -> str:
+    """A document's mentions as rows of MENTION_COLUMNS, keyed by the document's sha256."""
+    return "".join(
+        row(
+            sha256,
+            m.entity_id,
+            m.kind,
+            m.name,
+            normalise_alias(m.name) if m.entity_id is None else None,
+            m.start,
+            m.end,
+            m.surface,
+            m.role,
+        )  # fmt: skip
+        for m in mentions
+    )
