@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
+from dbapp import bulk, migrate
 from dbapp.embedded import EmbeddedServer
 from dbapp.report import ReportParams, run_report
 from dbapp.search import search_documents
@@ -166,6 +167,31 @@ def test_kill_9_at_random_points_then_rerun(
         )
     assert statuses.get("interrupted") == kills
     assert statuses.get("running", 0) == 0
+
+
+def test_kill_9_during_a_bulk_load_then_rerun(
+    database: tuple[str, Engine], corpus: list[Path], clean: tuple[Snapshot, int]
+) -> None:
+    """Bulk mode drops indexes and foreign keys: a crash must not leave them missing for good."""
+    url, engine = database
+    reference, _ = clean
+    cmd = dbapp_process(url, "load", *map(str, corpus), "--no-progress", "--bulk",
+                        "--workers", "2", "--writers", "2")  # fmt: skip
+    proc = spawn(cmd)
+    assert wait_for_progress(engine, proc), "the load ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with engine.connect() as conn:
+        assert bulk.missing(conn)  # it died in bulk mode
+    partial = snapshot(engine)
+    assert 0 < len(partial) < len(reference)
+    assert all(partial[sha] == reference[sha] for sha in partial)
+    final = subprocess.run(cmd, capture_output=True, text=True)
+    assert final.returncode == 0, final.stderr
+    assert snapshot(engine) == reference
+    with engine.connect() as conn:
+        assert bulk.missing(conn) == []
+    assert migrate.check(engine) is None
 
 
 def test_database_restart_in_the_middle_of_a_load(
