@@ -28,5 +28,8 @@ pytest: $(BIN)/.installed
 
 test: lint typecheck pytest
 
+bench: $(BIN)/.installed
+	$(BIN)/python -m benchmarks.load --docs 100000
+
 clean:
 	rm -rf $(VENV) .dbapp .pytest_cache .mypy_cache .ruff_cache

@@ -99,6 +99,8 @@ def begin_bulk(conn: Connection) -> bool:
 
 
 def end_bulk(conn: Connection) -> None:
-    """Build the deferred indexes, validate the keys and release the bulk lock."""
+    """Build the deferred indexes, validate the keys, gather statistics, release the lock."""
     _build(conn, missing(conn))
+    # Autovacuum would get to it later; the first queries after a big load need plans now.
+    conn.execute(text("ANALYZE documents, mentions"))
     conn.execute(text("SELECT pg_advisory_unlock(:ns, :k)"), {"ns": LOCK_NAMESPACE, "k": BULK_LOCK})

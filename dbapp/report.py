@@ -19,7 +19,14 @@ from dbapp.models import ENTITY_KINDS
 REPORTS_DIR = Path(__file__).resolve().parent / "reports"
 PERIODS = ("day", "week", "month", "year")
 # Refreshed in this order: later ones read earlier ones.
-MATERIALIZED_VIEWS = ("report_daily_documents", "report_entity_daily", "report_co_mentions")
+MATERIALIZED_VIEWS = (
+    "report_daily_documents",
+    "report_entity_daily",
+    "report_entity_totals",
+    "report_entity_monthly",
+    "report_source_entity_counts",
+    "report_co_mentions",
+)
 _PARAM = re.compile(r"(?<![:\w]):([a-z_]+)\b")
 
 
@@ -137,7 +144,7 @@ def run_report(conn: Connection, name: str, params: ReportParams | None = None) 
 
 
 def refresh_reports(conn: Connection) -> list[str]:
-    """Recompute the materialized report views, readable throughout (CONCURRENTLY)."""
+    """Recompute the materialized report views, readable throughout (CONCURRENTLY) once filled."""
     present = set(
         conn.scalars(
             text("SELECT matviewname FROM pg_matviews WHERE schemaname = current_schema()")

@@ -135,6 +135,31 @@ def test_co_mentions(corpus: str) -> None:
     )
     assert armenia_azerbaijan["lift"] == 0.833  # 1*5/(3*2)
     assert report_json(corpus, "co-mentions", "--min-documents", "2") == []
+    # With a source or dates the pairs are counted live, within that scope only.
+    beta = report_json(corpus, "co-mentions", "--entity", "Karabakh", "--source", "Beta")
+    # Beta: b1 b2 b3; Karabakh in b1 (with UN, in b1 only, and Armenia, in b1 and b3).
+    assert [(r["entity_a"], r["entity_b"], r["documents"], r["lift"]) for r in beta] == [
+        ("Karabakh", "United Nations", 1, 3.0),  # 1*3/(1*1)
+        ("Armenia", "Karabakh", 1, 1.5),  # 1*3/(2*1)
+    ]
+    # Part of January (a day-by-day count) and all of February (a month count): a2 b1 b2.
+    mid = report_json(corpus, "co-mentions", "--entity", "Armenia", "--since", "2024-01-10")
+    assert [({r["entity_a"], r["entity_b"]}, r["lift"]) for r in mid] == [
+        ({"Armenia", "Karabakh"}, 3.0),  # both only in b1: 1*3/(1*1)
+        ({"Armenia", "United Nations"}, 1.5),  # UN in a2 and b1: 1*3/(1*2)
+    ]
+    # All of January (a month count) and February up to the 10th (day by day): a1 a2 b1.
+    upto = report_json(corpus, "co-mentions", "--entity", "UN", "--until", "2024-02-10")
+    assert sorted((sorted([r["entity_a"], r["entity_b"]]), r["lift"]) for r in upto) == [
+        (["Armenia", "United Nations"], 0.75),  # Armenia in a1 b1: 1*3/(2*2)
+        (["Azerbaijan", "United Nations"], 0.75),  # Azerbaijan in a1 a2
+        (["Baku", "United Nations"], 1.5),  # Baku in a2: 1*3/(1*2)
+        (["Karabakh", "United Nations"], 1.5),  # Karabakh in b1
+    ]
+    dated = report_json(corpus, "co-mentions", "--since", "2024-01-01", "--limit", "100")
+    assert len(dated) == 9  # b3 (undated) has no pairs anyway
+    pair = next(r for r in dated if {r["entity_a"], r["entity_b"]} == {"Armenia", "Azerbaijan"})
+    assert pair["lift"] == 1.0  # 4 dated articles; Armenia in a1 b1, Azerbaijan in a1 a2: 1*4/(2*2)
 
 
 def test_source_coverage_and_entities(corpus: str) -> None:
@@ -143,6 +168,23 @@ def test_source_coverage_and_entities(corpus: str) -> None:
         ("Alpha", "2024-01-01", 2, 5),  # Armenia Azerbaijan Brussels UN Baku
         ("Beta", "2024-02-01", 2, 3),  # UN Armenia Karabakh
         ("Beta", None, 1, 1),  # the undated b3: Armenia
+    ]
+    weekly = report_json(corpus, "source-coverage", "--period", "week")
+    assert [(r["source"], r["period"], r["documents"], r["entities"]) for r in weekly] == [
+        ("Alpha", "2024-01-01", 1, 3),  # a1 (Friday 5th): Armenia Azerbaijan Brussels
+        ("Alpha", "2024-01-15", 1, 3),  # a2 (Saturday 20th): Azerbaijan UN Baku
+        ("Beta", "2024-02-05", 2, 3),  # b1 b2 (10th, 11th): UN Armenia Karabakh
+        ("Beta", None, 1, 1),
+    ]
+    yearly = report_json(corpus, "source-coverage", "--period", "year", "--since", "2024-01-01")
+    assert [(r["source"], r["documents"], r["entities"]) for r in yearly] == [
+        ("Alpha", 2, 5),
+        ("Beta", 2, 3),  # the undated b3 is outside any date range
+    ]
+    # A range that is not whole months counts entities of the days in it only.
+    part = report_json(corpus, "source-coverage", "--since", "2024-01-10", "--source", "Alpha")
+    assert [(r["period"], r["documents"], r["entities"]) for r in part] == [
+        ("2024-01-01", 1, 3)  # a2 only: Azerbaijan UN Baku
     ]
     per_source = report_json(corpus, "source-entities", "--source", "Beta")
     assert [(r["entity"], r["mentions"], r["documents"]) for r in per_source] == [
@@ -232,7 +274,7 @@ def test_every_view_and_column_is_documented(engine: Engine) -> None:
         "SELECT relname, obj_description(oid, 'pg_class') IS NOT NULL FROM pg_class "
         "WHERE relname LIKE 'report\\_%' AND relkind IN ('v', 'm') ORDER BY 1",
     )
-    assert len(views) == 11 and all(documented for _, documented in views)
+    assert len(views) == 14 and all(documented for _, documented in views)
     types = dict(
         rows(
             engine,

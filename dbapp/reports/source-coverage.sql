@@ -1,5 +1,7 @@
--- description: Articles per source per period (day, week or month), and distinct entities they mention.
+-- description: Articles per source per period (day, week, month or year), and distinct entities they mention.
 -- params: period, since, until, source
+-- Entities per month or year come from report_source_entity_counts when --since/--until are
+-- whole periods (or absent); otherwise, and per day or week, from report_entity_daily.
 WITH docs AS (
     SELECT source, date_trunc(:period, day)::date AS period, sum(documents)::integer AS documents,
            sum(words)::bigint AS words
@@ -10,10 +12,26 @@ WITH docs AS (
     GROUP BY 1, 2
 ),
 ents AS (
+    SELECT source, period, entities
+    FROM report_source_entity_counts
+    WHERE grain = :period
+      AND (CAST(:since AS date) IS NULL
+           OR CAST(:since AS date) = date_trunc(:period, CAST(:since AS date)))
+      AND (CAST(:until AS date) IS NULL
+           OR CAST(:until AS date) + 1 = date_trunc(:period, CAST(:until AS date) + 1))
+      AND (CAST(:since AS date) IS NULL OR period >= :since)
+      AND (CAST(:until AS date) IS NULL OR period <= :until)
+      AND (CAST(:source AS text) IS NULL OR source = :source)
+    UNION ALL
     SELECT source, date_trunc(:period, day)::date AS period,
            count(DISTINCT entity_id)::integer AS entities
     FROM report_entity_daily
-    WHERE (CAST(:since AS date) IS NULL OR day >= :since)
+    WHERE NOT (CAST(:period AS text) IN ('month', 'year')
+               AND (CAST(:since AS date) IS NULL
+                    OR CAST(:since AS date) = date_trunc(:period, CAST(:since AS date)))
+               AND (CAST(:until AS date) IS NULL
+                    OR CAST(:until AS date) + 1 = date_trunc(:period, CAST(:until AS date) + 1)))
+      AND (CAST(:since AS date) IS NULL OR day >= :since)
       AND (CAST(:until AS date) IS NULL OR day <= :until)
       AND (CAST(:source AS text) IS NULL OR source = :source)
     GROUP BY 1, 2
