@@ -312,6 +312,9 @@ def test_reader_role_reads_but_cannot_write(reader, engine: Engine) -> None:  # 
     with psycopg.connect(url, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM report_documents").fetchone() == (5,)
         assert conn.execute("SELECT count(*) FROM documents").fetchone() == (5,)
+        # Views of later migrations (0005) are readable too (default privileges).
+        # Entity-article pairs: a1 3, a2 3, b1 3, b3 1.
+        assert conn.execute("SELECT sum(documents) FROM report_entity_totals").fetchone() == (10,)
         for statement in [
             "INSERT INTO sources (name) VALUES ('x')",
             "UPDATE documents SET title = 'x'",
