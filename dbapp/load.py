@@ -109,6 +109,8 @@ class LoadOptions:
             "map": self.mapping,
             "batch_size": self.batch_size,
             "workers": self.workers,
+            "writers": self.writers,
+            "bulk": self.bulk,
             "extractor": f"{extractor.name} {extractor.version}",
         }
 
