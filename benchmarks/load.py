@@ -305,7 +305,7 @@ def main() -> None:
                 f"dbapp / raw COPY = {results['ratio_vs_raw_copy']:.2f}"
             )
         if args.reports:
-            results["reports"] = time_reports(url, refresh=False)
+            results["reports"] = time_reports(url)
             for r in results["reports"]:
                 print(f"  {r['seconds'] * 1000:9.1f} ms  {r['what']}  ({r.get('rows', '-')} rows)")
     if args.sqlite:
