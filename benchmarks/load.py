@@ -225,6 +225,11 @@ def time_reports(url: str, repeat: int = 3, refresh: bool = True) -> list[dict[s
     return results
 
 
+def print_reports(reports: list[dict[str, Any]]) -> None:
+    for r in reports:
+        print(f"  {r['seconds'] * 1000:9.1f} ms  {r['what']}  ({r.get('rows', '-')} rows)")
+
+
 def run_sqlite(files: list[Path]) -> dict[str, Any]:
     """sqlite-utils insert + enable-fts on the same corpus, in its own virtualenv."""
     venv = OUT / "sqlite-venv"
@@ -275,8 +280,7 @@ def main() -> None:
         if args.reports_only:
             url = make_url(admin).set(database="dbapp_bench").render_as_string(hide_password=False)
             results["reports"] = time_reports(url, refresh=False)
-            for r in results["reports"]:
-                print(f"  {r['seconds'] * 1000:9.1f} ms  {r['what']}  ({r.get('rows', '-')} rows)")
+            print_reports(results["reports"])
             (OUT / f"reports-{args.docs}.json").write_text(json.dumps(results, indent=1))
             return
         if not args.skip_limit:
@@ -306,8 +310,7 @@ def main() -> None:
             )
         if args.reports:
             results["reports"] = time_reports(url)
-            for r in results["reports"]:
-                print(f"  {r['seconds'] * 1000:9.1f} ms  {r['what']}  ({r.get('rows', '-')} rows)")
+            print_reports(results["reports"])
     if args.sqlite:
         results["sqlite_utils"] = run_sqlite(files)
         sq = results["sqlite_utils"]["seconds"]

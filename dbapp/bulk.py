@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from dbapp.ledger import LOCK_NAMESPACE
 
 BULK_LOCK = 0  # (LOCK_NAMESPACE, 0): "a bulk load owns the deferred indexes"
+_LOCK = {"ns": LOCK_NAMESPACE, "k": BULK_LOCK}
 # The same definitions as the migrations; tests check the schema has no drift after a bulk load.
 DEFERRED_INDEXES = {
     "ix_documents_search_vector": "documents USING gin (search_vector)",
@@ -67,10 +68,7 @@ def restore(conn: Connection) -> list[str]:
     gone = missing(conn)
     if not gone:
         return []
-    owned = conn.scalar(
-        text("SELECT pg_try_advisory_xact_lock(:ns, :k)"), {"ns": LOCK_NAMESPACE, "k": BULK_LOCK}
-    )
-    if not owned:
+    if not conn.scalar(text("SELECT pg_try_advisory_xact_lock(:ns, :k)"), _LOCK):
         return []
     _build(conn, gone)
     return gone
@@ -81,15 +79,10 @@ def begin_bulk(conn: Connection) -> bool:
 
     Holds a session lock until :func:`end_bulk`; returns whether bulk mode is on.
     """
-    got = conn.scalar(
-        text("SELECT pg_try_advisory_lock(:ns, :k)"), {"ns": LOCK_NAMESPACE, "k": BULK_LOCK}
-    )
-    if not got:
+    if not conn.scalar(text("SELECT pg_try_advisory_lock(:ns, :k)"), _LOCK):
         return False
     if conn.scalar(text("SELECT EXISTS (SELECT 1 FROM documents)")):
-        conn.execute(
-            text("SELECT pg_advisory_unlock(:ns, :k)"), {"ns": LOCK_NAMESPACE, "k": BULK_LOCK}
-        )
+        conn.execute(text("SELECT pg_advisory_unlock(:ns, :k)"), _LOCK)
         return False
     for name, (table, _) in DEFERRED_FOREIGN_KEYS.items():
         conn.execute(text(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}"))
@@ -103,4 +96,4 @@ def end_bulk(conn: Connection) -> None:
     _build(conn, missing(conn))
     # Autovacuum would get to it later; the first queries after a big load need plans now.
     conn.execute(text("ANALYZE documents, mentions"))
-    conn.execute(text("SELECT pg_advisory_unlock(:ns, :k)"), {"ns": LOCK_NAMESPACE, "k": BULK_LOCK})
+    conn.execute(text("SELECT pg_advisory_unlock(:ns, :k)"), _LOCK)

@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from dbapp.pgcopy import copy_rows
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
 CATALOGUE_PATH = DATA_DIR / "catalogue.json"
 
@@ -117,11 +119,7 @@ def seed_catalogue(conn: Connection, force: bool = False) -> SeedResult:
         for e in catalogue["entities"]
         for alias in e["aliases"]
     ]
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    with raw.cursor() as cur, cur.copy("COPY staging_catalogue FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
+    copy_rows(conn, "staging_catalogue", rows)
     entities = conn.execute(text(_INSERT_ENTITIES)).rowcount
     aliases = conn.execute(text(_INSERT_ALIASES)).rowcount
     sources = sum(

@@ -19,7 +19,9 @@ DOCUMENT_COLUMNS = (
     "dateline_country, author, title, url, body, language, char_count, word_count, "
     "origin_path, origin_line"
 )
-MENTION_COLUMNS = 'content_sha256, entity_id, kind, name, normalised, start, "end", surface, role'
+_MENTION_FIELDS = 'entity_id, kind, name, normalised, start, "end", surface, role'
+MENTION_COLUMNS = f"content_sha256, {_MENTION_FIELDS}"  # a new document's, by its hash
+STORED_MENTION_COLUMNS = f"document_id, {_MENTION_FIELDS}"  # a stored document's
 
 
 def field(value: str | int | dt.date | None) -> str:
@@ -45,8 +47,9 @@ def document_row(d: ParsedDocument) -> str:
     )  # fmt: skip
 
 
-def mention_rows(sha256: str, mentions: list[ExtractedMention]) -> str:
-    """A document's mentions as rows of MENTION_COLUMNS, keyed by the document's sha256.
+def mention_rows(key: str | int, mentions: list[ExtractedMention]) -> str:
+    """A document's mentions as rows of MENTION_COLUMNS (``key`` = its sha256) or of
+    STORED_MENTION_COLUMNS (``key`` = its document_id).
 
     Written out by hand (a hot loop): kind and role are fixed words, the rest goes through
     :func:`field`.
@@ -58,7 +61,7 @@ def mention_rows(sha256: str, mentions: list[ExtractedMention]) -> str:
         else:
             entity, normalised = str(m.entity_id), NULL
         lines.append(
-            f"{sha256}\t{entity}\t{m.kind}\t{field(m.name)}\t{normalised}\t{m.start}\t{m.end}\t"
+            f"{key}\t{entity}\t{m.kind}\t{field(m.name)}\t{normalised}\t{m.start}\t{m.end}\t"
             f"{field(m.surface)}\t{m.role}\n"
         )
     return "".join(lines)

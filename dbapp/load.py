@@ -28,6 +28,7 @@ from dbapp.extract.base import Extractor
 from dbapp.ledger import LoadCounts
 from dbapp.parse.inputs import InputFile, discover, iter_units
 from dbapp.parse.records import Reject
+from dbapp.pgcopy import copy_rows, copy_text
 from dbapp.pipeline import ParseContext, Prepared, UnitResult, run_units
 from dbapp.report import refresh_reports
 
@@ -51,6 +52,7 @@ CREATE TEMPORARY TABLE IF NOT EXISTS staging_inserted (
     document_id bigint, content_sha256 text
 ) ON COMMIT DELETE ROWS;
 """
+REJECT_COLUMNS = "load_id, path, line_number, record_number, error_code, message, raw"
 INSERT_SOURCES = """
 INSERT INTO sources (name)
 SELECT DISTINCT source_name FROM staging_documents ORDER BY 1
@@ -157,18 +159,6 @@ class Progress:
     def stop(self) -> None: ...
 
 
-def _copy(conn: Connection, table: str, columns: str, data: Iterable[Any]) -> None:
-    """COPY into ``table``: rows (tuples), or ready-made text-format lines (strings)."""
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    with raw.cursor() as cur, cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        for item in data:
-            if isinstance(item, str):
-                copy.write(item)
-            else:
-                copy.write_row(item)
-
-
 @dataclass
 class BatchWriter:
     """Writes batches of documents, mentions and rejects for one load, a transaction each.
@@ -200,12 +190,12 @@ class BatchWriter:
         duplicates: list[str] = []
         with self.conn.begin() as transaction:
             if batch:
-                _copy(self.conn, "staging_documents", copyrows.DOCUMENT_COLUMNS,
-                      ["".join(d.document_row for d in batch)])  # fmt: skip
+                copy_text(self.conn, f"staging_documents ({copyrows.DOCUMENT_COLUMNS})",
+                          "".join(d.document_row for d in batch))  # fmt: skip
                 staged = sum(d.mentions for d in batch)
                 if staged:
-                    _copy(self.conn, "staging_mentions", copyrows.MENTION_COLUMNS,
-                          ["".join(d.mention_rows for d in batch)])  # fmt: skip
+                    copy_text(self.conn, f"staging_mentions ({copyrows.MENTION_COLUMNS})",
+                              "".join(d.mention_rows for d in batch))  # fmt: skip
                 self.conn.execute(text(INSERT_SOURCES))
                 self.conn.execute(text(INSERT_DOCUMENTS), {"load_id": self.load_id})
                 inserted = self.conn.scalar(text("SELECT count(*) FROM staging_inserted")) or 0
@@ -220,23 +210,11 @@ class BatchWriter:
                         where = f"{path}:{line}" if line else path
                         duplicates.append(f"{where} is document {doc_id} (first from {first})")
             if rejects:
-                _copy(
-                    self.conn,
-                    "load_rejects",
-                    "load_id, path, line_number, record_number, error_code, message, raw",
-                    (
-                        (
-                            self.load_id,
-                            r.path,
-                            r.line_number,
-                            r.record_number,
-                            r.code,
-                            r.message,
-                            r.raw,
-                        )
-                        for r in rejects
-                    ),
+                rows = (
+                    (self.load_id, r.path, r.line_number, r.record_number, r.code, r.message, r.raw)
+                    for r in rejects
                 )
+                copy_rows(self.conn, f"load_rejects ({REJECT_COLUMNS})", rows)
             with self.lock:
                 counts = result.counts
                 counts.documents_inserted += inserted

@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from dbapp.catalogue import normalise_alias
+from dbapp import copyrows
 from dbapp.extract.base import ExtractedMention
+from dbapp.pgcopy import copy_text
 
 STAGING_DDL = """
 CREATE TEMPORARY TABLE IF NOT EXISTS staging_mentions (
@@ -24,8 +25,6 @@ CREATE TEMPORARY TABLE IF NOT EXISTS staging_resolved (
     document_id bigint, entity_id integer, start integer, "end" integer, surface text, role text
 ) ON COMMIT DELETE ROWS
 """
-COLUMNS = 'document_id, entity_id, kind, name, normalised, start, "end", surface, role'
-TYPES = ["bigint", "integer"] + ["text"] * 3 + ["integer"] * 2 + ["text"] * 2
 
 # Entities the extractor named but the catalogue lacks (byline authors, new places). A name that
 # was merged away (entity_redirects) resolves to the entity it was merged into instead.
@@ -84,21 +83,15 @@ def create_staging(conn: Connection) -> None:
         conn.execute(text(statement))
 
 
-def stage(conn: Connection, rows: Iterable[tuple[int, ExtractedMention]]) -> int:
-    """COPY (document_id, mention) rows into staging; returns how many."""
-    raw = conn.connection.driver_connection
-    assert raw is not None
+def stage(conn: Connection, documents: Iterable[tuple[int, list[ExtractedMention]]]) -> int:
+    """COPY stored documents' mentions, as (document_id, mentions), into staging; how many."""
     n = 0
-    sql = f"COPY staging_mentions ({COLUMNS}) FROM STDIN (FORMAT BINARY)"
-    with raw.cursor() as cur, cur.copy(sql) as copy:
-        copy.set_types(TYPES)
-        for document_id, m in rows:
-            normalised = normalise_alias(m.name) if m.entity_id is None else None
-            copy.write_row(
-                (document_id, m.entity_id, m.kind, m.name, normalised, m.start, m.end,
-                 m.surface, m.role)
-            )  # fmt: skip
-            n += 1
+    lines = []
+    for document_id, found in documents:
+        lines.append(copyrows.mention_rows(document_id, found))
+        n += len(found)
+    if n:
+        copy_text(conn, f"staging_mentions ({copyrows.STORED_MENTION_COLUMNS})", "".join(lines))
     return n
 
 

@@ -92,9 +92,7 @@ def extract_documents(
             ids = [r.document_id for r in rows]
             docs = _documents(rows)
             staged = (
-                (doc_id, m)
-                for doc_id, doc in zip(ids, docs, strict=True)
-                for m in extractor.extract(doc)
+                (doc_id, extractor.extract(doc)) for doc_id, doc in zip(ids, docs, strict=True)
             )
             with conn.begin():
                 mentions.stage(conn, staged)
