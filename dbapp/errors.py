@@ -37,6 +37,18 @@ class InputError(DbappError):
     exit_code = 2
 
 
+class WorkerDied(DbappError):
+    """A parser process ended abnormally (killed, out of memory)."""
+
+    exit_code = 1
+
+
+class Busy(DbappError):
+    """Another session holds a lock this command needs (a load, curation, a bulk build)."""
+
+    exit_code = 6
+
+
 class NotFound(DbappError):
     """A named object (report, entity, load) does not exist."""
 

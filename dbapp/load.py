@@ -23,10 +23,10 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from dbapp import bulk, copyrows, ledger, mentions, migrate
-from dbapp.errors import DatabaseUnavailable, DbappError
+from dbapp.errors import DatabaseUnavailable, DbappError, InputError
 from dbapp.extract.base import Extractor
 from dbapp.ledger import LoadCounts
-from dbapp.parse.inputs import InputFile, discover, iter_units
+from dbapp.parse.inputs import InputFile, Skipped, discover, iter_units
 from dbapp.parse.records import Reject
 from dbapp.pgcopy import copy_rows, copy_text
 from dbapp.pipeline import ParseContext, Prepared, UnitResult, run_units
@@ -51,8 +51,26 @@ CREATE TEMPORARY TABLE IF NOT EXISTS staging_documents (
 CREATE TEMPORARY TABLE IF NOT EXISTS staging_inserted (
     document_id bigint, content_sha256 text
 ) ON COMMIT DELETE ROWS;
+CREATE TEMPORARY TABLE IF NOT EXISTS staging_rejects (
+    load_id integer, path text, line_number integer, record_number integer, error_code text,
+    message text, raw bytea, raw_size bigint, raw_sha256 text
+) ON COMMIT DELETE ROWS;
 """
-REJECT_COLUMNS = "load_id, path, line_number, record_number, error_code, message, raw"
+REJECT_COLUMNS = (
+    "load_id, path, line_number, record_number, error_code, message, raw, raw_size, raw_sha256"
+)
+# A re-run meets the same bad records again: the first load's reject rows already keep them.
+INSERT_REJECTS = f"""
+INSERT INTO load_rejects ({REJECT_COLUMNS})
+SELECT {REJECT_COLUMNS} FROM staging_rejects s
+WHERE NOT EXISTS (
+    SELECT 1 FROM load_rejects r
+    WHERE r.raw_sha256 IS NOT DISTINCT FROM s.raw_sha256 AND r.path = s.path
+      AND r.line_number IS NOT DISTINCT FROM s.line_number
+      AND r.record_number IS NOT DISTINCT FROM s.record_number
+      AND r.error_code = s.error_code)
+"""
+REJECT_BATCH_BYTES = 32 * 1024 * 1024
 INSERT_SOURCES = """
 INSERT INTO sources (name)
 SELECT DISTINCT source_name FROM staging_documents ORDER BY 1
@@ -105,8 +123,8 @@ class LoadOptions:
 
     def arguments(self, paths: list[str], extractor: Extractor) -> dict[str, Any]:
         return {
-            "paths": paths,
-            "source": self.source,
+            "paths": [_storable(p) for p in paths],
+            "source": _storable(self.source) if self.source else None,
             "format": self.fmt,
             "map": self.mapping,
             "batch_size": self.batch_size,
@@ -132,6 +150,8 @@ class LoadResult:
     dry_run: bool = False
     refreshed: list[str] = field(default_factory=list)
     bulk: bool = False  # indexes were built at the end
+    skipped: list[Skipped] = field(default_factory=list)  # directory entries not read
+    repeated_rejects: int = 0  # rejects an earlier load already recorded
 
     @property
     def documents_per_second(self) -> float:
@@ -146,6 +166,11 @@ class LoadResult:
             code: {"count": n, "examples": self.warning_examples.get(code, [])}
             for code, n in sorted(self.warnings.items())
         }
+
+
+def _storable(value: str) -> str:
+    """Text PostgreSQL accepts: no NUL, no lone surrogates (from undecodable file names)."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\0")
 
 
 class Progress:
@@ -179,6 +204,20 @@ class BatchWriter:
                     self.conn.execute(text(statement))
             mentions.create_staging(self.conn)
 
+    def _row(self, r: Reject) -> tuple[Any, ...]:
+        size, digest = r.size_and_digest()
+        return (
+            self.load_id,
+            _storable(r.path),
+            r.line_number,
+            r.record_number,
+            r.code,
+            _storable(r.message),
+            r.raw,
+            size,
+            digest,
+        )
+
     def write(
         self,
         batch: list[Prepared],
@@ -209,14 +248,14 @@ class BatchWriter:
                     ):
                         where = f"{path}:{line}" if line else path
                         duplicates.append(f"{where} is document {doc_id} (first from {first})")
+            repeated = 0
             if rejects:
-                rows = (
-                    (self.load_id, r.path, r.line_number, r.record_number, r.code, r.message, r.raw)
-                    for r in rejects
-                )
-                copy_rows(self.conn, f"load_rejects ({REJECT_COLUMNS})", rows)
+                copy_rows(self.conn, f"staging_rejects ({REJECT_COLUMNS})", map(self._row, rejects))
+                stored = self.conn.execute(text(INSERT_REJECTS)).rowcount
+                repeated = len(rejects) - stored
             with self.lock:
                 counts = result.counts
+                result.repeated_rejects += repeated
                 counts.documents_inserted += inserted
                 counts.documents_duplicate += len(batch) - inserted
                 counts.mentions_inserted += added
@@ -300,7 +339,7 @@ def _note(result: LoadResult, unit: UnitResult, seen: set[str]) -> None:
             result.warnings[code] += 1
             examples = result.warning_examples.setdefault(code, [])
             if len(examples) < EXAMPLES_PER_WARNING:
-                examples.append(detail)
+                examples.append(_storable(detail))
 
 
 def load_documents(
@@ -317,7 +356,15 @@ def load_documents(
     """
     options = options or LoadOptions()
     progress = progress or Progress()
-    files = discover(paths, options.fmt)
+    skipped: list[Skipped] = []
+    files = discover(paths, options.fmt, skipped)
+    if not files:
+        reasons = Counter(s.reason for s in skipped)
+        what = "; ".join(f"{n} {reason}" for reason, n in reasons.most_common())
+        raise InputError(
+            "nothing to load: no input files found"
+            + (f" (skipped: {what})" if what else " (the directories are empty)")
+        )
     ctx = ParseContext(extractor, options.source, options.mapping)
     workers = _auto_workers(files, options.workers)
     total = sum(f.size for f in files)
@@ -327,6 +374,12 @@ def load_documents(
         writers=options.writers if options.writers > 0 else (2 if workers > 1 else 1),
     )
     result = LoadResult(None, "running", LoadCounts(), 0.0, dry_run=options.dry_run)
+    result.skipped = skipped
+    for skip in skipped:
+        result.warnings["skipped_input"] += 1
+        examples = result.warning_examples.setdefault("skipped_input", [])
+        if len(examples) < EXAMPLES_PER_WARNING:
+            examples.append(f"{skip.path}: {skip.reason}")
     started = time.perf_counter()
     units = run_units(iter_units(files, options.max_document_bytes), ctx, workers)
     progress.start(total or None, "bytes")
@@ -399,6 +452,7 @@ def _load(
         rejects: list[Reject] = []
         batch_shas: set[str] = set()
         seen_files: set[str] = set()
+        reject_bytes = 0
         try:
             try:
                 for unit in units:
@@ -417,9 +471,14 @@ def _load(
                             continue
                         batch_shas.add(sha)
                         batch.append(doc)
-                    if len(batch) >= options.batch_size or len(rejects) >= options.batch_size:
+                    reject_bytes += sum(len(r.raw or b"") for r in unit.rejects)
+                    if (
+                        len(batch) >= options.batch_size
+                        or len(rejects) >= options.batch_size
+                        or reject_bytes >= REJECT_BATCH_BYTES
+                    ):
                         pool.submit(batch, rejects)
-                        batch, rejects, batch_shas = [], [], set()
+                        batch, rejects, batch_shas, reject_bytes = [], [], set(), 0
                     progress.advance(unit.nbytes, len(unit.documents), len(unit.rejects))
                 pool.submit(batch, rejects)
             except BaseException:
@@ -457,6 +516,13 @@ def _load(
                     "Everything committed before is kept; run the same load again to finish."
                 ) from None
             raise DbappError(f"load {load_id} failed: {reason}") from None
+        except Exception as exc:
+            # Anything else (a dead parser process, an unreadable input...) ends the load as
+            # failed, not interrupted: the user must act, and the next run picks it up.
+            result.status = "failed"
+            reason = _storable(str(exc))[:1000] or type(exc).__name__
+            _finish_quietly(conn, load_id, "failed", reason)
+            raise
 
 
 def _refresh(engine: Engine) -> list[str]:

@@ -100,6 +100,7 @@ class Load(Base):
     mentions_inserted: Mapped[int] = mapped_column(Integer, server_default="0")
     warnings: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     error: Mapped[str | None] = mapped_column(Text)
+    lock_key: Mapped[int | None] = mapped_column(BigInteger)
 
     rejects: Mapped[list[LoadReject]] = relationship(back_populates="load")
 
@@ -119,6 +120,8 @@ class LoadReject(Base):
     error_code: Mapped[str] = mapped_column(String(64))
     message: Mapped[str] = mapped_column(Text)
     raw: Mapped[bytes | None] = mapped_column(LargeBinary)
+    raw_size: Mapped[int | None] = mapped_column(BigInteger)
+    raw_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[CreatedAt]
 
     load: Mapped[Load] = relationship(back_populates="rejects")

@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import signal
+import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from dbapp import copyrows
+from dbapp.errors import WorkerDied
 from dbapp.extract.base import Extractor
 from dbapp.parse.inputs import Unit
 from dbapp.parse.native import parse_native
 from dbapp.parse.records import ParsedDocument, Reject, content_sha256
 from dbapp.parse.sgml import parse_sgml_record
-from dbapp.parse.tabular import iter_json_records, record_to_document
+from dbapp.parse.tabular import iter_array_records, iter_json_records, record_to_document
 
 UNKNOWN_SOURCE = "unknown"
 SOURCE_UNKNOWN = "source_unknown"
 GROUP_BYTES = 1 << 20  # ship small units to workers in groups of about this many bytes
 GROUP_UNITS = 64
+_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,12 @@ def _documents_of(unit: Unit, ctx: ParseContext) -> Iterator[ParsedDocument | Re
         yield parse_native(unit.payload, unit.path, ctx.source)
     elif unit.fmt == "jsonl":
         for record in iter_json_records(unit.payload, unit.path, unit.first_line):
+            if isinstance(record, Reject):
+                yield record
+            else:
+                yield record_to_document(record, unit.path, ctx.mapping, ctx.source)
+    elif unit.fmt == "json_items":
+        for record in iter_array_records(unit.payload, unit.path):
             if isinstance(record, Reject):
                 yield record
             else:
@@ -109,8 +123,33 @@ def process_unit(unit: Unit, ctx: ParseContext) -> UnitResult:
 _WORKER_CONTEXT: ParseContext | None = None
 
 
-def _init_worker(ctx: ParseContext) -> None:
+def _die_with_parent(parent: int) -> None:
+    """End this worker when the loader dies, even by ``kill -9`` (which no handler sees).
+
+    Linux delivers SIGKILL to us when the parent goes (PR_SET_DEATHSIG); elsewhere, and for a
+    parent that died before we got here, a watchdog thread notices the new parent pid.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _init_worker(ctx: ParseContext, parent: int) -> None:
     global _WORKER_CONTEXT
+    # Ctrl-C is the loader's to handle: a worker that also got it would print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent(parent)
     _WORKER_CONTEXT = ctx
 
 
@@ -119,13 +158,23 @@ def _work(units: list[Unit]) -> list[UnitResult]:
     return [process_unit(u, _WORKER_CONTEXT) for u in units]
 
 
+def _weight(payload: object) -> int:
+    """About how many bytes a unit ships to a worker (groups stay near GROUP_BYTES)."""
+    if isinstance(payload, bytes):
+        return len(payload)
+    if isinstance(payload, Reject):
+        return len(payload.raw or b"")
+    if isinstance(payload, list):
+        return sum(len(getattr(item, "raw", b"")) for item in payload) or len(payload)
+    return 1
+
+
 def _groups(units: Iterator[Unit]) -> Iterator[list[Unit]]:
     group: list[Unit] = []
     size = 0
     for unit in units:
         group.append(unit)
-        payload = unit.payload
-        size += len(payload) if isinstance(payload, bytes | list) else 1
+        size += _weight(unit.payload)
         if size >= GROUP_BYTES or len(group) >= GROUP_UNITS:
             yield group
             group, size = [], 0
@@ -141,13 +190,29 @@ def run_units(units: Iterator[Unit], ctx: ParseContext, workers: int = 1) -> Ite
         return
     # spawn, not fork: a forked child would share (and could close) the parent's DB socket.
     mp = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        workers, mp_context=mp, initializer=_init_worker, initargs=(ctx,)
-    ) as pool:
+    pool = ProcessPoolExecutor(
+        workers, mp_context=mp, initializer=_init_worker, initargs=(ctx, os.getpid())
+    )
+    finished = False
+    try:
         pending: deque[Future[list[UnitResult]]] = deque()
         for group in _groups(units):
             pending.append(pool.submit(_work, group))
             if len(pending) >= workers * 3:
-                yield from pending.popleft().result()
+                yield from _result(pending.popleft())
         while pending:
-            yield from pending.popleft().result()
+            yield from _result(pending.popleft())
+        finished = True
+    finally:
+        # On an error or Ctrl-C, drop the queued work instead of finishing it first.
+        pool.shutdown(wait=True, cancel_futures=not finished)
+
+
+def _result(future: Future[list[UnitResult]]) -> list[UnitResult]:
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise WorkerDied(
+            "a parser process died (killed, or out of memory); everything committed so far is "
+            "kept: run the same load again to finish"
+        ) from None

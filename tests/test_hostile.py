@@ -127,7 +127,7 @@ def test_csv_never_crashes_and_keeps_bytes(rows: list[list[str]]) -> None:
     buffer = io.StringIO()
     csv.writer(buffer).writerows([["text", "title"], *rows])
     raw = buffer.getvalue()
-    records = list(iter_csv_records(iter(raw.splitlines(keepends=True)), "h.csv", 10_000))
+    records = list(iter_csv_records(raw.encode(), "h.csv", 10_000))
     kept = b"".join(r.raw for r in records if r.raw is not None)
     header = raw.splitlines(keepends=True)[0].encode()
     # Every byte after the header is accounted for by a record or a reject (blank rows aside).
@@ -190,7 +190,7 @@ def test_hostile_files_end_to_end(engine: Engine, hostile_dir: Path) -> None:
         ("nul.txt", 1): ("nul_character", HOSTILE_FILES["nul.txt"]),
         ("truncated.jsonl", 2): ("malformed_json", b'{"text": "cut'),
         ("mixed.csv", 3): ("invalid_utf8", b'"bad \xff",2024-01-07\n'),
-        ("huge_line.jsonl", 1): ("too_large", HOSTILE_FILES["huge_line.jsonl"][:100_001]),
+        ("huge_line.jsonl", 1): ("too_large", HOSTILE_FILES["huge_line.jsonl"].split(b"\n")[0]),
         ("empty.txt", 1): ("empty", b""),
     }
     assert bodies == {

@@ -225,8 +225,8 @@ def test_csv_records_keep_line_numbers_and_raw_bytes() -> None:
         'https://c,2019-01-06,T3,"bad \udcff byte"\r\n'
         "https://d,2019-01-07,T4,Fourth\r\n"
     )
-    lines = iter(text.splitlines(keepends=True))
-    items = list(iter_csv_records(lines, "w.csv", max_field=10_000))
+    data = text.encode("utf-8", "surrogateescape")
+    items = list(iter_csv_records(data, "w.csv", max_bytes=10_000))
     assert isinstance(items[0], RawRecord) and items[0].line == 2
     assert items[0].values["text"] == "First\r\nmultiline"
     assert items[0].raw == b'"https://a",2019-01-04,"T1","First\r\nmultiline"\r\n'

@@ -89,10 +89,13 @@ def parse_date(value: object, today: dt.date | None = None) -> tuple[dt.date | N
         return _ymd(int(year), month, day, today)
     if _EPOCH.match(text):
         seconds = float(text) / (1000 if len(text.split(".")[0]) == 13 else 1)
-        return _in_range(dt.datetime.fromtimestamp(seconds, dt.UTC).date(), today)
+        try:
+            return _in_range(dt.datetime.fromtimestamp(seconds, dt.UTC).date(), today)
+        except (OverflowError, OSError, ValueError):  # e.g. 999999999999 is year 33658
+            return None, DATE_OUT_OF_RANGE
     try:
         parsed = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None, DATE_UNPARSED
     return _in_range(parsed.date(), today)
 

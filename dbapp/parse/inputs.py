@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import glob
 import gzip
 import io
 import os
+import stat
 import sys
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,15 @@ from typing import Any, BinaryIO
 from dbapp.errors import InputError
 from dbapp.parse.records import Reject
 from dbapp.parse.sgml import split_records
-from dbapp.parse.tabular import iter_csv_records
+from dbapp.parse.stream import (
+    RAW_CAP,
+    Guarded,
+    read_capped,
+    read_line,
+    transcoded,
+    wide_encoding,
+)
+from dbapp.parse.tabular import iter_csv_records, split_array
 
 FORMATS = ("native", "jsonl", "csv", "sgml")
 EXTENSIONS = {
@@ -30,14 +39,15 @@ EXTENSIONS = {
 }
 STDIN = "-"
 RECORDS_PER_UNIT = 250
-RAW_CAP = 16 * 1024 * 1024  # most bytes of one reject we keep
+UNIT_BYTES = 4 * 1024 * 1024
+ARCHIVES = (".zip", ".tar", ".tgz", ".tar.gz", ".7z", ".rar", ".warc", ".warc.gz")
 
 
 @dataclass(frozen=True, slots=True)
 class InputFile:
     """One input: a file on disk or standard input."""
 
-    path: str
+    path: str  # as the OS names it (may hold undecodable bytes as surrogates)
     fmt: str | None
     size: int
 
@@ -45,16 +55,35 @@ class InputFile:
     def is_stdin(self) -> bool:
         return self.path == STDIN
 
+    @property
+    def display(self) -> str:
+        """The path as text that can be stored and printed (bad bytes as ``\\xff``)."""
+        return "<stdin>" if self.is_stdin else display_path(self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """An entry of an input directory that is not read, and why."""
+
+    path: str
+    reason: str
+
 
 @dataclass(frozen=True, slots=True)
 class Unit:
     """A piece of work for a parser: a format, where it came from, and its payload."""
 
-    fmt: str  # a format, or "reject" for a whole-input failure found while reading
+    fmt: str  # a format, "json_items", or "reject" for a failure found while reading
     path: str
     payload: Any
     nbytes: int = 0  # on-disk bytes this unit accounts for (progress, MB/s)
     first_line: int = 1
+
+
+def display_path(path: str) -> str:
+    """A file name as valid text: undecodable bytes become ``\\xNN``, NUL becomes ``\\0``."""
+    raw = os.fsencode(path)
+    return raw.decode("utf-8", "backslashreplace").replace("\x00", "\\0")
 
 
 def format_of(name: str) -> str | None:
@@ -63,20 +92,65 @@ def format_of(name: str) -> str | None:
     return EXTENSIONS.get(os.path.splitext(lower)[1])
 
 
-def discover(paths: list[str], fmt: str | None = None) -> list[InputFile]:
-    """Expand files, directories (recursively, known extensions only), globs and ``-``."""
+def _kind(path: Path) -> str | None:
+    """None for a regular file (after symlinks), else why it cannot be read as one."""
+    try:
+        mode = path.stat().st_mode
+    except RuntimeError:
+        return "a symlink loop"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symlink loop"
+        return "a broken symlink" if path.is_symlink() else f"unreadable ({exc.strerror})"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    return "not a regular file"
+
+
+def discover(
+    paths: list[str], fmt: str | None = None, skipped: list[Skipped] | None = None
+) -> list[InputFile]:
+    """Expand files, directories (recursively, known extensions only), globs and ``-``.
+
+    In a directory, entries that are not regular files (pipes, devices, sockets, broken links,
+    symlink loops) and files of no known format are skipped and listed in ``skipped``. A path
+    given by name must be a readable file or a pipe (``<(zcat x.gz)``), never a device.
+    """
     if fmt is not None and fmt not in FORMATS:
         raise InputError(f"unknown --format {fmt!r} (one of: {', '.join(FORMATS)})")
     found: list[InputFile] = []
     seen: set[str] = set()
+    skips: list[Skipped] = [] if skipped is None else skipped
 
     def add(path: Path, explicit: bool) -> None:
-        key = str(path.resolve())
+        kind = _kind(path)
+        if kind is not None and not (explicit and kind == "a named pipe (FIFO)"):
+            if explicit:
+                raise InputError(f"{display_path(str(path))} is {kind}, not a file dbapp can read")
+            skips.append(Skipped(display_path(str(path)), kind))
+            return
+        try:
+            key = str(path.resolve())
+        except (OSError, RuntimeError):
+            key = str(path.absolute())
         if key in seen:
             return
         implied = format_of(path.name)
-        if not explicit and implied is None:
-            return  # e.g. README.md inside a corpus directory
+        if not explicit and implied is None and fmt is None:
+            lower = path.name.lower()
+            if lower.endswith(ARCHIVES):
+                skips.append(Skipped(display_path(str(path)), "an archive (unpack it first)"))
+            else:
+                skips.append(Skipped(display_path(str(path)), "no known input extension"))
+            return
         seen.add(key)
         try:
             size = path.stat().st_size
@@ -90,22 +164,35 @@ def discover(paths: list[str], fmt: str | None = None) -> list[InputFile]:
             continue
         path = Path(given)
         if path.is_dir():
-            for root, dirs, files in os.walk(path):
+            walked: set[tuple[int, int]] = set()
+            for root, dirs, files in os.walk(path, followlinks=True):
+                try:
+                    st = os.stat(root)
+                except OSError:
+                    continue
+                if (st.st_dev, st.st_ino) in walked:  # a directory symlink loop
+                    skips.append(Skipped(display_path(root), "a symlink loop"))
+                    dirs[:] = []
+                    continue
+                walked.add((st.st_dev, st.st_ino))
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
                     if not name.startswith("."):
                         add(Path(root) / name, explicit=False)
-        elif path.exists():
+        elif path.exists() or path.is_symlink():
             add(path, explicit=True)
         elif any(ch in given for ch in "*?["):
             matches = sorted(glob.glob(given, recursive=True))
             if not matches:
                 raise InputError(f"no files match {given!r}")
             for match in matches:
-                if Path(match).is_file():
+                kind = _kind(Path(match))
+                if kind is None:
                     add(Path(match), explicit=True)
+                elif kind != "a directory":
+                    skips.append(Skipped(display_path(match), kind))
         else:
-            raise InputError(f"no such file or directory: {given}")
+            raise InputError(f"no such file or directory: {display_path(given)}")
     return found
 
 
@@ -124,17 +211,18 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-def _open(item: InputFile) -> BinaryIO:
-    """A binary stream of the input, gunzipped when it starts with gzip's magic bytes."""
+def _open(item: InputFile) -> tuple[Guarded, BinaryIO]:
+    """A guarded binary stream of the input (gunzipped, UTF-16/32 made UTF-8), and the file."""
     raw: Any = sys.stdin.buffer if item.is_stdin else open(item.path, "rb")  # noqa: SIM115
     buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)
+    stream: Any = buffered
     if buffered.peek(2)[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=buffered)  # type: ignore[return-value]
-    return buffered
-
-
-def _display(item: InputFile) -> str:
-    return "<stdin>" if item.is_stdin else item.path
+        stream = gzip.GzipFile(fileobj=buffered)
+    guarded = Guarded(stream)
+    wide = wide_encoding(guarded.peek(4)[:4])
+    if wide is not None:
+        guarded = Guarded(transcoded(stream, wide))
+    return guarded, buffered
 
 
 def iter_units(
@@ -142,32 +230,50 @@ def iter_units(
 ) -> Iterator[Unit]:
     """Units of work for every input, in order; unreadable inputs become reject units."""
     for item in files:
-        path = _display(item)
+        path = item.display
         try:
-            stream = _open(item)
+            stream, underlying = _open(item)
         except OSError as exc:
             yield Unit("reject", path, Reject(path, "unreadable", exc.strerror or str(exc), None))
             continue
         try:
             yield from _units_of(stream, item, path, max_document_bytes)
-        except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-            yield Unit(
-                "reject",
-                path,
-                Reject(path, "unreadable", f"cannot read: {exc}", None),
-                nbytes=item.size,
-            )
+            if stream.error is not None:
+                yield Unit("reject", path, _broken_off(item, path, stream), nbytes=0)
         finally:
             if not item.is_stdin:
-                stream.close()
+                underlying.close()
 
 
-def _units_of(stream: BinaryIO, item: InputFile, path: str, max_bytes: int) -> Iterator[Unit]:
-    head = stream.peek(4096)[:4096] if hasattr(stream, "peek") else b""
+def _broken_off(item: InputFile, path: str, stream: Guarded) -> Reject:
+    """The reject for an input whose reading failed midway; what came before it still loads."""
+    line = stream.newlines + 1
+    raw, size, digest = b"", 0, None
+    if not item.is_stdin:
+        try:
+            with open(item.path, "rb") as whole:
+                raw, size, digest = read_capped(whole, RAW_CAP)
+        except OSError:
+            pass
+    return Reject(
+        path,
+        "truncated",
+        f"line {line}: the input breaks off after {stream.delivered:,} bytes "
+        f"({stream.error}); every complete record before it was read, the rest is lost "
+        "(the raw bytes kept are the file as it is on disk)",
+        raw,
+        line_number=line,
+        raw_size=size,
+        raw_sha256=digest,
+    )
+
+
+def _units_of(stream: Guarded, item: InputFile, path: str, max_bytes: int) -> Iterator[Unit]:
+    head = stream.peek(4096)[:4096]
     fmt = item.fmt or sniff(head)
     if fmt is None:
-        raw = stream.read(RAW_CAP)
-        if not raw.strip():
+        raw, size, digest = read_capped(stream, max_bytes)
+        if not raw.strip() and digest is None:
             reject = Reject(path, "empty", "the file is empty", raw, line_number=1)
         else:
             reject = Reject(
@@ -176,75 +282,77 @@ def _units_of(stream: BinaryIO, item: InputFile, path: str, max_bytes: int) -> I
                 "cannot tell the format (use --format native|jsonl|csv|sgml)",
                 raw,
                 line_number=1,
+                raw_size=size,
+                raw_sha256=digest,
             )
         yield Unit("reject", path, reject, nbytes=item.size)
         return
     if fmt == "native":
-        data = stream.read(max_bytes + 1)
-        if len(data) > max_bytes:
-            yield Unit("reject", path, _too_large(path, data, stream, max_bytes), nbytes=item.size)
-        else:
+        data, size, digest = read_capped(stream, max_bytes)
+        if digest is not None:
+            yield Unit("reject", path, _too_large(path, data, size, digest, max_bytes), item.size)
+        elif stream.error is None:  # a native file broken off is one truncated document
             yield Unit("native", path, data, nbytes=item.size)
     elif fmt == "jsonl":
         yield from _jsonl_units(stream, item, path, max_bytes)
     elif fmt == "csv":
-        yield from _csv_units(stream, item, path, max_bytes)
+        yield from _record_units(
+            "csv", iter_csv_records(stream, path, max_bytes), item, path, max_bytes
+        )
     else:
-        yield from _sgml_units(stream, item, path, max_bytes)
+        yield from _record_units(
+            "sgml", split_records(stream, path, max_bytes), item, path, max_bytes
+        )
 
 
-def _too_large(path: str, data: bytes, stream: BinaryIO, max_bytes: int, line: int = 1) -> Reject:
-    total = len(data)
-    while chunk := stream.read(1 << 20):
-        total += len(chunk)
+def _too_large(
+    path: str, data: bytes, size: int, digest: str, max_bytes: int, line: int = 1
+) -> Reject:
     return Reject(
         path,
         "too_large",
-        f"{total:,} bytes is more than the {max_bytes:,}-byte limit for one document "
+        f"{size:,} bytes is more than the {max_bytes:,}-byte limit for one document "
         "(--max-document-size); the first bytes are kept",
         data[:RAW_CAP],
         line_number=line,
+        raw_size=size,
+        raw_sha256=digest,
     )
 
 
-def _jsonl_units(stream: BinaryIO, item: InputFile, path: str, max_bytes: int) -> Iterator[Unit]:
-    if stream.peek(64).lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"[":  # type: ignore[attr-defined]
-        data = stream.read(max_bytes * 64 + 1)
-        if len(data) > max_bytes * 64:
-            yield Unit("reject", path, _too_large(path, data, stream, max_bytes * 64), item.size)
-        else:
-            yield Unit("jsonl", path, data, nbytes=item.size)
+def _jsonl_units(stream: Guarded, item: InputFile, path: str, max_bytes: int) -> Iterator[Unit]:
+    if stream.peek(64).lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"[":
+        yield from _record_units(
+            "json_items", split_array(stream, path, max_bytes), item, path, max_bytes
+        )
         return
     lines: list[bytes] = []
     first = lineno = 1
     size = 0
     share = item.size
-    while True:
-        line = stream.readline(max_bytes + 1)
-        if not line:
-            break
-        if len(line) > max_bytes and not line.endswith(b"\n"):
-            rest = stream.readline()  # the remainder of the oversized line
-            while rest and not rest.endswith(b"\n"):
-                rest = stream.readline()
+    while (line := read_line(stream, max_bytes)) is not None:
+        if line.oversized:
             if lines:
                 yield Unit("jsonl", path, b"".join(lines).rstrip(b"\n"), first_line=first)
             reject = Reject(
                 path,
                 "too_large",
-                f"line {lineno}: a record of more than {max_bytes:,} bytes (--max-document-size)",
-                line[:RAW_CAP],
+                f"line {lineno}: a record of {line.size:,} bytes is more than the "
+                f"{max_bytes:,}-byte limit (--max-document-size); the first bytes are kept",
+                line.data if line.size > len(line.data) else line.data.removesuffix(b"\n"),
                 line_number=lineno,
+                raw_size=line.size if line.size > len(line.data) else None,
+                raw_sha256=line.sha256 if line.size > len(line.data) else None,
             )
             yield Unit("reject", path, reject)
             lines, size = [], 0
             lineno += 1
             first = lineno
             continue
-        lines.append(line)
-        size += len(line)
+        lines.append(line.data)
+        size += line.size
         lineno += 1
-        if len(lines) >= RECORDS_PER_UNIT or size >= 4 * 1024 * 1024:
+        if len(lines) >= RECORDS_PER_UNIT or size >= UNIT_BYTES:
             part = min(share, size)
             share -= part
             yield Unit("jsonl", path, b"".join(lines).rstrip(b"\n"), nbytes=part, first_line=first)
@@ -253,43 +361,19 @@ def _jsonl_units(stream: BinaryIO, item: InputFile, path: str, max_bytes: int) -
         yield Unit("jsonl", path, b"".join(lines).rstrip(b"\n"), nbytes=share, first_line=first)
 
 
-def _csv_units(stream: BinaryIO, item: InputFile, path: str, max_bytes: int) -> Iterator[Unit]:
-    text = io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")
+def _record_units(
+    fmt: str, records: Iterator[Any], item: InputFile, path: str, max_bytes: int
+) -> Iterator[Unit]:
+    """Records in units of RECORDS_PER_UNIT (or UNIT_BYTES); each reject a unit of its own."""
     batch: list[Any] = []
-    for record in iter_csv_records(iter(text), path, max_field=max_bytes):
+    size = 0
+    for record in records:
         if isinstance(record, Reject):
             yield Unit("reject", path, record)
             continue
         batch.append(record)
-        if len(batch) >= RECORDS_PER_UNIT:
-            yield Unit("csv", path, batch)
-            batch = []
-    text.detach()
-    yield Unit("csv", path, batch, nbytes=item.size)
-
-
-def _sgml_units(stream: BinaryIO, item: InputFile, path: str, max_bytes: int) -> Iterator[Unit]:
-    data = stream.read()
-    batch: list[Any] = []
-    for record in split_records(data, path):
-        if isinstance(record, Reject):
-            yield Unit("reject", path, record)
-            continue
-        if len(record.raw) > max_bytes:
-            yield Unit(
-                "reject",
-                path,
-                Reject(
-                    path,
-                    "too_large",
-                    f"line {record.line}: record of {len(record.raw):,} bytes is over the limit",
-                    record.raw[:RAW_CAP],
-                    line_number=record.line,
-                ),
-            )
-            continue
-        batch.append(record)
-        if len(batch) >= RECORDS_PER_UNIT:
-            yield Unit("sgml", path, batch)
-            batch = []
-    yield Unit("sgml", path, batch, nbytes=item.size)
+        size += len(record.raw)
+        if len(batch) >= RECORDS_PER_UNIT or size >= UNIT_BYTES:
+            yield Unit(fmt, path, batch)
+            batch, size = [], 0
+    yield Unit(fmt, path, batch, nbytes=item.size)

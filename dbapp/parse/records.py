@@ -69,6 +69,20 @@ class Reject:
     raw: bytes | None
     line_number: int | None = None
     record_number: int | None = None
+    raw_size: int | None = None  # the whole record's size when ``raw`` holds only a prefix
+    raw_sha256: str | None = None  # and its digest
+
+    @property
+    def truncated(self) -> bool:
+        return self.raw_size is not None and self.raw is not None and self.raw_size > len(self.raw)
+
+    def size_and_digest(self) -> tuple[int | None, str | None]:
+        """The whole record's size and SHA-256 (computed from ``raw`` unless it was capped)."""
+        if self.raw is None:
+            return self.raw_size, self.raw_sha256
+        if self.raw_sha256 is not None:
+            return self.raw_size, self.raw_sha256
+        return len(self.raw), hashlib.sha256(self.raw).hexdigest()
 
     @property
     def where(self) -> str:

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import html
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from dbapp.parse.dates import parse_date
 from dbapp.parse.decode import decode_text
 from dbapp.parse.native import apply_structure, place_name
 from dbapp.parse.records import ParsedDocument, Reject, clean_text
+from dbapp.parse.stream import CHUNK, RAW_CAP, Capped
 
 DEFAULT_SOURCE = "Reuters"
 
-_RECORD = re.compile(rb"<REUTERS\b[^>]*>.*?</REUTERS>", re.S)
-_OPEN = re.compile(rb"<REUTERS\b")
+_TAG = re.compile(rb"<REUTERS\b|</REUTERS>")
+_LONGEST_TAG = len(b"</REUTERS>")
 _NEWID = re.compile(r'NEWID="(\d+)"')
 _TEXT_TYPE = re.compile(r'<TEXT(?:\s+TYPE="(?P<type>[A-Z]+)")?\s*>(?P<text>.*?)</TEXT>', re.S)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
@@ -33,24 +36,83 @@ class SgmlRecord:
     line: int
 
 
-def split_records(data: bytes, path: str) -> Iterator[SgmlRecord | Reject]:
-    """Cut a file into records; an unterminated record at the end is a reject."""
-    pos = 0
-    line = 1
-    for m in _RECORD.finditer(data):
-        line += data.count(b"\n", pos, m.start())
-        yield SgmlRecord(m.group(0), line)
-        pos = m.start()
-    tail_start = data.rfind(b"</REUTERS>") + len(b"</REUTERS>") if b"</REUTERS>" in data else 0
-    opened = _OPEN.search(data, tail_start)
-    if opened:
-        tail_line = data.count(b"\n", 0, opened.start()) + 1
-        yield Reject(
+def _capped_reject(record: Capped, path: str, line: int, code: str, message: str) -> Reject:
+    return Reject(
+        path,
+        code,
+        message,
+        record.raw[:RAW_CAP],
+        line_number=line,
+        raw_size=record.size,
+        raw_sha256=record.sha256,
+    )
+
+
+def split_records(stream: Any, path: str, max_bytes: int = 5_000_000) -> Iterator[SgmlRecord | Reject]:
+    """Cut a stream into records in one pass, holding at most one record (``max_bytes``).
+
+    A ``<REUTERS>`` that opens before the previous one closed ends that one as a reject (it is
+    never glued to the next), and so does a record left open at the end of the file.
+    """
+    if isinstance(stream, bytes):
+        stream = io.BytesIO(stream)
+    record: Capped | None = None
+    start = line = 1
+    tail = b""
+    eof = False
+    while not eof:
+        chunk = stream.read(CHUNK)
+        eof = not chunk
+        data = tail + chunk
+        # A tag may straddle two chunks: leave the last bytes for the next round.
+        scan_end = len(data) if eof else max(0, len(data) - _LONGEST_TAG)
+        pos = 0
+        while (m := _TAG.search(data, pos)) is not None and m.start() < scan_end:
+            segment = data[pos : m.start()]
+            line += segment.count(b"\n")
+            if record is not None:
+                record.add(segment)
+            if m.group() != b"</REUTERS>":
+                if record is not None:
+                    yield _capped_reject(
+                        record,
+                        path,
+                        start,
+                        "malformed_sgml",
+                        f"line {start}: <REUTERS> record is not closed before the next one "
+                        f"opens at line {line}",
+                    )
+                record = Capped(max_bytes)
+                start = line
+                record.add(m.group())
+            elif record is not None:
+                record.add(m.group())
+                if record.size > max_bytes:
+                    yield _capped_reject(
+                        record,
+                        path,
+                        start,
+                        "too_large",
+                        f"line {start}: record of {record.size:,} bytes is over the "
+                        f"{max_bytes:,}-byte limit (--max-document-size)",
+                    )
+                else:
+                    yield SgmlRecord(record.raw, start)
+                record = None
+            pos = m.end()
+        rest = max(pos, scan_end)
+        segment = data[pos:rest]
+        line += segment.count(b"\n")
+        if record is not None:
+            record.add(segment)
+        tail = data[rest:]
+    if record is not None:
+        yield _capped_reject(
+            record,
             path,
+            start,
             "malformed_sgml",
-            f"line {tail_line}: <REUTERS> record is not closed (truncated file?)",
-            data[opened.start() :],
-            line_number=tail_line,
+            f"line {start}: <REUTERS> record is not closed (truncated file?)",
         )
 
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from dbapp.parse.dates import parse_date
 from dbapp.parse.decode import decode_text
 from dbapp.parse.native import apply_structure
 from dbapp.parse.records import ParsedDocument, Reject, clean_field, clean_text
+from dbapp.parse.stream import CHUNK, RAW_CAP, Capped
 
 FIELDS = ("text", "date", "source", "title", "author", "url", "id", "language")
 DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -163,101 +166,275 @@ def record_to_document(
     return doc
 
 
+def _loads(text: str | bytes) -> tuple[Any, str | None]:
+    """``(value, None)``, or ``(None, why)`` for text that is not JSON we can hold."""
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as exc:
+        return None, f"{exc.msg} at column {exc.colno}"
+    except RecursionError:
+        return None, "nested too deeply"
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        return None, str(exc)
+
+
+def _json_record(
+    raw: bytes, path: str, line: int | None, number: int, where: str
+) -> RawRecord | Reject:
+    text = decode_text(raw, path, first_line=line or 1, record=None if line else number)
+    if isinstance(text, Reject):
+        return text
+    value, why = _loads(text)
+    if why is not None:
+        code = "too_deep" if why == "nested too deeply" else "malformed_json"
+        return Reject(path, code, f"{where}: {why}", raw, line_number=line, record_number=number)
+    if not isinstance(value, dict):
+        return Reject(
+            path,
+            "not_an_object",
+            f"{where}: expected a JSON object, found {type(value).__name__}",
+            raw,
+            line_number=line,
+            record_number=number,
+        )
+    return RawRecord(value, line, number, raw)
+
+
 def iter_json_records(data: bytes, path: str, first_line: int = 1) -> Iterator[RawRecord | Reject]:
-    """Records of a JSON Lines chunk (or of a whole JSON array file), rejects for bad lines."""
-    if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"[" and first_line == 1:
-        array = _json_array(data)
-        if array is not None:  # otherwise: JSON Lines whose first line is an array
-            yield from _array_records(array, path)
-            return
-    number = first_line - 1
+    """Records of a JSON Lines chunk, rejects for bad lines."""
     for offset, line in enumerate(data.split(b"\n")):
         lineno = first_line + offset
         if not line.strip():
             continue
-        number = lineno
-        text = decode_text(line, path, first_line=lineno, record=None)
-        if isinstance(text, Reject):
-            yield text
-            continue
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            yield Reject(
-                path,
-                "malformed_json",
-                f"line {lineno}: {exc.msg} at column {exc.colno}",
-                line,
-                line_number=lineno,
-            )
-            continue
-        if not isinstance(value, dict):
-            yield Reject(
-                path,
-                "not_an_object",
-                f"line {lineno}: expected a JSON object, found {type(value).__name__}",
-                line,
-                line_number=lineno,
-            )
-            continue
-        yield RawRecord(value, lineno, number, line)
+        yield _json_record(line, path, lineno, lineno, f"line {lineno}")
 
 
-def _json_array(data: bytes) -> list[Any] | None:
-    """The file as one JSON array, or None if it is not one."""
-    try:
-        value = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    return value if isinstance(value, list) else None
+@dataclass(frozen=True, slots=True)
+class ArrayItem:
+    """One element of a JSON array file: its exact bytes, its number and its first line."""
+
+    raw: bytes
+    number: int
+    line: int
 
 
-def _array_records(values: list[Any], path: str) -> Iterator[RawRecord | Reject]:
-    for number, value in enumerate(values, 1):
-        raw = json.dumps(value, ensure_ascii=False).encode("utf-8")
-        if not isinstance(value, dict):
-            yield Reject(
-                path,
-                "not_an_object",
-                f"item {number}: expected a JSON object, found {type(value).__name__}",
-                raw,
-                record_number=number,
-            )
+def iter_array_records(
+    items: Iterable[ArrayItem | Reject], path: str
+) -> Iterator[RawRecord | Reject]:
+    """Records of JSON array elements (already cut out by :func:`split_array`)."""
+    for item in items:
+        if isinstance(item, Reject):
+            yield item
             continue
-        yield RawRecord(value, None, number, raw)
+        yield _json_record(item.raw, path, item.line, item.number, f"item {item.number}")
+
+
+_OUTSIDE = re.compile(rb'["\[\]{},]')
+_INSIDE = re.compile(rb'["\\]')
+_WHITESPACE = b" \t\r\n"
+
+
+def split_array(stream: Any, path: str, max_bytes: int = 5_000_000) -> Iterator[ArrayItem | Reject]:
+    """Cut a JSON array file into its elements' exact bytes, in one pass with bounded memory.
+
+    Only strings and brackets are tracked; each element is parsed later on its own. An element
+    over ``max_bytes`` becomes a ``too_large`` reject holding its first bytes, its size and
+    digest; an array that never closes leaves its unfinished last element as a reject.
+    """
+    if isinstance(stream, bytes):
+        stream = io.BytesIO(stream)
+    head = stream.read(CHUNK)
+    head = head.removeprefix(b"\xef\xbb\xbf")
+    stripped = head.lstrip(_WHITESPACE)
+    line = 1 + head[: len(head) - len(stripped)].count(b"\n")
+    data = stripped[1:]  # past the opening bracket
+    depth, in_string, escaped = 1, False, False
+    element = Capped(max_bytes)
+    elem_line, number, commas = line, 0, 0
+
+    def finish(last: bool) -> Iterator[ArrayItem | Reject]:
+        nonlocal element, number, elem_line
+        raw = element.raw.strip(_WHITESPACE)
+        empty_array = last and commas == 0 and not raw and element.size <= max_bytes
+        if not empty_array:
+            number += 1
+            lead = element.raw[: len(element.raw) - len(element.raw.lstrip(_WHITESPACE))]
+            first = elem_line + lead.count(b"\n")
+            if element.size > max_bytes:
+                yield Reject(
+                    path,
+                    "too_large",
+                    f"item {number}: {element.size:,} bytes is more than the {max_bytes:,}-byte "
+                    "limit (--max-document-size); the first bytes are kept",
+                    element.raw[:RAW_CAP],
+                    line_number=first,
+                    record_number=number,
+                    raw_size=element.size,
+                    raw_sha256=element.sha256,
+                )
+            else:
+                yield ArrayItem(raw, number, first)
+        elem_line += element.newlines
+        element = Capped(max_bytes)
+
+    while data:
+        pos = 1 if escaped else 0  # the byte after a backslash that ended the last chunk
+        escaped = False
+        seg = 0
+        while True:
+            if in_string:
+                m = _INSIDE.search(data, pos)
+                if m is None:
+                    pos = len(data)
+                    break
+                if m.group() == b"\\":
+                    if m.end() >= len(data):
+                        escaped = True
+                        pos = len(data)
+                        break
+                    pos = m.end() + 1
+                    continue
+                in_string = False
+                pos = m.end()
+                continue
+            m = _OUTSIDE.search(data, pos)
+            if m is None:
+                pos = len(data)
+                break
+            char = m.group()
+            pos = m.end()
+            if char == b'"':
+                in_string = True
+            elif char in b"[{":
+                depth += 1
+            elif char in b"]}":
+                depth -= 1
+                if depth == 0:
+                    element.add(data[seg : m.start()])
+                    yield from finish(last=True)
+                    yield from _after_array(data[pos:], stream, path, elem_line)
+                    return
+            elif depth == 1:  # a comma between two elements
+                element.add(data[seg : m.start()])
+                commas += 1
+                yield from finish(last=False)
+                seg = pos
+        element.add(data[seg:])
+        data = stream.read(CHUNK)
+    # The input ended inside the array: keep what is left of it as a reject.
+    if element.raw.strip(_WHITESPACE) or element.size > max_bytes or number == 0:
+        number += 1
+        yield Reject(
+            path,
+            "malformed_json",
+            f"item {number}: the JSON array is not closed (truncated file?)",
+            element.raw[:RAW_CAP] or b"[",
+            line_number=elem_line,
+            record_number=number,
+            raw_size=element.size or 1,
+            raw_sha256=element.sha256 if element.size else None,
+        )
+
+
+def _after_array(rest: bytes, stream: Any, path: str, line_of_end: int) -> Iterator[Reject]:
+    """Anything but whitespace after the closing bracket is a reject (kept, capped)."""
+    extra = Capped()
+    extra.add(rest)
+    while chunk := stream.read(CHUNK):
+        extra.add(chunk)
+    if extra.raw.strip(_WHITESPACE):
+        yield Reject(
+            path,
+            "malformed_json",
+            "content after the end of the JSON array (JSON Lines? name the file .jsonl)",
+            extra.raw,
+            line_number=line_of_end,
+            raw_size=extra.size,
+            raw_sha256=extra.sha256,
+        )
+
+
+class _Oversized(Exception):
+    """The current CSV record is over the size limit."""
 
 
 class _LineTap:
-    """Feeds lines to the csv module while remembering them, so each record keeps its bytes."""
+    """Feeds a CSV byte stream to the csv module line by line, keeping each record's bytes.
 
-    def __init__(self, lines: Iterator[str]) -> None:
-        self._lines = lines
-        self.taken: list[str] = []
+    Lines are read with a bounded ``readline``, so a record over the limit is never held whole.
+    """
+
+    def __init__(self, stream: Any, max_bytes: int) -> None:
+        self._stream = stream
+        self.max = max_bytes
+        self.record = Capped(max_bytes)
+        self.quotes = 0
         self.line = 0
 
     def __iter__(self) -> _LineTap:
         return self
 
     def __next__(self) -> str:
-        line = next(self._lines)
-        self.taken.append(line)
+        data = self._stream.readline(self.max + 1)
+        if not data:
+            raise StopIteration
         self.line += 1
-        return line
+        self._add(data)
+        if self.record.size > self.max:
+            while not data.endswith(b"\n"):  # the rest of this physical line
+                data = self._stream.readline(CHUNK)
+                if not data:
+                    break
+                self._add(data)
+            raise _Oversized
+        return data.decode("utf-8", "surrogateescape")
 
-    def take(self) -> bytes:
-        raw = "".join(self.taken).encode("utf-8", "surrogateescape")
-        self.taken = []
-        return raw
+    def _add(self, data: bytes) -> None:
+        self.record.add(data)
+        self.quotes += data.count(b'"')
+
+    def finish_record(self) -> None:
+        """Read on to the end of a record cut short: until its quotes balance."""
+        while self.quotes % 2:
+            data = self._stream.readline(CHUNK)
+            if not data:
+                return
+            if data.endswith(b"\n"):
+                self.line += 1
+            self._add(data)
+
+    def take(self) -> Capped:
+        record = self.record
+        self.record = Capped(self.max)
+        self.quotes = 0
+        return record
 
 
-def iter_csv_records(
-    lines: Iterator[str], path: str, max_field: int
-) -> Iterator[RawRecord | Reject]:
-    """Records of a CSV stream (decoded with ``surrogateescape``); the first row is the header."""
-    csv.field_size_limit(max_field)
-    tap = _LineTap(lines)
+def _header_fault(row: list[str]) -> str | None:
+    try:
+        "".join(row).encode("utf-8")
+    except UnicodeEncodeError:
+        return "invalid UTF-8"
+    if any("\x00" in cell for cell in row):
+        return "a NUL character"
+    if not any(cell.strip() for cell in row):
+        return "no column names"
+    return None
+
+
+def iter_csv_records(stream: Any, path: str, max_bytes: int) -> Iterator[RawRecord | Reject]:
+    """Records of a CSV byte stream (UTF-8); the first row is the header.
+
+    A header that cannot be read (invalid UTF-8, NUL, empty) is a reject, and so is every record
+    after it, each with its own bytes: nothing is mapped to the wrong columns.
+    """
+    if isinstance(stream, bytes):
+        stream = io.BytesIO(stream)
+    csv.field_size_limit(max(max_bytes, 1))
+    tap = _LineTap(stream, max_bytes)
     reader = csv.reader(tap)
     header: list[str] | None = None
+    header_fault: str | None = None
     number = 0
     while True:
         start = tap.line + 1
@@ -265,25 +442,63 @@ def iter_csv_records(
             row = next(reader)
         except StopIteration:
             return
+        except _Oversized:
+            tap.finish_record()
+            record = tap.take()
+            number += header is not None
+            yield Reject(
+                path,
+                "too_large",
+                f"line {start}: a record of {record.size:,} bytes is more than the "
+                f"{max_bytes:,}-byte limit (--max-document-size); the first bytes are kept",
+                record.raw[:RAW_CAP],
+                line_number=start,
+                record_number=number or None,
+                raw_size=record.size,
+                raw_sha256=record.sha256,
+            )
+            reader = csv.reader(tap)  # a fresh parser state after the skipped record
+            continue
         except csv.Error as exc:
             yield Reject(
-                path, "malformed_csv", f"line {start}: {exc}", tap.take(), line_number=start
+                path, "malformed_csv", f"line {start}: {exc}", tap.take().raw, line_number=start
             )
             continue
-        raw = tap.take()
+        raw = tap.take().raw
+        if header is None and header_fault is None:
+            header_fault = _header_fault(row)
+            if header_fault is None:
+                header = [h.strip().lstrip("\ufeff") for h in row]
+            else:
+                yield Reject(
+                    path,
+                    "bad_csv_header",
+                    f"line {start}: the header row holds {header_fault}; no record of this "
+                    "file can be mapped to fields (fix the header and load the file again)",
+                    raw,
+                    line_number=start,
+                )
+            continue
+        if not any(cell.strip() for cell in row):
+            continue
+        number += 1
+        if header is None:
+            yield Reject(
+                path,
+                "csv_no_header",
+                f"line {start}: the file's header was rejected ({header_fault})",
+                raw,
+                line_number=start,
+                record_number=number,
+            )
+            continue
         try:
             "".join(row).encode("utf-8")
         except UnicodeEncodeError:  # undecodable bytes came through as surrogates
             bad = decode_text(raw, path, first_line=start)
             if isinstance(bad, Reject):
-                yield bad
+                yield replace(bad, record_number=number)
                 continue
-        if header is None:
-            header = [h.strip().lstrip("\ufeff") for h in row]
-            continue
-        if not any(cell.strip() for cell in row):
-            continue
-        number += 1
         if len(row) != len(header):
             yield Reject(
                 path,
