@@ -33,6 +33,7 @@ class CatalogueAlias:
     canonical_name: str
     alias: str
     context_terms: tuple[str, ...] | None = None
+    extracted: bool = False  # added by extraction itself (a byline name), not by curation
 
 
 @dataclass(frozen=True)
@@ -156,11 +157,15 @@ def read_aliases(conn: Connection) -> list[CatalogueAlias]:
     """Every alias in the database with its entity, for building an extractor."""
     result = conn.execute(
         text(
-            "SELECT a.entity_id, a.kind, e.canonical_name, a.alias, a.context_terms "
+            "SELECT a.entity_id, a.kind, e.canonical_name, a.alias, a.context_terms, "
+            "a.origin = 'extracted' "
             "FROM entity_aliases a JOIN entities e USING (entity_id) ORDER BY a.entity_alias_id"
         )
     )
-    return [CatalogueAlias(r[0], r[1], r[2], r[3], tuple(r[4]) if r[4] else None) for r in result]
+    return [
+        CatalogueAlias(r[0], r[1], r[2], r[3], tuple(r[4]) if r[4] else None, bool(r[5]))
+        for r in result
+    ]
 
 
 def read_ignored(conn: Connection) -> frozenset[str]:

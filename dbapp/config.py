@@ -42,7 +42,8 @@ def normalise_url(url: str) -> str:
     """Turn any PostgreSQL URL (``postgres://``, ``+psycopg2``...) into psycopg 3's dialect."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
+        parsed.port  # noqa: B018 - a bad port or an unclosed [ only shows up here
+    except (ArgumentError, ValueError):
         raise ConfigError("not a database URL (expected postgresql://user@host:port/db)") from None
     backend = parsed.drivername.split("+", 1)[0]
     if backend not in _POSTGRES_SCHEMES:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +12,7 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import Connection, Row
 
 from dbapp import __version__
-from dbapp.errors import NotFound
+from dbapp.errors import DbappError, NotFound
 from dbapp.models import Load, LoadReject
 
 # Advisory lock namespace: a running load holds (LOCK_NAMESPACE, load_id) for its lifetime, so
@@ -36,7 +37,12 @@ class LoadCounts:
 
 
 def start_load(conn: Connection, arguments: dict[str, Any]) -> int:
-    """Record a new running load and hold its liveness lock on this connection's session."""
+    """Record a new running load and hold its liveness lock on this connection's session.
+
+    The lock key is random and taken before the row is committed, so no other session (a
+    reader login included) can see it, let alone take it, first.
+    """
+    key = secrets.randbits(62) + 1
     load_id = conn.execute(
         insert(Load)
         .values(
@@ -44,21 +50,30 @@ def start_load(conn: Connection, arguments: dict[str, Any]) -> int:
             dbapp_version=__version__,
             hostname=socket.gethostname(),
             pid=os.getpid(),
+            lock_key=key,
         )
         .returning(Load.load_id)
     ).scalar_one()
-    conn.execute(text("SELECT pg_advisory_lock(:ns, :id)"), {"ns": LOCK_NAMESPACE, "id": load_id})
+    if not conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}):
+        raise DbappError("could not take a fresh load lock (is someone guessing keys?)")
     return int(load_id)
+
+
+def _lock_args(load_id: int, key: int | None) -> tuple[str, dict[str, int]]:
+    """The liveness lock of a load: its random key, or (namespace, id) for loads before 0006."""
+    if key is not None:
+        return "(:k)", {"k": key}
+    return "(:ns, :id)", {"ns": LOCK_NAMESPACE, "id": load_id}
 
 
 def mark_interrupted_loads(conn: Connection) -> list[int]:
     """Mark 'running' loads whose process is gone (their lock is free) as 'interrupted'."""
     stale = []
-    for load_id in conn.scalars(select(Load.load_id).where(Load.status == "running")):
-        free = conn.scalar(
-            text("SELECT pg_try_advisory_xact_lock(:ns, :id)"),
-            {"ns": LOCK_NAMESPACE, "id": load_id},
-        )
+    for load_id, key in conn.execute(
+        select(Load.load_id, Load.lock_key).where(Load.status == "running")
+    ):
+        args, params = _lock_args(load_id, key)
+        free = conn.scalar(text(f"SELECT pg_try_advisory_xact_lock{args}"), params)
         if free:
             stale.append(load_id)
     if stale:
@@ -81,12 +96,14 @@ def record_progress(
 
 def finish_load(conn: Connection, load_id: int, status: str, error: str | None = None) -> None:
     """Close the ledger row and release the liveness lock."""
-    conn.execute(
+    key = conn.execute(
         update(Load)
         .where(Load.load_id == load_id)
         .values(status=status, finished_at=func.now(), error=error)
-    )
-    conn.execute(text("SELECT pg_advisory_unlock(:ns, :id)"), {"ns": LOCK_NAMESPACE, "id": load_id})
+        .returning(Load.lock_key)
+    ).scalar_one_or_none()
+    args, params = _lock_args(load_id, key)
+    conn.execute(text(f"SELECT pg_advisory_unlock{args}"), params)
 
 
 def list_loads(conn: Connection, limit: int = 20) -> list[Row[Any]]:

@@ -120,8 +120,14 @@ class LoadReject(Base):
     error_code: Mapped[str] = mapped_column(String(64))
     message: Mapped[str] = mapped_column(Text)
     raw: Mapped[bytes | None] = mapped_column(LargeBinary)
-    raw_size: Mapped[int | None] = mapped_column(BigInteger)
-    raw_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    raw_size: Mapped[int | None] = mapped_column(
+        BigInteger, comment="Size in bytes of the whole record."
+    )
+    raw_sha256: Mapped[str | None] = mapped_column(
+        String(64),
+        index=True,
+        comment="SHA-256 of the whole record (raw may hold only its first bytes).",
+    )
     created_at: Mapped[CreatedAt]
 
     load: Mapped[Load] = relationship(back_populates="rejects")

@@ -97,6 +97,28 @@ def get_report(name: str) -> Report:
     return reports[name]
 
 
+def resolve_source(conn: Connection, name: str | None) -> str | None:
+    """The stored name of source ``name``, matched case-insensitively; NotFound if none."""
+    if name is None:
+        return None
+    check_text(name, "--source")
+    found = list(
+        conn.scalars(
+            text(
+                "SELECT name FROM sources WHERE lower(name) = lower(:n) "
+                "ORDER BY name = :n DESC, name LIMIT 2"
+            ),
+            {"n": name},
+        )
+    )
+    if found and (found[0] == name or len(found) == 1):
+        return str(found[0])
+    if found:
+        raise NotFound(f"--source {name!r} matches {', '.join(found)}: give the exact case")
+    known = list(conn.scalars(text("SELECT name FROM sources ORDER BY name LIMIT 10")))
+    raise NotFound(f"no source {name!r} (sources: {', '.join(known) or 'none yet'})")
+
+
 def _bindings(conn: Connection, report: Report, params: ReportParams) -> dict[str, Any]:
     for option in ("source", "entity", "kind"):
         check_text(getattr(params, option), f"--{option}")
@@ -117,7 +139,7 @@ def _bindings(conn: Connection, report: Report, params: ReportParams) -> dict[st
     values = {
         "since": params.since,
         "until": params.until,
-        "source": params.source,
+        "source": resolve_source(conn, params.source) if "source" in report.options else None,
         "entity_id": entity_id,
         "kind": params.kind.upper() if params.kind else None,
         "limit": params.limit,

@@ -10,6 +10,7 @@ import os
 from psycopg import sql
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from dbapp.errors import DbappError
 
@@ -47,6 +48,13 @@ def grant_reader(conn: Connection, name: str, password: str | None) -> bool:
         {"r": name},
     ):
         raise DbappError(f"{name} is a privileged role; a reader login must be a plain role")
+    if exists:
+        writes = _write_rights(conn, name)
+        if writes:
+            raise DbappError(
+                f"{name} already exists and can write ({'; '.join(writes)}); a reader login "
+                "must only read: choose a new name, or revoke those rights first"
+            )
     ident = sql.Identifier(name)
     auth: sql.Composable
     if password is None:
@@ -65,4 +73,54 @@ def grant_reader(conn: Connection, name: str, password: str | None) -> bool:
     with raw.cursor() as cur:
         for statement in statements:
             cur.execute(statement)
+    _forbid_large_objects(conn)
     return not exists
+
+
+_WRITE_RIGHTS = """
+SELECT 'owns or may change ' || c.relname FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+  AND (pg_get_userbyid(c.relowner) = :r
+       OR has_table_privilege(:r, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE, TRIGGER'))
+UNION ALL
+SELECT 'may create objects in schema ' || current_schema()
+WHERE has_schema_privilege(:r, current_schema(), 'CREATE')
+LIMIT 5
+"""
+# Creating large objects needs no grant in PostgreSQL: a read-only login could fill the disk.
+_LARGE_OBJECT_FUNCTIONS = (
+    "lo_from_bytea(oid, bytea)",
+    "lo_create(oid)",
+    "lo_creat(integer)",
+    "lo_import(text)",
+    "lo_import(text, oid)",
+    "lo_put(oid, bigint, bytea)",
+    "lowrite(integer, bytea)",
+)
+
+
+def _write_rights(conn: Connection, name: str) -> list[str]:
+    """What role ``name`` may change in dbapp's schema (directly or through its groups)."""
+    return [str(r) for r in conn.scalars(text(_WRITE_RIGHTS), {"r": name})]
+
+
+def _forbid_large_objects(conn: Connection) -> None:
+    """Take the large-object writers away from PUBLIC in this database, where we may.
+
+    Needs ownership of the functions (a superuser, such as the embedded server's): elsewhere
+    the administrator must do it, and ``grant-reader`` says so.
+    """
+    with conn.begin_nested() as savepoint:
+        try:
+            for function in _LARGE_OBJECT_FUNCTIONS:
+                conn.execute(text(f"REVOKE EXECUTE ON FUNCTION {function} FROM PUBLIC"))
+        except DBAPIError:
+            savepoint.rollback()
+
+
+def large_objects_forbidden(conn: Connection) -> bool:
+    """True when PUBLIC can no longer create large objects here."""
+    return not conn.scalar(
+        text("SELECT has_function_privilege('public', 'lo_from_bytea(oid, bytea)', 'EXECUTE')")
+    )

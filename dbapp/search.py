@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from dbapp.errors import DbappError, check_text
-from dbapp.report import ReportResult
+from dbapp.errors import BadArgument, check_text
+from dbapp.report import ReportResult, resolve_source
 
 HIGHLIGHT_START = "«"
 HIGHLIGHT_STOP = "»"
@@ -48,12 +48,11 @@ def search_documents(
 ) -> ReportResult:
     """Documents matching ``query`` (``"so-called elections" -Armenia`` style), best first."""
     if not query.strip():
-        raise DbappError("search needs some words")
+        raise BadArgument("search needs some words, e.g. dbapp search 'oil prices'")
     check_text(query, "the search text")
-    check_text(source, "--source")
     params: dict[str, Any] = {
         "query": query,
-        "source": source,
+        "source": resolve_source(conn, source),
         "since": since,
         "until": until,
         "limit": limit,

@@ -31,7 +31,10 @@ def test_upgrade_current_check_downgrade(blank_db: str) -> None:
             conn.execute(text("CREATE INDEX ix_stray ON documents (title)"))
         result = invoke(blank_db, "db", "check")
         assert result.exit_code == 1 and "ix_stray" in result.output
-        result = invoke(blank_db, "db", "downgrade", "base")
+        result = invoke(blank_db, "db", "downgrade", "base")  # no terminal, no --yes: refused
+        assert result.exit_code == 2 and "--yes" in result.output
+        assert "documents" in inspect(engine).get_table_names()
+        result = invoke(blank_db, "db", "downgrade", "base", "--yes")
         assert result.exit_code == 0
         assert "documents" not in inspect(engine).get_table_names()
     finally:

@@ -16,6 +16,7 @@ from dbapp.cli.report import report, search
 from dbapp.config import get_settings
 
 app = typer.Typer(
+    rich_markup_mode=None,
     name="dbapp",
     help="A relational document database for news, on PostgreSQL.",
     no_args_is_help=True,

@@ -3,26 +3,51 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import click
 import psycopg
+import psycopg.errors
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from dbapp.config import Settings
-from dbapp.errors import DatabaseUnavailable, DbappError
+from dbapp.errors import DatabaseUnavailable, DbappError, MigrationError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Outside a terminal (pipes, CI logs) rich would squeeze tables into 80 columns.
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 200)
+# Outside a terminal (pipes, CI logs) rich would squeeze tables into 80 columns. Markup and
+# emoji codes are off: file names, entity names and messages are data ("[red]x.txt" stays as
+# it is); styled words are built with rich.text.Text instead.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200, markup=False, emoji=False)
+err = Console(
+    stderr=True,
+    soft_wrap=True,
+    width=None if sys.stderr.isatty() else 200,
+    markup=False,
+    emoji=False,
+)
+
+
+def styled(label: str, style: str, rest: str = "") -> Text:
+    """``label`` in ``style`` followed by plain ``rest`` (never read as markup)."""
+    return Text.assemble((label, style), rest)
+
+
+def print_error(message: str) -> None:
+    err.print(styled("error:", "red", " " + message), highlight=False)
+
 
 EXIT_INTERRUPTED = 130
+# Bounds of numeric options: past them a value is a usage error (exit 2), not a database one.
+MAX_ROWS = 1_000_000
+MAX_BATCH = 100_000
+MAX_ID = 2**31 - 1
 
 
 def settings(ctx: typer.Context) -> Settings:
@@ -38,23 +63,46 @@ def _first_line(exc: Exception) -> str:
 
 
 def handle_errors(fn: F) -> F:
-    """Turn domain errors into one line on stderr and the error's exit code (no traceback)."""
+    """Turn errors into one line on stderr and a meaningful exit code (no traceback).
+
+    ``DBAPP_DEBUG=1`` shows the traceback of an unexpected error instead.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except DbappError as exc:
-            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+            print_error(str(exc))
             raise typer.Exit(code=exc.exit_code) from None
         except (OperationalError, psycopg.OperationalError) as exc:
-            err.print(f"[red]error:[/red] database connection failed: {escape(_first_line(exc))}")
+            print_error(f"database connection failed: {_first_line(exc)}")
             raise typer.Exit(code=DatabaseUnavailable.exit_code) from None
         except (DBAPIError, psycopg.Error) as exc:
-            err.print(f"[red]error:[/red] database error: {escape(_first_line(exc))}")
+            orig = getattr(exc, "orig", None) or exc
+            if isinstance(orig, psycopg.errors.UndefinedTable | psycopg.errors.UndefinedColumn):
+                print_error(
+                    f"the database schema is not migrated ({_first_line(exc)}): "
+                    "run `dbapp db upgrade`"
+                )
+                raise typer.Exit(code=MigrationError.exit_code) from None
+            if isinstance(orig, psycopg.errors.ReadOnlySqlTransaction):
+                print_error(f"this server is read-only (a replica?): {_first_line(exc)}")
+                raise typer.Exit(code=1) from None
+            print_error(f"database error: {_first_line(exc)}")
             raise typer.Exit(code=1) from None
         except KeyboardInterrupt:
-            err.print("[yellow]interrupted[/yellow]")
+            err.print(styled("interrupted", "yellow"))
             raise typer.Exit(code=EXIT_INTERRUPTED) from None
+        except (typer.Exit, typer.Abort, click.exceptions.ClickException):
+            raise
+        except Exception as exc:
+            if os.environ.get("DBAPP_DEBUG"):
+                raise
+            print_error(
+                f"unexpected {type(exc).__name__}: {exc} "
+                "(a bug: DBAPP_DEBUG=1 shows the traceback; please report it)"
+            )
+            raise typer.Exit(code=1) from None
 
     return wrapper  # type: ignore[return-value]

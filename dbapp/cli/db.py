@@ -10,14 +10,16 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from dbapp import migrate
-from dbapp.cli._common import err, handle_errors, out, settings
+from dbapp.cli._common import err, handle_errors, out, settings, styled
 from dbapp.db import client_url, open_database
 from dbapp.embedded import EmbeddedServer, ServerStatus
 from dbapp.errors import ConfigError
-from dbapp.roles import grant_reader
+from dbapp.roles import grant_reader, large_objects_forbidden
 
 db_app = typer.Typer(
-    help="Migrate the schema; start and stop the embedded server.", no_args_is_help=True
+    rich_markup_mode=None,
+    help="Migrate the schema; start and stop the embedded server.",
+    no_args_is_help=True,
 )
 
 
@@ -41,11 +43,20 @@ def upgrade(
 def downgrade(
     ctx: typer.Context,
     revision: Annotated[str, typer.Argument(help="Target revision; 'base' removes every table.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Migrate the schema down to REVISION. Data in dropped tables is lost.
 
-    Example: dbapp db downgrade base
+    Asks for confirmation (on a terminal) unless --yes; without a terminal --yes is required.
+
+    Example: dbapp db downgrade 0004 --yes
     """
+    if not yes:
+        what = "EVERY dbapp table and all its data" if revision == "base" else "newer schema"
+        if not sys.stdin.isatty():
+            raise ConfigError(f"downgrading to {revision} drops {what}: add --yes to confirm")
+        if not typer.confirm(f"downgrade to {revision}, dropping {what}?", default=False):
+            raise typer.Exit(code=1)
     with open_database(settings(ctx)) as db:
         migrate.downgrade(db.engine, revision)
         err.print(f"schema at {', '.join(migrate.current(db.engine)) or 'base'}")
@@ -91,7 +102,7 @@ def check(ctx: typer.Context) -> None:
         migrate.ensure_schema(db.engine, auto_upgrade_blank=False)
         diff = migrate.check(db.engine)
     if diff:
-        err.print(f"[red]schema drift:[/red] {diff}", highlight=False)
+        err.print(styled("schema drift:", "red", f" {diff}"), highlight=False)
         raise typer.Exit(code=1)
     out.print("no drift: the models match the migrated schema")
 
@@ -145,7 +156,14 @@ def grant_reader_command(
         migrate.ensure_schema(db.engine, auto_upgrade_blank=False)
         with db.engine.begin() as conn:
             created = grant_reader(conn, name, password)
+            lo_closed = large_objects_forbidden(conn)
         url = make_url(client_url(settings(ctx))[0]).set(username=name, password=None)
+    if not lo_closed:
+        err.print(
+            "warning: logins here may still create large objects (lo_from_bytea); an "
+            "administrator can stop that: REVOKE EXECUTE ON FUNCTION lo_from_bytea(oid, bytea), "
+            "lo_create(oid), lo_creat(integer), lo_put(oid, bigint, bytea) FROM PUBLIC"
+        )
     err.print(f"{'created' if created else 'updated'} read-only login {name}; connect with:")
     out.print(url.render_as_string(), highlight=False)
 

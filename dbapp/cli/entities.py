@@ -12,18 +12,22 @@ from rich.table import Table
 from dbapp import entities as lib
 from dbapp import migrate
 from dbapp.catalogue import seed_catalogue
-from dbapp.cli._common import err, handle_errors, out, settings
+from dbapp.cli._common import MAX_BATCH, MAX_ROWS, err, handle_errors, out, settings, styled
 from dbapp.cli._progress import RichBar
 from dbapp.db import open_database
 from dbapp.extract import DEFAULT_SPACY_MODEL, EXTRACTORS, extractor_for
+from dbapp.locks import catalogue_in_use, lock_for_curation
 from dbapp.reextract import DEFAULT_BATCH_SIZE, extract_documents
 from dbapp.report import refresh_reports
 
 entities_app = typer.Typer(
+    rich_markup_mode=None,
     help="Curate the entity catalogue: list, show, aliases, merge, ignore.",
     no_args_is_help=True,
 )
-alias_app = typer.Typer(help="Add or remove an entity's aliases.", no_args_is_help=True)
+alias_app = typer.Typer(
+    rich_markup_mode=None, help="Add or remove an entity's aliases.", no_args_is_help=True
+)
 entities_app.add_typer(alias_app, name="alias")
 
 KindOption = Annotated[
@@ -63,7 +67,7 @@ def list_(
     ctx: typer.Context,
     kind: KindOption = None,
     search: Annotated[str | None, typer.Option(help="Part of a name or alias.")] = None,
-    limit: Annotated[int, typer.Option(min=1)] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_ROWS)] = 50,
 ) -> None:
     """List entities, most mentioned first.
 
@@ -99,7 +103,7 @@ def show(
     with open_database(settings(ctx)) as db, db.engine.connect() as conn:
         details = lib.entity_details(conn, lib.find_entity(conn, name, kind))
     e = details["entity"]
-    out.print(f"[bold]{e.canonical_name}[/bold]  {e.kind}  #{e.entity_id}", highlight=False)
+    out.print(styled(e.canonical_name, "bold", f"  {e.kind}  #{e.entity_id}"), highlight=False)
     if e.external_id or e.description:
         out.print(f"{e.external_id or ''}  {e.description or ''}".strip(), highlight=False)
     aliases = Table("alias", "from", "only with", title="aliases", title_justify="left")
@@ -127,6 +131,7 @@ def alias_add(
     Example: dbapp entities alias add "Baki" Baku && dbapp extract
     """
     with open_database(settings(ctx)) as db, db.engine.begin() as conn:
+        lock_for_curation(conn)
         target = lib.find_entity(conn, entity, kind)
         lib.add_alias(conn, alias, target)
     out.print(f"{alias!r} now names {target}; {REEXTRACT_HINT}", highlight=False)
@@ -144,6 +149,7 @@ def alias_remove(
     Example: dbapp entities alias remove "America"
     """
     with open_database(settings(ctx)) as db, db.engine.begin() as conn:
+        lock_for_curation(conn)
         entity, removed = lib.remove_alias(conn, alias, kind)
         refresh_reports(conn)
     out.print(f"removed {alias!r} from {entity} and {removed:,} mentions", highlight=False)
@@ -162,6 +168,7 @@ def merge(
     Example: dbapp entities merge "Nagorno-Karabakh Republic" Karabakh
     """
     with open_database(settings(ctx)) as db, db.engine.begin() as conn:
+        lock_for_curation(conn)
         result = lib.merge_entities(
             conn, lib.find_entity(conn, source, kind), lib.find_entity(conn, target, kind)
         )
@@ -186,6 +193,7 @@ def ignore(
     Example: dbapp entities ignore "Chad" --note "a first name in our corpus"
     """
     with open_database(settings(ctx)) as db, db.engine.begin() as conn:
+        lock_for_curation(conn)
         removed = lib.ignore_surface(conn, surface, note)
         refresh_reports(conn)
     out.print(f"ignoring {surface!r}: {removed:,} mentions removed", highlight=False)
@@ -202,6 +210,7 @@ def unignore(
     Example: dbapp entities unignore "Chad" && dbapp extract
     """
     with open_database(settings(ctx)) as db, db.engine.begin() as conn:
+        lock_for_curation(conn)
         lib.unignore_surface(conn, surface)
     out.print(f"{surface!r} may match again; {REEXTRACT_HINT}", highlight=False)
 
@@ -219,7 +228,7 @@ def extract(
     spacy_model: Annotated[
         str, typer.Option(help="spaCy pipeline for --extractor spacy.")
     ] = DEFAULT_SPACY_MODEL,
-    batch_size: Annotated[int, typer.Option(min=1)] = DEFAULT_BATCH_SIZE,
+    batch_size: Annotated[int, typer.Option(min=1, max=MAX_BATCH)] = DEFAULT_BATCH_SIZE,
     progress: Annotated[
         bool | None,
         typer.Option("--progress/--no-progress", help="Progress bar [default: on a terminal]."),
@@ -234,15 +243,16 @@ def extract(
     show_bar = sys.stderr.isatty() if progress is None else progress
     with open_database(settings(ctx)) as db:
         migrate.ensure_schema(db.engine)
-        chosen = extractor_for(db.engine, extractor, spacy_model)
-        result = extract_documents(
-            db.engine,
-            chosen,
-            since=since.date() if since else None,
-            source=source,
-            batch_size=batch_size,
-            progress=RichBar("extracting") if show_bar else None,
-        )
+        with catalogue_in_use(db.engine):
+            chosen = extractor_for(db.engine, extractor, spacy_model)
+            result = extract_documents(
+                db.engine,
+                chosen,
+                since=since.date() if since else None,
+                source=source,
+                batch_size=batch_size,
+                progress=RichBar("extracting") if show_bar else None,
+            )
     out.print(
         f"{result.extractor} {result.version}: {result.documents:,} documents, "
         f"{result.added:,} mentions added, {result.removed:,} removed "

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from dbapp import ledger, migrate
 from dbapp.catalogue import shipped_aliases
-from dbapp.cli._common import err, handle_errors, out, settings
+from dbapp.cli._common import MAX_BATCH, MAX_ID, MAX_ROWS, err, handle_errors, out, settings, styled
 from dbapp.cli._progress import RichBar
 from dbapp.db import open_database
 from dbapp.errors import InputError
@@ -23,12 +23,14 @@ from dbapp.load import (
     load_documents,
     summary_rows,
 )
+from dbapp.locks import catalogue_in_use
 from dbapp.parse.inputs import FORMATS
 from dbapp.parse.tabular import parse_mapping
 
 EXIT_REJECTS = 5
 
 loads_app = typer.Typer(
+    rich_markup_mode=None,
     help="List past loads; show a load's rejects; get a rejected record's bytes back.",
     invoke_without_command=True,
 )
@@ -55,7 +57,8 @@ def _print_summary(result: LoadResult) -> None:
             err.print(f"warning {code}: {example}", highlight=False)
     for reject in result.rejects:
         err.print(
-            f"[red]rejected[/red] {reject.where}: {reject.code}: {reject.message}", highlight=False
+            styled("rejected", "red", f" {reject.where}: {reject.code}: {reject.message}"),
+            highlight=False,
         )
     hidden = result.counts.documents_rejected - len(result.rejects)
     if hidden > 0:
@@ -87,19 +90,20 @@ def load(
         ),
     ] = None,
     batch_size: Annotated[
-        int, typer.Option(min=1, help="Documents per transaction.")
+        int, typer.Option(min=1, max=MAX_BATCH, help="Documents per transaction.")
     ] = DEFAULT_BATCH_SIZE,
     workers: Annotated[
-        int, typer.Option(min=0, help="Parser processes; 0 decides from input size.")
+        int, typer.Option(min=0, max=64, help="Parser processes; 0 decides from input size.")
     ] = 0,
     writers: Annotated[
-        int, typer.Option(min=0, help="Database connections writing batches; 0 decides.")
+        int, typer.Option(min=0, max=16, help="Database connections writing batches; 0 decides.")
     ] = 0,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Parse and report; write nothing.")
     ] = False,
     max_document_size: Annotated[
-        float, typer.Option(min=0.001, help="Largest document accepted, in MB.")
+        float,
+        typer.Option(min=0.001, max=1000, help="Largest document accepted, in MB (at most 1000)."),
     ] = 5.0,
     extractor: Annotated[
         str, typer.Option(help=f"Entity extractor: {', '.join(EXTRACTORS)}.")
@@ -148,16 +152,21 @@ def load(
     )
     show = sys.stderr.isatty() if progress is None else progress
     with open_database(settings(ctx)) as db:
+        bar = RichBar("loading") if show else None
         if dry_run:
             ready = set(migrate.current(db.engine)) == set(migrate.heads())
+            chosen = (
+                extractor_for(db.engine, extractor, spacy_model, seed=False)
+                if ready
+                else make_extractor(extractor, shipped_aliases(), spacy_model=spacy_model)
+            )
+            result = load_documents(db.engine, paths, chosen, options, bar)
         else:
             migrate.ensure_schema(db.engine)
-            ready = True
-        chosen = extractor_for(db.engine, extractor, spacy_model, seed=not dry_run)
-        if not ready:
-            chosen = make_extractor(extractor, shipped_aliases(), spacy_model=spacy_model)
-        bar = RichBar("loading") if show else None
-        result = load_documents(db.engine, paths, chosen, options, bar)
+            # Curation waits for the load (and the load for curation): see dbapp.locks.
+            with catalogue_in_use(db.engine):
+                chosen = extractor_for(db.engine, extractor, spacy_model)
+                result = load_documents(db.engine, paths, chosen, options, bar)
     _print_summary(result)
     if result.counts.documents_rejected:
         raise typer.Exit(code=EXIT_REJECTS)
@@ -167,7 +176,7 @@ def load(
 @handle_errors
 def loads(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option(min=1, help="How many recent loads.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_ROWS, help="How many recent loads.")] = 20,
 ) -> None:
     """List recent loads with their counts and status.
 
@@ -208,8 +217,12 @@ def loads(
 @handle_errors
 def show(
     ctx: typer.Context,
-    load_id: Annotated[int, typer.Argument(help="The load's number (see `dbapp loads`).")],
-    limit: Annotated[int, typer.Option(min=1, help="How many rejects to list.")] = 100,
+    load_id: Annotated[
+        int, typer.Argument(min=1, max=MAX_ID, help="The load's number (see `dbapp loads`).")
+    ],
+    limit: Annotated[
+        int, typer.Option(min=1, max=MAX_ROWS, help="How many rejects to list.")
+    ] = 100,
 ) -> None:
     """Show one load: arguments, counts, warnings and its rejects.
 
@@ -243,7 +256,9 @@ def show(
 @handle_errors
 def raw(
     ctx: typer.Context,
-    reject_id: Annotated[int, typer.Argument(help="The reject's number (see `dbapp loads show`).")],
+    reject_id: Annotated[
+        int, typer.Argument(min=1, max=MAX_ID, help="The reject's number (see `dbapp loads show`).")
+    ],
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Write to a file, not stdout.")
     ] = None,

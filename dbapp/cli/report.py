@@ -12,9 +12,10 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from dbapp import migrate
-from dbapp.cli._common import err, out, settings
+from dbapp.cli._common import MAX_ID, MAX_ROWS, err, out, settings
 from dbapp.db import open_database
 from dbapp.plot import plot
 from dbapp.report import (
@@ -62,14 +63,14 @@ def print_result(result: ReportResult, fmt: str, title: str | None = None) -> No
     else:
         table = Table(*result.columns, title=title, title_justify="left")
         for row in result.rows:
-            cells = []
+            cells: list[str | Text] = []
             for value in row:
-                text = escape(_cell(value))
-                if out.is_terminal:  # search snippets: highlighted words in bold yellow
-                    text = text.replace(HIGHLIGHT_START, "[bold yellow]").replace(
-                        HIGHLIGHT_STOP, "[/bold yellow]"
-                    )
-                cells.append(text)
+                cell = _cell(value)
+                if out.is_terminal and HIGHLIGHT_START in cell:  # search snippets: bold yellow
+                    marked = escape(cell).replace(HIGHLIGHT_START, "[bold yellow]")
+                    cells.append(Text.from_markup(marked.replace(HIGHLIGHT_STOP, "[/bold yellow]")))
+                else:
+                    cells.append(cell)
             table.add_row(*cells)
         out.print(table)
     for note in result.notes:
@@ -94,11 +95,13 @@ def report(
     source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
     entity: Annotated[str | None, typer.Option(help="An entity: name, alias or #ID.")] = None,
     kind: Annotated[str | None, typer.Option(help="Entity kind, e.g. GPE or ORG.")] = None,
-    limit: Annotated[int, typer.Option(min=1, help="Most rows to show.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_ROWS, help="Most rows to show.")] = 20,
     period: Annotated[str, typer.Option(help=f"One of: {', '.join(PERIODS)}.")] = "month",
-    context: Annotated[int, typer.Option(min=0, help="kwic: characters either side.")] = 40,
+    context: Annotated[
+        int, typer.Option(min=0, max=10_000, help="kwic: characters either side.")
+    ] = 40,
     min_documents: Annotated[
-        int, typer.Option(min=1, help="co-mentions: fewest shared articles.")
+        int, typer.Option(min=1, max=MAX_ID, help="co-mentions: fewest shared articles.")
     ] = 1,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
     plot_to: Annotated[
@@ -150,7 +153,7 @@ def search(
     source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
     since: DateOption = None,
     until: DateOption = None,
-    limit: Annotated[int, typer.Option(min=1, help="Most results.")] = 10,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_ROWS, help="Most results.")] = 10,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
 ) -> None:
     """Full-text search, ranked, with highlighted snippets (web-search syntax).

@@ -132,9 +132,12 @@ class Gazetteer:
     def __init__(self, aliases: Sequence[CatalogueAlias], ignored: Iterable[str] = ()) -> None:
         self._aliases = list(aliases)
         self._ignored = frozenset(ignored)
+        # The version names the curated catalogue: names that extraction itself added (byline
+        # authors of earlier loads) would otherwise give every load a new label.
         digest = hashlib.sha256()
         for a in self._aliases:
-            digest.update(f"{a.entity_id}\t{a.kind}\t{a.alias}\t{a.context_terms}\n".encode())
+            if not a.extracted:
+                digest.update(f"{a.entity_id}\t{a.kind}\t{a.alias}\t{a.context_terms}\n".encode())
         for surface in sorted(self._ignored):
             digest.update(f"ignore\t{surface}\n".encode())
         self.version = f"{CODE_VERSION}.{digest.hexdigest()[:10]}"

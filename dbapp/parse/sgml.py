@@ -48,7 +48,9 @@ def _capped_reject(record: Capped, path: str, line: int, code: str, message: str
     )
 
 
-def split_records(stream: Any, path: str, max_bytes: int = 5_000_000) -> Iterator[SgmlRecord | Reject]:
+def split_records(
+    stream: Any, path: str, max_bytes: int = 5_000_000
+) -> Iterator[SgmlRecord | Reject]:
     """Cut a stream into records in one pass, holding at most one record (``max_bytes``).
 
     A ``<REUTERS>`` that opens before the previous one closed ends that one as a reject (it is

@@ -1,0 +1,90 @@
+"""The catalogue lock: loads and extraction read the catalogue, curation changes it.
+
+A load builds its extractor from the catalogue once and writes mentions for minutes or hours;
+a merge or alias removal in the middle would leave it writing mentions of entities that no
+longer exist or through aliases that were removed. So loads and ``extract`` hold the lock
+shared for their whole run, curation takes it exclusively for its transaction: each waits for
+the other, never both at once. Waits are bounded (``DBAPP_LOCK_TIMEOUT`` seconds, default 30):
+a session that holds the lock forever, e.g. a reader login calling ``pg_advisory_lock``,
+gets a clear error naming it instead of a hang.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from dbapp.errors import Busy
+
+# One bigint key ("dbapp catalogue"); the (int, int) keys of the load ledger are another space.
+CATALOGUE_KEY = 0x6462_6361_7461_6C67
+DEFAULT_TIMEOUT_S = 30.0
+_LOCK_NOT_AVAILABLE = "55P03"
+_HOLDERS = """
+SELECT a.pid, a.usename, a.application_name, l.mode,
+       (SELECT string_agg(load_id::text, ', ') FROM loads
+        WHERE status = 'running' AND pid = a.pid) AS loads
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+  AND l.classid::bigint = (:key >> 32) AND l.objid::bigint = (:key & 4294967295)
+  AND a.pid <> pg_backend_pid()
+"""
+
+
+def timeout_s() -> float:
+    try:
+        return max(float(os.environ.get("DBAPP_LOCK_TIMEOUT", DEFAULT_TIMEOUT_S)), 0.001)
+    except ValueError:
+        return DEFAULT_TIMEOUT_S
+
+
+def holders(conn: Connection) -> list[str]:
+    """Who holds the catalogue lock now, described for a message."""
+    found = []
+    for pid, user, app, mode, loads in conn.execute(text(_HOLDERS), {"key": CATALOGUE_KEY}):
+        what = f"load {loads}" if loads else (app or "a session")
+        kind = "shared" if mode == "ShareLock" else "exclusive"
+        found.append(f"{what} (pid {pid}, user {user}, {kind})")
+    return found
+
+
+def _acquire(conn: Connection, sql: str, what: str) -> None:
+    conn.execute(text(f"SET LOCAL lock_timeout = '{int(timeout_s() * 1000)}ms'"))
+    try:
+        with conn.begin_nested():
+            conn.execute(text(sql), {"key": CATALOGUE_KEY})
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+            raise
+        who = "; ".join(holders(conn)) or "another session"
+        raise Busy(
+            f"{what}: the catalogue is in use by {who} and stayed so for "
+            f"{timeout_s():g} s (DBAPP_LOCK_TIMEOUT); try again when it is done"
+        ) from None
+    conn.execute(text("SET LOCAL lock_timeout = 0"))
+
+
+def lock_for_curation(conn: Connection) -> None:
+    """Take the catalogue exclusively until ``conn``'s transaction ends (waits for loads)."""
+    _acquire(conn, "SELECT pg_advisory_xact_lock(:key)", "cannot change the catalogue now")
+
+
+@contextmanager
+def catalogue_in_use(engine: Engine) -> Iterator[None]:
+    """Hold the catalogue shared for a block (a load, an extraction), on a connection of its own."""
+    with engine.connect() as conn:
+        with conn.begin():
+            _acquire(conn, "SELECT pg_advisory_lock_shared(:key)", "cannot start")
+        try:
+            yield
+        finally:
+            try:
+                conn.execute(text("SELECT pg_advisory_unlock_shared(:key)"), {"key": CATALOGUE_KEY})
+                conn.commit()
+            except DBAPIError:
+                pass  # the connection is gone, and the session lock with it
