@@ -11,7 +11,15 @@ from sqlalchemy.exc import ArgumentError
 
 from dbapp.errors import ConfigError
 
-DEFAULT_PGDATA = Path(".dbapp") / "pgdata"
+
+def default_pgdata() -> Path:
+    """The per-user data directory (``~/.local/share/dbapp/pgdata`` on Linux): the same
+    database whichever directory dbapp runs in."""
+    import platformdirs
+
+    return platformdirs.user_data_path("dbapp") / "pgdata"
+
+
 EMBEDDED_DATABASE = "dbapp"
 _POSTGRES_SCHEMES = {"postgres", "postgresql"}
 
@@ -22,19 +30,25 @@ class Settings:
 
     database_url: str | None
     pgdata: Path
+    announce: bool = False  # say on stderr when the embedded server creates a new database
 
     @property
     def embedded(self) -> bool:
         return self.database_url is None
 
 
-def get_settings(database_url: str | None = None, pgdata: str | Path | None = None) -> Settings:
+def get_settings(
+    database_url: str | None = None, pgdata: str | Path | None = None, announce: bool = False
+) -> Settings:
     """Resolve settings: arguments win over ``DATABASE_URL`` / ``DBAPP_PGDATA``, then defaults."""
     url = database_url or os.environ.get("DATABASE_URL") or None
-    data = pgdata or os.environ.get("DBAPP_PGDATA") or DEFAULT_PGDATA
+    data = pgdata or os.environ.get("DBAPP_PGDATA") or default_pgdata()
+    if "\x00" in str(data):
+        raise ConfigError("the data directory contains a NUL character")
     return Settings(
         database_url=normalise_url(url) if url else None,
         pgdata=Path(data).expanduser().absolute(),
+        announce=announce,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from dbapp.config import EMBEDDED_DATABASE, Settings, mask_password
-from dbapp.embedded import HOST, SUPERUSER, EmbeddedServer
+from dbapp.embedded import EmbeddedServer
 from dbapp.errors import DatabaseUnavailable
 
 
@@ -49,6 +50,8 @@ def open_database(settings: Settings) -> Iterator[Database]:
         return
     server = EmbeddedServer(settings.pgdata)
     with server.running():
+        if server.created and settings.announce:
+            print(f"created a new database at {server.pgdata}", file=sys.stderr)
         ensure_database(server.url(), EMBEDDED_DATABASE)
         url = server.url(EMBEDDED_DATABASE)
         engine = make_engine(url)
@@ -79,12 +82,12 @@ def ensure_database(maintenance_url: str, name: str) -> None:
 def client_url(settings: Settings, show_password: bool = False) -> tuple[str, bool]:
     """The URL psql or a BI tool should use, and whether a server answers there now.
 
-    Passwords are masked unless ``show_password``; the embedded server uses trust auth on
-    127.0.0.1 and has none.
+    Passwords are masked unless ``show_password``. The embedded server's URL carries no
+    password: it names the password file (``passfile=``), which libpq and psql read.
     """
     if settings.database_url is not None:
         url = make_url(settings.database_url).set(drivername="postgresql")
         return url.render_as_string(hide_password=not show_password), True
-    status = EmbeddedServer(settings.pgdata).status()
-    port = status.port if status.port is not None else 5432
-    return f"postgresql://{SUPERUSER}@{HOST}:{port}/{EMBEDDED_DATABASE}", status.running
+    server = EmbeddedServer(settings.pgdata)
+    status = server.status()
+    return server.client_url(EMBEDDED_DATABASE, status.port), status.running

@@ -16,15 +16,19 @@ import fcntl
 import json
 import os
 import platform
+import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import psutil
 
@@ -35,6 +39,7 @@ SUPERUSER = "postgres"
 HOST = "127.0.0.1"
 START_TIMEOUT = 60
 REAPER_INTERVAL = 0.5
+PASSFILE = "dbapp.pgpass"  # inside the data directory, mode 0600
 
 
 def _bin_path() -> Path:
@@ -130,6 +135,15 @@ class EmbeddedServer:
         self.lock_path = self.pgdata.parent / f"{self.pgdata.name}.lock"
         self.log_path = self.pgdata / "log"
         self.system_user = SYSTEM_USER if _as_root() else None
+        self.created = False  # this object initialised the data directory
+
+    def _save(self, state: State) -> None:
+        try:
+            state.write(self.state_path)
+        except OSError as exc:
+            raise EmbeddedServerError(
+                f"cannot write {self.state_path}: {exc.strerror} (disk full?)"
+            ) from None
 
     # -- low level --------------------------------------------------------------------------
 
@@ -142,14 +156,18 @@ class EmbeddedServer:
             raise EmbeddedServerError(
                 f"cannot create {self.pgdata.parent}: {exc.strerror}"
             ) from None
-        with open(self.lock_path, "a+") as lock:
+        try:
+            lock = open(self.lock_path, "a+")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise EmbeddedServerError(f"cannot open {self.lock_path}: {exc.strerror}") from None
+        with lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 state = State.read(self.state_path)
                 state.prune()
                 _prune_library_handles(self.pgdata)
                 yield state
-                state.write(self.state_path)
+                self._save(state)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
@@ -203,22 +221,112 @@ class EmbeddedServer:
         port = int(lines[3]) if lines[3].strip() else None
         return pid, port
 
-    def _initdb(self) -> None:
-        if (self.pgdata / "PG_VERSION").exists():
-            return
-        self.pgdata.mkdir(parents=True, exist_ok=True)
+    def _initdb(self) -> bool:
+        """Create the data directory with a generated owner password (SCRAM); True if new.
+
+        A marker file next to the directory lives while initdb runs: if this process is killed
+        midway, the next start finds the marker and makes the directory again.
+        """
+        marker = self.pgdata.parent / f"{self.pgdata.name}.initdb"
+        if marker.exists():
+            # Killed during an earlier initdb: nothing was stored yet, make it again.
+            shutil.rmtree(self.pgdata, ignore_errors=True)
+        elif (self.pgdata / "PG_VERSION").exists():
+            return False
+        try:
+            self.pgdata.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EmbeddedServerError(f"cannot create {self.pgdata}: {exc.strerror}") from None
         if self.system_user:
             self._prepare_for_system_user()
-        self._run(
-            "initdb",
-            [
-                "-D", str(self.pgdata),
-                "--auth=trust",
-                "--encoding=UTF8",
-                "--locale=C.UTF-8",
-                "-U", SUPERUSER,
-            ],
-        )  # fmt: skip
+        password = secrets.token_hex(24)
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(password)
+        with tempfile.TemporaryDirectory(prefix="dbapp-initdb-") as tmp:
+            pwfile = Path(tmp) / "pw"
+            pwfile.write_text(password + "\n")
+            os.chmod(pwfile, 0o600)
+            if self.system_user:
+                import pwd
+
+                entry = pwd.getpwnam(self.system_user)
+                os.chown(tmp, entry.pw_uid, entry.pw_gid)
+                os.chown(pwfile, entry.pw_uid, entry.pw_gid)
+            self._run(
+                "initdb",
+                [
+                    "-D", str(self.pgdata),
+                    "--auth=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                    "--encoding=UTF8",
+                    "--locale=C.UTF-8",
+                    "-U", SUPERUSER,
+                ],
+            )  # fmt: skip
+        self._write_passfile(password)
+        marker.unlink()
+        return True
+
+    # -- the owner's password -----------------------------------------------------------------
+
+    @property
+    def passfile(self) -> Path:
+        """The owner's password in libpq's pgpass format, readable by this OS user only."""
+        return self.pgdata / PASSFILE
+
+    def _write_passfile(self, password: str) -> None:
+        fd = os.open(self.passfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{HOST}:*:*:{SUPERUSER}:{password}\n")
+        os.chmod(self.passfile, 0o600)
+
+    def password(self) -> str:
+        try:
+            line = self.passfile.read_text().strip()
+        except OSError as exc:
+            raise EmbeddedServerError(
+                f"cannot read the server's password file {self.passfile}: {exc.strerror}"
+            ) from None
+        return line.rsplit(":", 1)[1]
+
+    def _trusting(self) -> bool:
+        """True for a data directory made by dbapp < 0.2, which trusted every local login."""
+        try:
+            hba = (self.pgdata / "pg_hba.conf").read_text()
+        except OSError:
+            return False
+        return any(
+            line.split()[-1] == "trust"
+            for line in hba.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")
+        )
+
+    def _secure(self, port: int) -> None:
+        """Move a trust-mode data directory to SCRAM: set a password, rewrite pg_hba, reload."""
+        import psycopg
+
+        from dbapp.roles import scram_sha256
+
+        password = secrets.token_hex(24)
+        with psycopg.connect(
+            host=HOST, port=port, user=SUPERUSER, dbname="postgres", autocommit=True
+        ) as conn:
+            conn.execute("SET password_encryption = 'scram-sha-256'")
+            verifier = scram_sha256(password)
+            conn.execute(f"ALTER ROLE {SUPERUSER} PASSWORD '{verifier}'")  # hex: no quoting
+        self._write_passfile(password)
+        hba = self.pgdata / "pg_hba.conf"
+        lines = []
+        for line in hba.read_text().splitlines():
+            fields = line.split()
+            if fields and not line.lstrip().startswith("#") and fields[-1] == "trust":
+                line = line.rstrip()[: -len("trust")] + "scram-sha-256"
+            lines.append(line)
+        with open(hba, "r+") as f:  # in place: keeps the server user's ownership
+            f.write("\n".join(lines) + "\n")
+            f.truncate()
+        self._run("pg_ctl", ["-D", str(self.pgdata), "reload"])
 
     def _prepare_for_system_user(self) -> None:
         """As root, PostgreSQL must run as another OS user who can reach the binaries and data."""
@@ -255,9 +363,19 @@ class EmbeddedServer:
         )  # fmt: skip
 
     def _stop(self) -> None:
-        if self._postmaster() is None:
+        if self._postmaster_pid() is None:
             return
         self._run("pg_ctl", ["-D", str(self.pgdata), "-w", "-m", "fast", "stop"])
+
+    def _postmaster_pid(self) -> int | None:
+        """The pid of a live postmaster on this data directory, ready or still starting."""
+        try:
+            pid = int((self.pgdata / "postmaster.pid").read_text().splitlines()[0])
+            if psutil.Process(pid).status() != "zombie":
+                return pid
+        except (OSError, ValueError, IndexError, psutil.Error):
+            pass
+        return None
 
     def _ensure_running(self, state: State, port: int | None = None) -> None:
         running = self._postmaster()
@@ -267,8 +385,10 @@ class EmbeddedServer:
                     f"a server runs on {self.pgdata} without a TCP port; stop it first"
                 )
             state.port = running[1]
+            if self._trusting():
+                self._secure(running[1])
             return
-        self._initdb()
+        self.created = self._initdb() or self.created
         wanted = port or state.port
         if wanted is None or not _port_free(wanted):
             if port is not None:
@@ -276,6 +396,8 @@ class EmbeddedServer:
             wanted = _free_port()
         self._start(wanted)
         state.port = wanted
+        if self._trusting():
+            self._secure(wanted)
 
     def _ensure_reaper(self, state: State) -> None:
         if state.pinned or (state.reaper and state.reaper.alive()):
@@ -293,20 +415,35 @@ class EmbeddedServer:
     # -- public ---------------------------------------------------------------------------
 
     def url(self, database: str = SUPERUSER) -> str:
-        """The psycopg 3 URL of the running server (trust auth on 127.0.0.1)."""
+        """The psycopg 3 URL of the running server, with the owner's password (keep it private:
+        show it with :func:`dbapp.config.mask_password`)."""
         running = self._postmaster()
         if running is None or running[1] is None:
             raise EmbeddedServerError(f"the embedded server on {self.pgdata} is not running")
-        return f"postgresql+psycopg://{SUPERUSER}@{HOST}:{running[1]}/{database}"
+        password = quote(self.password(), safe="")
+        return f"postgresql+psycopg://{SUPERUSER}:{password}@{HOST}:{running[1]}/{database}"
+
+    def client_url(self, database: str = SUPERUSER, port: int | None = None) -> str:
+        """A libpq URL for psql and tools: no password in it, libpq reads the passfile."""
+        port = port or self.status().port or 5432
+        return (
+            f"postgresql://{SUPERUSER}@{HOST}:{port}/{database}"
+            f"?passfile={quote(str(self.passfile), safe='/')}"
+        )
 
     def acquire(self) -> None:
-        """Take a handle for this process, starting the server if needed."""
+        """Take a handle for this process, starting the server if needed.
+
+        The handle and a reaper are recorded before the server starts: if this process is
+        killed while it starts, the reaper still stops the server.
+        """
         with self._locked() as state:
-            self._ensure_running(state)
             me = Handle.of(os.getpid())
             if me not in state.handles:
                 state.handles.append(me)
             self._ensure_reaper(state)
+            self._save(state)
+            self._ensure_running(state)
 
     def release(self) -> None:
         """Drop this process's handle; stop the server if nobody else holds it."""
@@ -328,8 +465,9 @@ class EmbeddedServer:
     def start(self, port: int | None = None) -> ServerStatus:
         """Start and pin the server: it keeps running after this process exits."""
         with self._locked() as state:
-            self._ensure_running(state, port)
             state.pinned = True
+            self._save(state)
+            self._ensure_running(state, port)
         return self.status()
 
     def stop(self) -> ServerStatus:
@@ -345,7 +483,7 @@ class EmbeddedServer:
     def reap_once(self) -> bool:
         """One reaper step: stop an orphaned server. True while there is still work to watch."""
         with self._locked() as state:
-            if self._postmaster() is None:
+            if self._postmaster_pid() is None:
                 return False
             if state.pinned:
                 return False

@@ -43,5 +43,9 @@ def test_argument_beats_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     assert s.pgdata == tmp_path / "env"
     monkeypatch.delenv("DATABASE_URL")
     monkeypatch.delenv("DBAPP_PGDATA")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     s = get_settings()
-    assert s.embedded and s.pgdata == Path.cwd() / ".dbapp" / "pgdata"
+    # Per user, not per working directory: the same database from any folder.
+    assert s.embedded and s.pgdata == tmp_path / "xdg" / "dbapp" / "pgdata"
+    monkeypatch.chdir(tmp_path)
+    assert get_settings().pgdata == s.pgdata

@@ -140,7 +140,10 @@ def test_db_start_holds_server_for_psql(tmp_path: Path) -> None:
     try:
         assert started.returncode == 0, started.stderr
         url = _dbapp("db", "url", pgdata=pgdata).stdout.strip()
-        assert url.startswith("postgresql://postgres@127.0.0.1:") and url.endswith("/dbapp")
+        # No password in the URL: libpq reads it from the owner-only passfile it names.
+        assert url.startswith("postgresql://postgres@127.0.0.1:")
+        assert url.endswith(f"/dbapp?passfile={pgdata / 'dbapp.pgpass'}")
+        assert (pgdata / "dbapp.pgpass").stat().st_mode & 0o777 == 0o600
         psql = shutil.which("psql") or str(_bin_path() / "psql")
         out = subprocess.run(
             [psql, url, "-Atc", "select count(*) from documents"],
@@ -204,3 +207,52 @@ def _run_as(user: pwd.struct_passwd, home: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["postgres", "False"]
     assert (home / "pgdata").stat().st_uid == user.pw_uid
+
+
+def _connect(port: int, password: str | None) -> None:
+    psycopg.connect(
+        host="127.0.0.1", port=port, user="postgres", dbname="postgres", password=password
+    ).close()
+
+
+def test_scram_refuses_a_wrong_password_and_trust_directories_are_migrated(
+    tmp_path: Path,
+) -> None:
+    server = EmbeddedServer(tmp_path / "pgdata")
+    with server.running():
+        port = server.status().port
+        assert port is not None
+        _connect(port, server.password())
+        for wrong in (None, "", "postgres", server.password() + "x"):
+            with pytest.raises(psycopg.OperationalError, match="password"):
+                _connect(port, wrong)
+    # A data directory of an older dbapp trusted everyone: the next start moves it to SCRAM.
+    hba = server.pgdata / "pg_hba.conf"
+    text = hba.read_text()
+    hba.write_text(text.replace("scram-sha-256", "trust"))
+    (server.pgdata / "dbapp.pgpass").unlink()
+    with server.running():
+        port = server.status().port
+        assert port is not None
+        assert "trust" not in [
+            line.split()[-1] for line in hba.read_text().splitlines() if line.split()
+        ]
+        _connect(port, server.password())
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            _connect(port, None)
+
+
+def test_kill_9_while_the_server_starts_leaves_nothing_running(tmp_path: Path) -> None:
+    pgdata = tmp_path / "pgdata"
+    for delay in (0.3, 0.8, 1.5, 2.5):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", HOLD, str(pgdata), "600"], stdout=subprocess.PIPE, text=True
+        )
+        time.sleep(delay)  # somewhere in initdb / pg_ctl start
+        proc.kill()
+        proc.wait()
+        server = EmbeddedServer(pgdata)
+        assert _wait_stopped(server, 60), f"server left running after kill -9 at {delay} s"
+        assert server._postmaster_pid() is None
+    with EmbeddedServer(pgdata).running() as server:  # and the directory is usable after all
+        _connect(server.status().port or 0, server.password())

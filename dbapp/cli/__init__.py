@@ -58,7 +58,7 @@ def main(
             "--pgdata",
             envvar="DBAPP_PGDATA",
             show_envvar=True,
-            help="Data directory of the embedded server [default: ./.dbapp/pgdata].",
+            help="Data directory of the embedded server [default: ~/.local/share/dbapp/pgdata].",
         ),
     ] = None,
     version: Annotated[
@@ -70,4 +70,4 @@ def main(
 
     Example: dbapp load seeds/ && dbapp report top-entities
     """
-    ctx.obj = get_settings(database_url=database_url, pgdata=pgdata)
+    ctx.obj = get_settings(database_url=database_url, pgdata=pgdata, announce=True)
