@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,6 +11,7 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from dbapp import migrate
+from dbapp.backup import backup, restore
 from dbapp.cli._common import err, handle_errors, out, settings, styled
 from dbapp.db import client_url, open_database
 from dbapp.embedded import EmbeddedServer, ServerStatus
@@ -166,6 +168,39 @@ def grant_reader_command(
         )
     err.print(f"{'created' if created else 'updated'} read-only login {name}; connect with:")
     out.print(url.render_as_string(), highlight=False)
+
+
+@db_app.command("backup")
+@handle_errors
+def backup_command(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="The backup file to write (custom format).")],
+) -> None:
+    """Back the database up with pg_dump (custom format); safe while loads run.
+
+    Example: dbapp db backup news.dump
+    """
+    with open_database(settings(ctx)) as db:
+        result = backup(db.engine, file)
+    err.print(
+        f"wrote {result.path} ({result.size / 1e6:,.1f} MB, {result.documents:,} documents); "
+        f"restore with: dbapp db restore {result.path}"
+    )
+
+
+@db_app.command("restore")
+@handle_errors
+def restore_command(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="A file written by `dbapp db backup`.")],
+) -> None:
+    """Restore a backup into an empty database (a new --pgdata or DATABASE_URL database).
+
+    Example: dbapp --pgdata ~/restored db restore news.dump
+    """
+    with open_database(settings(ctx)) as db:
+        documents = restore(db.engine, file)
+    err.print(f"restored {documents:,} documents from {file}")
 
 
 def _embedded(ctx: typer.Context) -> EmbeddedServer:

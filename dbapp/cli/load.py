@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -52,7 +53,13 @@ def _print_summary(result: LoadResult) -> None:
         out.print("nothing new: every document is already in the database")
     for line in result.duplicates[:5]:
         err.print(f"duplicate: {line}", highlight=False)
+    for skip in result.skipped[:20]:
+        err.print(f"skipped {skip.path}: {skip.reason}", highlight=False)
+    if len(result.skipped) > 20:
+        err.print(f"... and {len(result.skipped) - 20:,} more skipped entries")
     for code, examples in result.warning_examples.items():
+        if code == "skipped_input":
+            continue
         for example in examples[:3]:
             err.print(f"warning {code}: {example}", highlight=False)
     for reject in result.rejects:
@@ -134,6 +141,8 @@ def load(
 
     Example: dbapp load seeds/ ../corpus/*.jsonl.gz --source Reuters
     """
+    if not math.isfinite(max_document_size):
+        raise InputError("--max-document-size must be a number of MB between 0.001 and 1000")
     try:
         mapped = parse_mapping(mapping or [])
     except ValueError as exc:
@@ -233,12 +242,15 @@ def show(
         rejects = ledger.load_rejects(conn, load_id, limit)
     table = Table(show_header=False, title=f"load {load_id}", title_justify="left")
     for key, value in row._mapping.items():
-        table.add_row(key, str(value))
+        if key != "lock_key":  # internal: the liveness lock's random key
+            table.add_row(key, str(value))
     out.print(table)
     if rejects:
-        rt = Table(
-            "reject", "where", "code", "message", "raw bytes", title="rejects", title_justify="left"
-        )
+        rt = Table(title="rejects", title_justify="left")
+        rt.add_column("reject")
+        rt.add_column("where", no_wrap=True)
+        for name in ("code", "message", "raw bytes"):
+            rt.add_column(name)
         for r in rejects:
             where = (
                 r.path
@@ -246,7 +258,16 @@ def show(
                 + (f" #{r.record_number}" if r.record_number and not r.line_number else "")
             )
             rt.add_row(
-                str(r.load_reject_id), where, r.error_code, r.message, f"{r.raw_length or 0:,}"
+                str(r.load_reject_id),
+                where,
+                r.error_code,
+                r.message,
+                f"{r.raw_length or 0:,}"
+                + (
+                    f" of {r.raw_size:,} (sha256 {r.raw_sha256[:12]}…)"
+                    if r.raw_size and r.raw_size > (r.raw_length or 0)
+                    else ""
+                ),
             )
         out.print(rt)
         out.print("get a record's exact bytes back with: dbapp loads raw REJECT > file")

@@ -252,14 +252,22 @@ def split_array(stream: Any, path: str, max_bytes: int = 5_000_000) -> Iterator[
     element = Capped(max_bytes)
     elem_line, number, commas = line, 0, 0
 
+    def add(part: bytes) -> None:
+        nonlocal elem_line
+        if element.size == 0:  # an element's bytes start at its first non-blank byte
+            stripped = part.lstrip(_WHITESPACE)
+            elem_line += part[: len(part) - len(stripped)].count(b"\n")
+            part = stripped
+        if part:
+            element.add(part)
+
     def finish(last: bool) -> Iterator[ArrayItem | Reject]:
         nonlocal element, number, elem_line
         raw = element.raw.strip(_WHITESPACE)
-        empty_array = last and commas == 0 and not raw and element.size <= max_bytes
+        empty_array = last and commas == 0 and element.size == 0
         if not empty_array:
             number += 1
-            lead = element.raw[: len(element.raw) - len(element.raw.lstrip(_WHITESPACE))]
-            first = elem_line + lead.count(b"\n")
+            first = elem_line
             if element.size > max_bytes:
                 yield Reject(
                     path,
@@ -310,16 +318,16 @@ def split_array(stream: Any, path: str, max_bytes: int = 5_000_000) -> Iterator[
             elif char in b"]}":
                 depth -= 1
                 if depth == 0:
-                    element.add(data[seg : m.start()])
+                    add(data[seg : m.start()])
                     yield from finish(last=True)
                     yield from _after_array(data[pos:], stream, path, elem_line)
                     return
             elif depth == 1:  # a comma between two elements
-                element.add(data[seg : m.start()])
+                add(data[seg : m.start()])
                 commas += 1
                 yield from finish(last=False)
                 seg = pos
-        element.add(data[seg:])
+        add(data[seg:])
         data = stream.read(CHUNK)
     # The input ended inside the array: keep what is left of it as a reject.
     if element.raw.strip(_WHITESPACE) or element.size > max_bytes or number == 0:
