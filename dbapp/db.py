@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,7 +28,10 @@ class Database:
 
 def make_engine(url: str) -> Engine:
     """An engine for a psycopg 3 URL, failing early with a clear message if the server is down."""
-    engine = create_engine(url, pool_pre_ping=True)
+    # The OS pid in the application name ties a session to its loads row (loads.pid).
+    engine = create_engine(
+        url, pool_pre_ping=True, connect_args={"application_name": f"dbapp[{os.getpid()}]"}
+    )
     try:
         with engine.connect():
             pass

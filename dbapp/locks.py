@@ -28,7 +28,7 @@ _LOCK_NOT_AVAILABLE = "55P03"
 _HOLDERS = """
 SELECT a.pid, a.usename, a.application_name, l.mode,
        (SELECT string_agg(load_id::text, ', ') FROM loads
-        WHERE status = 'running' AND pid = a.pid) AS loads
+        WHERE status = 'running' AND a.application_name = 'dbapp[' || pid || ']') AS loads
 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
 WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
   AND l.classid::bigint = (:key >> 32) AND l.objid::bigint = (:key & 4294967295)

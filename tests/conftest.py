@@ -6,11 +6,14 @@ copy of it (CREATE DATABASE ... TEMPLATE), tests that do not run inside a rolled
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
@@ -31,6 +34,38 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"needs {path} (the shared corpora beside the repository)")
     return path
+
+
+def _leftovers(started: float, me: int) -> list[psutil.Process]:
+    """Processes this test session started that still run: its own children, and orphans
+    (workers, resource trackers, reapers, servers) that were re-parented to init."""
+    found = []
+    for proc in psutil.process_iter(["pid", "ppid", "create_time", "cmdline", "name"]):
+        info = proc.info
+        if info["pid"] == me or (info["create_time"] or 0) < started:
+            continue
+        cmdline = " ".join(info["cmdline"] or [])
+        ours = "dbapp" in cmdline or "multiprocessing" in cmdline or "pytest-of-" in cmdline
+        if ours and (info["ppid"] in (1, me) or proc in psutil.Process(me).children(True)):
+            found.append(proc)
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind() -> Iterator[None]:
+    """Fails the run if any process the tests started outlives them (checked last)."""
+    started = time.time()
+    yield
+    me = os.getpid()
+    deadline = time.monotonic() + 30  # reapers and servers stop within seconds of release
+    while (left := _leftovers(started, me)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if left:
+        described = [" ".join(p.cmdline()[:6]) for p in left if p.is_running()]
+        for p in left:
+            with contextlib.suppress(psutil.Error):
+                p.kill()
+        pytest.fail(f"processes left behind by the tests: {described}")
 
 
 def _admin(url: str) -> Engine:

@@ -3,11 +3,15 @@ keeps its bytes, every good record loads, and mention offsets stay exact in any 
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import shutil
 import tempfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,9 +23,20 @@ from dbapp.catalogue import shipped_aliases
 from dbapp.extract.base import NoExtractor
 from dbapp.extract.gazetteer import Gazetteer
 from dbapp.load import LoadOptions, load_documents
+from dbapp.parse.inputs import discover, iter_units
 from dbapp.parse.native import parse_native
 from dbapp.parse.records import ParsedDocument, Reject, clean_text, content_sha256
-from dbapp.parse.tabular import RawRecord, iter_csv_records, iter_json_records, record_to_document
+from dbapp.parse.sgml import SgmlRecord, split_records
+from dbapp.parse.stream import RAW_CAP
+from dbapp.parse.tabular import (
+    ArrayItem,
+    RawRecord,
+    iter_array_records,
+    iter_csv_records,
+    iter_json_records,
+    record_to_document,
+    split_array,
+)
 
 GAZETTEER = Gazetteer(shipped_aliases())
 NAMES = ["Azerbaijan", "Baku", "UN", "Armenia", "Karabakh", "Milli Majlis", "Türkiye", "İstanbul"]
@@ -229,3 +244,136 @@ def test_random_batches_on_postgres(shared_db: Engine, good: list[dict], bad: li
     assert result.counts.documents_rejected == len(raws)
     for raw in raws:
         assert raw in lines
+
+
+# -- the shapes of issue 12: arrays, deep nesting, huge numbers, broken SGML, truncated
+# archives, header faults, bombs (streamed in small random reads, so chunk boundaries fall
+# everywhere) --------------------------------------------------------------------------------
+
+
+class _Trickle(io.RawIOBase):
+    """A stream that returns at most ``step`` bytes per read (chunk edges land anywhere)."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self._data, self._pos, self._step = data, 0, step
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        part = self._data[self._pos : self._pos + min(len(buffer), self._step)]
+        buffer[: len(part)] = part
+        self._pos += len(part)
+        return len(part)
+
+    def read(self, n: int = -1) -> bytes:  # type: ignore[override]
+        n = self._step if n < 0 else min(n, self._step)
+        part = self._data[self._pos : self._pos + n]
+        self._pos += len(part)
+        return part
+
+
+json_leaf = st.one_of(
+    st.text(alphabet=TRICKY + '\\"/\x01', max_size=10),
+    st.integers(min_value=-(10**30), max_value=10**30),  # huge numbers
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.none(),
+)
+json_values = st.recursive(
+    json_leaf,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(st.sampled_from(["text", "title", "date", "x"]), children, max_size=4),
+    ),
+    max_leaves=12,
+)
+deep = st.integers(min_value=1, max_value=3000).map(lambda n: "[" * n + "]" * n)  # deep nesting
+
+
+@given(st.lists(st.one_of(json_values.map(json.dumps), deep), max_size=12),
+       st.integers(min_value=1, max_value=64))  # fmt: skip
+@settings(max_examples=300, deadline=None)
+def test_array_files_split_into_exact_elements(elements: list[str], step: int) -> None:
+    data = ("[" + ",\n ".join(elements) + "]\n").encode()
+    items = list(split_array(io.BufferedReader(_Trickle(data, step), 64), "a.json", 10_000))
+    assert [i.raw for i in items if isinstance(i, ArrayItem)] == [e.encode() for e in elements]
+    for record in iter_array_records(items, "a.json"):  # never raises, deep or not
+        assert isinstance(record, RawRecord | Reject)
+
+
+@given(st.lists(st.tuples(st.booleans(), st.text(alphabet="ab <>/\n", max_size=20)), max_size=15),
+       st.integers(min_value=1, max_value=40))  # fmt: skip
+@settings(max_examples=300, deadline=None)
+def test_broken_sgml_records_are_never_glued(records: list[tuple[bool, str]], step: int) -> None:
+    parts = []
+    for closed, body in records:
+        body = body.replace("<", "(")  # no stray tags inside
+        parts.append(f"<REUTERS>{body}" + ("</REUTERS>\n" if closed else "\n"))
+    data = "".join(parts).encode()
+    got = list(split_records(io.BufferedReader(_Trickle(data, step), 64), "r.sgm", 10_000))
+    assert len(got) == len(records)  # one result per opened record, in order
+    for (closed, _), part, result in zip(records, parts, got, strict=True):
+        if closed:
+            assert isinstance(result, SgmlRecord) and result.raw == part.rstrip("\n").encode()
+        else:
+            assert isinstance(result, Reject) and result.code == "malformed_sgml"
+            assert result.raw == part.encode()
+
+
+@given(st.integers(min_value=1, max_value=400), st.floats(min_value=0.05, max_value=0.98))
+@settings(max_examples=60, deadline=None)
+def test_truncated_archives_keep_every_complete_line(lines: int, keep: float) -> None:
+    data = b"".join(json.dumps({"text": f"line {i}"}).encode() + b"\n" for i in range(lines))
+    packed = gzip.compress(data)
+    cut = packed[: max(12, int(len(packed) * keep))]
+    complete = zlib.decompressobj(31).decompress(cut).count(b"\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "t.jsonl.gz"
+        path.write_bytes(cut)
+        units = list(iter_units(discover([str(path)]), 10_000))
+    payload = b"\n".join(u.payload for u in units if u.fmt == "jsonl" and u.payload)
+    assert len([x for x in payload.split(b"\n") if x]) == complete
+    [truncated] = [u.payload for u in units if u.fmt == "reject"]
+    assert truncated.code == "truncated" and truncated.line_number == complete + 1
+
+
+@given(st.binary(min_size=1, max_size=12).filter(lambda b: not set(b) & set(b'\n\r"')),
+       st.lists(st.text(alphabet="abc ,", min_size=1, max_size=8), max_size=6))  # fmt: skip
+@settings(max_examples=300, deadline=None)
+def test_csv_header_faults_never_map_a_row(header: bytes, rows: list[str]) -> None:
+    data = header + b"\n" + "".join(r.replace(",", " ") + "\n" for r in rows).encode()
+    records = list(iter_csv_records(data, "h.csv", 10_000))
+    faulty = b"\x00" in header or not _utf8(header) or not header.strip(b" ,\t\x0b\x0c")
+    if faulty:
+        assert not any(isinstance(r, RawRecord) for r in records)
+        assert sum(1 for r in records if isinstance(r, Reject)) >= 1
+
+
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+@given(st.integers(min_value=1, max_value=60), st.sampled_from(["jsonl", "csv", "sgm", "txt"]))
+@settings(max_examples=20, deadline=None)
+def test_bombs_are_capped_rejects(kib: int, kind: str) -> None:
+    """A record far over the limit becomes one reject with its true size and first bytes."""
+    limit = 1000
+    body = b"x" * (kib * 1024)
+    data = {
+        "jsonl": b'{"text": "' + body + b'"}\n',
+        "csv": b'text\n"' + body + b'"\n',
+        "sgm": b"<REUTERS><TEXT><BODY>" + body + b"</BODY></TEXT></REUTERS>\n",
+        "txt": b" date 2024-01-01 " + body,
+    }[kind]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"bomb.{kind}.gz"
+        path.write_bytes(gzip.compress(data))
+        units = list(iter_units(discover([str(path)]), limit))
+    [reject] = [u.payload for u in units if u.fmt == "reject"]
+    assert reject.code == "too_large" and (reject.size_and_digest()[0] or 0) >= len(body)
+    assert len(reject.raw) <= max(limit, RAW_CAP)
