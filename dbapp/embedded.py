@@ -39,6 +39,7 @@ SUPERUSER = "postgres"
 HOST = "127.0.0.1"
 START_TIMEOUT = 60
 REAPER_INTERVAL = 0.5
+REAPER_PATIENCE = 120
 PASSFILE = "dbapp.pgpass"  # inside the data directory, mode 0600
 
 
@@ -81,6 +82,7 @@ class State:
     pinned: bool = False
     handles: list[Handle] = field(default_factory=list)
     reaper: Handle | None = None
+    starter: Handle | None = None  # a pg_ctl start in progress
 
     @classmethod
     def read(cls, path: Path) -> State:
@@ -89,11 +91,13 @@ class State:
         except (FileNotFoundError, ValueError):
             return cls()
         reaper = raw.get("reaper")
+        starter = raw.get("starter")
         return cls(
             port=raw.get("port"),
             pinned=bool(raw.get("pinned", False)),
             handles=[Handle(int(p), float(c)) for p, c in raw.get("handles", [])],
             reaper=Handle(int(reaper[0]), float(reaper[1])) if reaper else None,
+            starter=Handle(int(starter[0]), float(starter[1])) if starter else None,
         )
 
     def write(self, path: Path) -> None:
@@ -102,6 +106,7 @@ class State:
             "pinned": self.pinned,
             "handles": [[h.pid, h.created] for h in self.handles],
             "reaper": [self.reaper.pid, self.reaper.created] if self.reaper else None,
+            "starter": [self.starter.pid, self.starter.created] if self.starter else None,
         }
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data))
@@ -111,6 +116,8 @@ class State:
         self.handles = [h for h in self.handles if h.alive()]
         if self.reaper and not self.reaper.alive():
             self.reaper = None
+        if self.starter and not self.starter.alive():
+            self.starter = None
 
 
 @dataclass(frozen=True)
@@ -350,17 +357,41 @@ class EmbeddedServer:
         entry = pwd.getpwnam(self.system_user)
         os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
 
-    def _start(self, port: int) -> None:
-        self._run(
-            "pg_ctl",
-            [
-                "-D", str(self.pgdata),
-                "-w", "-t", str(START_TIMEOUT),
-                "-l", str(self.log_path),
-                "-o", f"-c listen_addresses={HOST} -p {port} -c unix_socket_directories=''",
-                "start",
-            ],
-        )  # fmt: skip
+    def _start(self, port: int, state: State) -> None:
+        """pg_ctl start, recorded in the state file while it runs: a reaper that finds no
+        postmaster yet waits for the starter instead of leaving (and missing the server)."""
+        args = [
+            "-D", str(self.pgdata),
+            "-w", "-t", str(START_TIMEOUT),
+            "-l", str(self.log_path),
+            "-o", f"-c listen_addresses={HOST} -p {port} -c unix_socket_directories=''",
+            "start",
+        ]  # fmt: skip
+        try:
+            proc = subprocess.Popen(
+                [str(_bin_path() / "pg_ctl"), *args],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                user=self.system_user,
+                start_new_session=True,  # Ctrl-C in a terminal must not reach the server
+            )
+        except OSError as exc:
+            raise EmbeddedServerError(f"pg_ctl failed: {exc}{self._log_tail()}") from None
+        state.starter = Handle.of(proc.pid)
+        self._save(state)
+        try:
+            output, _ = proc.communicate(timeout=START_TIMEOUT + 10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise EmbeddedServerError(f"pg_ctl start timed out{self._log_tail()}") from None
+        finally:
+            state.starter = None
+        if proc.returncode != 0:
+            raise EmbeddedServerError(
+                f"pg_ctl exited with {proc.returncode}: {output.strip()}{self._log_tail()}"
+            )
 
     def _stop(self) -> None:
         if self._postmaster_pid() is None:
@@ -394,7 +425,7 @@ class EmbeddedServer:
             if port is not None:
                 raise EmbeddedServerError(f"port {port} on {HOST} is already in use")
             wanted = _free_port()
-        self._start(wanted)
+        self._start(wanted, state)
         state.port = wanted
         if self._trusting():
             self._secure(wanted)
@@ -484,7 +515,7 @@ class EmbeddedServer:
         """One reaper step: stop an orphaned server. True while there is still work to watch."""
         with self._locked() as state:
             if self._postmaster_pid() is None:
-                return False
+                return state.starter is not None  # a start under way: wait for its server
             if state.pinned:
                 return False
             if not state.handles:
@@ -538,15 +569,23 @@ def _free_port() -> int:
 
 
 def _reaper_main(pgdata: str) -> None:
-    """Watch a server's handles; stop it once every holder is gone (e.g. killed with -9)."""
+    """Watch a server's handles; stop it once every holder is gone (e.g. killed with -9).
+
+    A failed step (a stop refused while the server is still starting, say) is retried, for
+    up to REAPER_PATIENCE seconds of failures in a row.
+    """
     server = EmbeddedServer(Path(pgdata))
+    failing_since: float | None = None
     while True:
         time.sleep(REAPER_INTERVAL)
         try:
             if not server.reap_once():
                 return
+            failing_since = None
         except EmbeddedServerError:
-            return
+            failing_since = failing_since or time.monotonic()
+            if time.monotonic() - failing_since > REAPER_PATIENCE:
+                return
 
 
 if __name__ == "__main__":

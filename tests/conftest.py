@@ -45,6 +45,8 @@ def _leftovers(started: float, me: int) -> list[psutil.Process]:
         if info["pid"] == me or (info["create_time"] or 0) < started:
             continue
         cmdline = " ".join(info["cmdline"] or [])
+        if info["ppid"] == me and "resource_tracker" in cmdline:
+            continue  # this pytest's own tracker (in-process loads with workers): ends with it
         ours = "dbapp" in cmdline or "multiprocessing" in cmdline or "pytest-of-" in cmdline
         if ours and (info["ppid"] in (1, me) or proc in psutil.Process(me).children(True)):
             found.append(proc)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ from typer.testing import CliRunner
 
 from dbapp.cli import app
 from dbapp.report import list_reports
+from tests.conftest import SEEDS
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 runner = CliRunner()
@@ -45,3 +48,58 @@ def test_every_command_has_help_and_is_in_the_readme(path: tuple[str, ...]) -> N
 def test_every_report_is_in_the_readme() -> None:
     for name in list_reports():
         assert f"dbapp report {name}" in README, name
+
+
+# -- the README's example outputs are real -----------------------------------------------------
+
+# A paragraph that starts with a command, then its output block (before any other command).
+EXAMPLE = re.compile(
+    r"^`(dbapp (?:report|search) [^`]+)`(?:(?!```|\n`dbapp).)*?```\n(┃.*?)```", re.S | re.M
+)
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("┃│").split("┃" if "┃" in line else "│")]
+
+
+def _table(lines: list[str]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of a rich table as printed; wrapped cells are joined again."""
+    header: list[str] = []
+    rows: list[list[str]] = []
+    for line in lines:
+        if line.startswith("┃") and not header:
+            header = _cells(line)
+        elif line.startswith("│"):
+            cells = _cells(line)
+            if rows and not cells[0]:  # a wrapped row goes on
+                rows[-1] = [f"{a} {b}".strip() for a, b in zip(rows[-1], cells, strict=True)]
+            else:
+                rows.append(cells)
+    return header, rows
+
+
+def _highlights(snippet: str) -> str:
+    return " ".join(sorted(set(re.findall(r"«([^»]+)»", snippet))))
+
+
+def test_readme_example_outputs_match_the_real_ones(fresh_db: str) -> None:
+    examples = EXAMPLE.findall(README)
+    assert len(examples) >= 8
+    assert runner.invoke(app, ["--database-url", fresh_db, "load", str(SEEDS)]).exit_code == 0
+    for command, block in examples:
+        args = shlex.split(command)[1:]
+        result = runner.invoke(app, ["--database-url", fresh_db, *args])
+        assert result.exit_code == 0, (command, result.output)
+        want_header, want_rows = _table(block.splitlines())
+        got_header, got_rows = _table(result.output.splitlines())
+        assert got_header == want_header, command
+        volatile = [i for i, name in enumerate(got_header) if name.endswith("_at")]
+        # ts_headline's fragments differ between PostgreSQL versions; the highlights do not.
+        snippets = [i for i, name in enumerate(got_header) if name == "snippet"]
+        for want, got in zip(want_rows, got_rows, strict=False):
+            for i in volatile:
+                want[i] = got[i]
+            for i in snippets:
+                want[i], got[i] = _highlights(want[i]), _highlights(got[i])
+            assert got == want, command
+        assert len(want_rows) <= len(got_rows), command

@@ -224,7 +224,8 @@ def test_formats_and_bad_options(corpus: str) -> None:
 
 def test_filters_are_data_not_sql(corpus: str, engine: Engine) -> None:
     for hostile in ["x'; DROP TABLE documents; --", "Beta' OR '1'='1", "\\'; SELECT 1; --"]:
-        assert report_json(corpus, "top-entities", "--source", hostile) == []
+        by_source = dbapp(corpus, "report", "top-entities", "--source", hostile)
+        assert by_source.exit_code == 2 and "no source" in by_source.stderr  # a name, not SQL
         found = dbapp(corpus, "search", hostile, "--format", "json")
         assert found.exit_code == 0 and json.loads(found.stdout) == []
     assert scalar(engine, "SELECT count(*) FROM documents") == 5
@@ -247,7 +248,7 @@ def test_search(corpus: str, engine: Engine) -> None:
     hit = json.loads(dbapp(corpus, "search", "proposed", "--format", "json").stdout)[0]
     assert "«proposed»" in hit["snippet"]
     empty = dbapp(corpus, "search", "   ")
-    assert empty.exit_code == 1 and "needs some words" in empty.stderr
+    assert empty.exit_code == 2 and "needs some words" in empty.stderr
 
 
 def test_materialized_views_refresh(fresh_db: str, engine: Engine, tmp_path: Path) -> None:
@@ -298,7 +299,7 @@ def reader(corpus: str, engine: Engine):  # type: ignore[no-untyped-def]
     yield (
         name,
         make_url(corpus)
-        .set(drivername="postgresql", username=name)
+        .set(drivername="postgresql", username=name, password="s3cret-pass")
         .render_as_string(hide_password=False),
     )
     with engine.begin() as conn:
