@@ -129,9 +129,10 @@ def test_one_shot_command_leaves_no_server_running(tmp_path: Path) -> None:
     pgdata = tmp_path / "pgdata"
     result = _dbapp("db", "upgrade", pgdata=pgdata)
     assert result.returncode == 0, result.stderr
+    assert f"created a new database at {pgdata}" in result.stderr  # said the first time only
     assert not EmbeddedServer(pgdata).status().running
     result = _dbapp("db", "current", pgdata=pgdata)
-    assert "(head)" in result.stdout
+    assert "(head)" in result.stdout and "created" not in result.stderr
 
 
 def test_db_start_holds_server_for_psql(tmp_path: Path) -> None:
