@@ -68,32 +68,24 @@ class Guarded:
         self.newlines += data.count(b"\n")
         return data
 
-    def read(self, n: int = -1) -> bytes:
+    def _guard(self, method: str, n: int, note: bool = True) -> bytes:
         if self.error is not None:
             return b""
         try:
-            return self._note(self._stream.read(n))
+            data: bytes = getattr(self._stream, method)(n)
         except READ_ERRORS as exc:
             self.error = exc
             return b""
+        return self._note(data) if note else data
+
+    def read(self, n: int = -1) -> bytes:
+        return self._guard("read", n)
 
     def readline(self, n: int = -1) -> bytes:
-        if self.error is not None:
-            return b""
-        try:
-            return self._note(self._stream.readline(n))
-        except READ_ERRORS as exc:
-            self.error = exc
-            return b""
+        return self._guard("readline", n)
 
     def peek(self, n: int = 1) -> bytes:
-        if self.error is not None:
-            return b""
-        try:
-            return self._stream.peek(n)  # type: ignore[attr-defined]
-        except READ_ERRORS as exc:
-            self.error = exc
-            return b""
+        return self._guard("peek", n, note=False)
 
     def close(self) -> None:
         self._stream.close()
