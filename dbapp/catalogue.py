@@ -33,7 +33,12 @@ class CatalogueAlias:
     canonical_name: str
     alias: str
     context_terms: tuple[str, ...] | None = None
-    extracted: bool = False  # added by extraction itself (a byline name), not by curation
+    origin: str = "catalogue"  # 'catalogue', 'user' (curation) or 'extracted' (a byline name)
+    country: bool = False  # the entity is a country or territory (an ISO 3166 code)
+
+    @property
+    def extracted(self) -> bool:
+        return self.origin == "extracted"
 
 
 @dataclass(frozen=True)
@@ -142,8 +147,16 @@ def shipped_aliases() -> list[CatalogueAlias]:
     for number, e in enumerate(read_catalogue()["entities"], 1):
         for alias in e["aliases"]:
             terms = e.get("context", {}).get(alias)
+            country = e["kind"] == "GPE" and len(e.get("external_id") or "") == 3
             aliases.append(
-                CatalogueAlias(number, e["kind"], e["name"], alias, tuple(terms) if terms else None)
+                CatalogueAlias(
+                    number,
+                    e["kind"],
+                    e["name"],
+                    alias,
+                    tuple(terms) if terms else None,
+                    country=country,
+                )
             )
     return aliases
 
@@ -158,12 +171,13 @@ def read_aliases(conn: Connection) -> list[CatalogueAlias]:
     result = conn.execute(
         text(
             "SELECT a.entity_id, a.kind, e.canonical_name, a.alias, a.context_terms, "
-            "a.origin = 'extracted' "
+            "coalesce(a.origin, 'catalogue'), "
+            "e.kind = 'GPE' AND coalesce(e.external_id, '') ~ '^[A-Z]{3}$' "
             "FROM entity_aliases a JOIN entities e USING (entity_id) ORDER BY a.entity_alias_id"
         )
     )
     return [
-        CatalogueAlias(r[0], r[1], r[2], r[3], tuple(r[4]) if r[4] else None, bool(r[5]))
+        CatalogueAlias(r[0], r[1], r[2], r[3], tuple(r[4]) if r[4] else None, str(r[5]), r[6])
         for r in result
     ]
 

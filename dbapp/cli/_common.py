@@ -8,7 +8,6 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import click
 import psycopg
 import psycopg.errors
 import typer
@@ -94,8 +93,8 @@ def handle_errors(fn: F) -> F:
         except KeyboardInterrupt:
             err.print(styled("interrupted", "yellow"))
             raise typer.Exit(code=EXIT_INTERRUPTED) from None
-        except (typer.Exit, typer.Abort, click.exceptions.ClickException):
-            raise
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise  # typer's own: usage errors, exits
         except Exception as exc:
             if os.environ.get("DBAPP_DEBUG"):
                 raise

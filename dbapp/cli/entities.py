@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,9 +13,11 @@ from rich.table import Table
 from dbapp import entities as lib
 from dbapp import migrate
 from dbapp.catalogue import seed_catalogue
+from dbapp.catalogue_io import EntitySpec, add_entity, export_entities, import_entities, read_specs
 from dbapp.cli._common import MAX_BATCH, MAX_ROWS, err, handle_errors, out, settings, styled
 from dbapp.cli._progress import RichBar
 from dbapp.db import open_database
+from dbapp.errors import InputError
 from dbapp.extract import DEFAULT_SPACY_MODEL, EXTRACTORS, extractor_for
 from dbapp.locks import catalogue_in_use, lock_for_curation
 from dbapp.reextract import DEFAULT_BATCH_SIZE, extract_documents
@@ -116,6 +119,107 @@ def show(
         docs.add_row(str(d.document_id), str(d.published_on or ""), d.title, str(d.mentions))
     if details["documents"]:
         out.print(docs)
+
+
+@entities_app.command("add")
+@handle_errors
+def add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The canonical name.")],
+    kind: Annotated[
+        str, typer.Option("--kind", help="PERSON, ORG, GPE, LOC, NORP, EVENT or MISC.")
+    ],
+    alias: Annotated[
+        list[str] | None, typer.Option("--alias", help="Another name (repeat the option).")
+    ] = None,
+    external_id: Annotated[
+        str | None, typer.Option(help="An identifier elsewhere (Wikidata QID, ISO code).")
+    ] = None,
+    description: Annotated[str | None, typer.Option(help="One line about it.")] = None,
+) -> None:
+    """Add an entity of your own (or complete an existing one) with its aliases.
+
+    Example: dbapp entities add "General Agreement on Tariffs and Trade" --kind ORG --alias GATT
+    """
+    spec = EntitySpec(name, kind, tuple(alias or ()), external_id, description)
+    with open_database(settings(ctx)) as db:
+        migrate.ensure_schema(db.engine)
+        with db.engine.begin() as conn:
+            seed_catalogue(conn)  # so a new name is checked against the shipped ones
+            lock_for_curation(conn)
+            entity, new, added = add_entity(conn, spec)
+    verb = "added" if new else "updated"
+    out.print(f"{verb} {entity} with {added} new alias(es); {REEXTRACT_HINT}", highlight=False)
+
+
+@entities_app.command("import")
+@handle_errors
+def import_(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="CSV or JSON Lines: name, kind, aliases...")],
+) -> None:
+    """Import entities from CSV or JSON Lines (name, kind, aliases, external_id, description).
+
+    Idempotent: run it again and nothing changes. Bad rows are listed with their line (exit 5);
+    the good ones are imported.
+
+    Example: dbapp entities import wikidata-people.jsonl && dbapp extract
+    """
+    fmt = "csv" if file.suffix.lower() == ".csv" else "jsonl"
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {file}: {exc.strerror}") from None
+    with open_database(settings(ctx)) as db:
+        migrate.ensure_schema(db.engine)
+        with db.engine.begin() as conn:
+            seed_catalogue(conn)
+            lock_for_curation(conn)
+            result = import_entities(conn, read_specs(data, fmt), str(file))
+    out.print(
+        f"{result.added:,} entities added, {result.updated:,} completed, "
+        f"{result.unchanged:,} unchanged, {result.aliases_added:,} aliases added",
+        highlight=False,
+    )
+    for error in result.errors[:50]:
+        err.print(styled("rejected", "red", f" {error}"), highlight=False)
+    if len(result.errors) > 50:
+        err.print(f"... and {len(result.errors) - 50:,} more rejected rows")
+    if result.errors:
+        raise typer.Exit(code=5)
+    if result.added or result.updated:
+        out.print(REEXTRACT_HINT)
+
+
+@entities_app.command("export")
+@handle_errors
+def export(
+    ctx: typer.Context,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="A .csv or .jsonl file [default: stdout].")
+    ] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="csv or jsonl [default: from -o, else jsonl].")
+    ] = None,
+    include_extracted: Annotated[
+        bool, typer.Option("--include-extracted", help="Also names extraction added (bylines).")
+    ] = False,
+) -> None:
+    """Write the catalogue in the format `entities import` reads.
+
+    Example: dbapp entities export -o catalogue.csv
+    """
+    chosen = fmt or ("csv" if output and output.suffix.lower() == ".csv" else "jsonl")
+    if chosen not in ("csv", "jsonl"):
+        raise InputError("--format is csv or jsonl")
+    with open_database(settings(ctx)) as db, db.engine.connect() as conn:
+        lines = export_entities(conn, chosen, include_extracted)
+        if output is None:
+            for line in lines:
+                sys.stdout.write(line)
+        else:
+            with open(output, "w", encoding="utf-8", newline="") as f:
+                f.writelines(lines)
 
 
 @alias_app.command("add")

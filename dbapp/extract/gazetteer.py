@@ -16,8 +16,10 @@ Rules, each for precision:
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +28,12 @@ import ahocorasick
 
 from dbapp.catalogue import CatalogueAlias, normalise_alias
 from dbapp.extract.base import ExtractedMention
-from dbapp.extract.structure import boilerplate_ranges, dateline_ranges, structure_mentions
+from dbapp.extract.structure import (
+    agency_ranges,
+    boilerplate_ranges,
+    dateline_ranges,
+    structure_mentions,
+)
 from dbapp.parse.records import ParsedDocument
 
 CODE_VERSION = "1"
@@ -65,6 +72,9 @@ NEUTRAL_WORDS = frozenset(
     monday tuesday wednesday thursday friday saturday sunday january february march april may
     june july august september october november december""".split()
 )
+# "CHICAGO 71 64 .526", "Chicago 4 HOUSTON 3", "ATLANTA AT CHICAGO": a city in a results table
+# or a fixture is a team, not a place.
+_SCORE_AFTER = re.compile(r"[ \t]+(?:\d{1,3}(?:[ \t]|\Z)|AT[ \t]+[A-Z]|at[ \t]+[A-Z][a-z])")
 _WORD_BEFORE = re.compile(r"([A-Z][\w'’.&-]*)[ \t]+\Z")  # searched with endpos=start
 _WORD_AFTER = re.compile(r"[ \t]+([A-Z][\w'’.&-]*)")  # matched at pos=end
 # "Bank of England", "Times of London": a place after "<Org-word> of" names the org, not the place.
@@ -94,6 +104,91 @@ class _Entry:
     exact: bool
     context: tuple[str, ...] | None
     capitals: tuple[int, ...]  # positions the surface must have in upper case
+    team_like: bool = False  # a city or state: followed by a score it names a sports team
+
+
+# Every whitespace character becomes a space in the text the automata read (same length), and
+# runs of spaces become one: "United\nStates" and "Bank of\n   England" match their aliases.
+_SPACES = {ord(c): " " for c in "\t\n\r\x0b\x0c\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000"}
+_SPACES.update(dict.fromkeys(range(8192, 8203), " "))
+_RUN = re.compile(r"  +")
+
+
+@dataclass(frozen=True, slots=True)
+class MatchView:
+    """The text the automata read, and how its offsets map back to the body's."""
+
+    text: str
+    _marks: tuple[int, ...] = ()  # view offsets from which ...
+    _shifts: tuple[int, ...] = ()  # ... this many body characters were dropped before
+
+    @classmethod
+    def of(cls, body: str) -> MatchView:
+        flat = body.translate(_SPACES)
+        if "  " not in flat:
+            return cls(flat)
+        parts, marks, shifts = [], [], []
+        last = dropped = length = 0
+        for m in _RUN.finditer(flat):
+            keep = m.start() + 1
+            parts.append(flat[last:keep])
+            length += keep - last
+            dropped += m.end() - keep
+            marks.append(length)
+            shifts.append(dropped)
+            last = m.end()
+        parts.append(flat[last:])
+        return cls("".join(parts), tuple(marks), tuple(shifts))
+
+    def start(self, offset: int) -> int:
+        """The body offset of the character at view ``offset``."""
+        i = bisect.bisect_right(self._marks, offset) - 1
+        return offset + (self._shifts[i] if i >= 0 else 0)
+
+    def end(self, offset: int) -> int:
+        """The body offset just after the view character before ``offset``."""
+        return self.start(offset - 1) + 1 if offset > 0 else 0
+
+
+def strip_accents(text: str) -> str:
+    """Each character without its accents, keeping the length (``Bogotá`` -> ``Bogota``)."""
+    out = []
+    for ch in text:
+        base = "".join(c for c in unicodedata.normalize("NFD", ch) if not unicodedata.combining(c))
+        out.append(base if len(base) == 1 else ch)
+    return "".join(out)
+
+
+# "<ERIC.ST>", "<DBKG.FRA>": a stock ticker, never a mention.
+_TICKER = re.compile(r"<[A-Z0-9][A-Z0-9.\-]{0,14}>")
+# "Tour de France", "Universidad de Chile", "Banco do Brasil": a name with a particle.
+PARTICLES = frozenset("de du des da do dos das di del della la le van von der den y".split())
+_PARTICLE_BEFORE = re.compile(r"\b([A-Z][\w'’.&-]*)[ \t]+([a-z]{1,5})[ \t]+\Z")
+# In a headline in capitals, "NEW JERSEY", "NORTH DAKOTA": the prefix makes another place.
+UPPER_PREFIXES = frozenset(
+    "NEW NORTH SOUTH EAST WEST UPPER LOWER GREATER SAINT ST. FORT PORT".split()
+)
+_UPPER_WORD_BEFORE = re.compile(r"([A-Z][A-Z.'’&-]*)[ \t]+\Z")
+# Short acronyms of international organisations that news uses for nothing else; any other
+# acronym from the catalogue counts only in a document that also names the organisation in
+# full (or holds one of its context terms): "SHARE", "ERA", "CBD" are words and other bodies.
+UNAMBIGUOUS_ACRONYMS = frozenset(
+    """UN U.N. NATO OPEC EU E.U. IMF WHO UNESCO UNICEF UNHCR UNDP UNEP OSCE ASEAN OECD WTO IAEA
+    CSTO GCC OIC FAO ILO ICRC INTERPOL Interpol ECB EBRD ADB AfDB BRICS SCO APEC CERN
+    FIFA UEFA GATT EEC""".split()
+)
+ACRONYM_MAX = 5
+
+
+def _is_acronym(alias: str) -> bool:
+    """``SHARE``, ``U.N.``, ``AfDB``: a short form in capitals (dots and digits aside)."""
+    letters = alias.replace(".", "").replace("&", "")
+    return (
+        " " not in alias
+        and 2 <= len(letters) <= ACRONYM_MAX
+        and letters[:1].isupper()
+        and sum(c.isupper() for c in letters) >= max(2, len(letters) - 1)
+    )
 
 
 def _word_char(ch: str) -> bool:
@@ -153,15 +248,39 @@ class Gazetteer:
         self._exact: Any = ahocorasick.Automaton()
         self._folded: Any = ahocorasick.Automaton()
         self._persons: dict[str, tuple[int, str]] = {}
+        full_names: dict[int, list[str]] = {}
+        for a in self._aliases:
+            if not _is_acronym(a.alias):
+                full_names.setdefault(a.entity_id, []).append(a.alias)
         keyed: dict[tuple[bool, str], list[_Entry]] = {}
         for a in self._aliases:
             exact = is_exact_case(a.alias)
             capitals = tuple(i for i, c in enumerate(a.alias) if c.isupper())
+            context = a.context_terms
+            if (
+                context is None
+                and a.kind == "ORG"
+                and a.origin == "catalogue"
+                and _is_acronym(a.alias)
+                and a.alias not in UNAMBIGUOUS_ACRONYMS
+            ):
+                # Only with the full name in the same document (no full name: never).
+                context = tuple(full_names.get(a.entity_id, ())) or ("\x00",)
             entry = _Entry(
-                a.entity_id, a.kind, a.canonical_name, a.alias, exact, a.context_terms, capitals
+                a.entity_id,
+                a.kind,
+                a.canonical_name,
+                a.alias,
+                exact,
+                context,
+                capitals,
+                # A country's name before a score is its national team, still the country
+                # (CoNLL's convention too); a city's or a state's is a club.
+                team_like=not a.country,
             )
-            key = a.alias if exact else fold(a.alias)
-            keyed.setdefault((exact, key), []).append(entry)
+            keys = {a.alias} if exact else {fold(a.alias), strip_accents(fold(a.alias))}
+            for key in keys:
+                keyed.setdefault((exact, key), []).append(entry)
             if a.kind == "PERSON":
                 self._persons[normalise_alias(a.alias)] = (a.entity_id, a.canonical_name)
         for (exact, key), entries in keyed.items():
@@ -174,46 +293,55 @@ class Gazetteer:
 
     # -- matching ---------------------------------------------------------------------------
 
-    def _candidates(self, body: str) -> list[tuple[int, int, tuple[_Entry, ...]]]:
+    def _candidates(self, text: str) -> list[tuple[int, int, tuple[_Entry, ...]]]:
         found = []
         if len(self._exact):
-            for end, (length, entries) in self._exact.iter(body):
+            for end, (length, entries) in self._exact.iter(text):
                 found.append((end + 1 - length, end + 1, entries))
         if len(self._folded):
-            for end, (length, entries) in self._folded.iter(fold(body)):
+            for end, (length, entries) in self._folded.iter(fold(text)):
                 found.append((end + 1 - length, end + 1, entries))
         return found
 
-    def _acceptable(
-        self, body: str, start: int, end: int, entry: _Entry, upper_lines: bool
-    ) -> bool:
-        if not _whole_word(body, start, end):
+    def _acceptable(self, text: str, start: int, end: int, entry: _Entry, upper_line: bool) -> bool:
+        """Whether ``text[start:end]`` (the match view) may be a mention of ``entry``."""
+        if not _whole_word(text, start, end):
             return False
-        upper_line = upper_lines and _line_is_upper(body, start, end)
         if entry.exact:
             if len(entry.alias) <= SHORT_ACRONYM and upper_line:
                 return False
         # The surface must carry at least the alias's capitals.
-        elif not all(body[start + i].isupper() for i in entry.capitals):
+        elif not all(text[start + i].isupper() for i in entry.capitals):
             return False
-        if entry.kind in ("GPE", "LOC", "ORG", "NORP") and not upper_line:
-            single = " " not in entry.alias and not entry.exact
-            if self._inside_longer_name(body, start, end, single_word=single):
-                return False
+        if entry.kind in ("GPE", "LOC") and entry.team_like and _SCORE_AFTER.match(text, end):
+            return False
+        if entry.kind in ("GPE", "LOC", "ORG", "NORP"):
+            if upper_line:
+                before = _UPPER_WORD_BEFORE.search(text, max(0, start - 20), start)
+                if before and before.group(1) in UPPER_PREFIXES:
+                    return False  # "NEW JERSEY" is not Jersey
+            else:
+                single = " " not in entry.alias
+                if self._inside_longer_name(text, start, end, single_word=single):
+                    return False
         return True
 
     @staticmethod
-    def _inside_longer_name(body: str, start: int, end: int, single_word: bool) -> bool:
+    def _inside_longer_name(text: str, start: int, end: int, single_word: bool) -> bool:
         """True when capitalised neighbours make the match part of a longer, unknown name."""
-        after = _WORD_AFTER.match(body, end, end + 40)
+        after = _WORD_AFTER.match(text, end, end + 40)
         if after and after.group(1).lower() not in NEUTRAL_WORDS:
             return True
-        of = _OF_BEFORE.search(body, max(0, start - 40), start)
+        of = _OF_BEFORE.search(text, max(0, start - 40), start)
         if of and of.group(1).lower() in ORG_HEADS:
             return True
+        particle = _PARTICLE_BEFORE.search(text, max(0, start - 40), start)
+        if particle and particle.group(2) in PARTICLES:
+            if particle.group(1).lower() not in NEUTRAL_WORDS:
+                return True  # "Tour de France"
         if not single_word:
             return False
-        before = _WORD_BEFORE.search(body, max(0, start - 40), start)
+        before = _WORD_BEFORE.search(text, max(0, start - 40), start)
         if before:
             word = before.group(1)
             # A possessive ("Azerbaijan's Karabakh") or a sentence's end ("Brussels. Armenia")
@@ -227,42 +355,56 @@ class Gazetteer:
 
     def extract(self, doc: ParsedDocument) -> list[ExtractedMention]:
         body = doc.body
-        boiler = boilerplate_ranges(doc)
+        view = MatchView.of(body)
+        text = view.text
+        boiler = boilerplate_ranges(doc) + agency_ranges(doc)
         dateline = dateline_ranges(doc)
+        tickers = [(m.start(), m.end()) for m in _TICKER.finditer(text)] if "<" in text else []
         context_cache: dict[tuple[str, ...], bool] = {}
 
         def in_context(terms: tuple[str, ...] | None) -> bool:
+            """Some term is in the document, and no term marked ``!`` (which names the
+            other thing of the same name: "!Seattle" for Washington, D.C.)."""
             if not terms:
                 return True
             if terms not in context_cache:
-                context_cache[terms] = any(t in body for t in terms)
+                context_cache[terms] = any(
+                    t in text for t in terms if not t.startswith("!")
+                ) and not any(t[1:] in text for t in terms if t.startswith("!"))
             return context_cache[terms]
 
         # Headlines (lines with no lower case) change some rules; most documents have none.
         upper_lines = any(line.isupper() for line in body.split("\n"))
         # Leftmost-longest selection over acceptable candidates.
-        candidates = sorted(self._candidates(body), key=lambda c: (c[0], -(c[1] - c[0])))
+        candidates = sorted(self._candidates(text), key=lambda c: (c[0], -(c[1] - c[0])))
         mentions: list[ExtractedMention] = []
         taken_until = 0
-        for start, end, entries in candidates:
-            if start < taken_until:
+        for vstart, vend, entries in candidates:
+            if vstart < taken_until:
                 continue
-            entry = next(
-                (
-                    e
-                    for e in entries
-                    if self._acceptable(body, start, end, e, upper_lines) and in_context(e.context)
-                ),
-                None,
-            )
-            if entry is None:
+            if tickers and any(s <= vstart and vend <= e for s, e in tickers):
                 continue
+            start, end = view.start(vstart), view.end(vend)
+            upper = upper_lines and _line_is_upper(body, start, end)
+            fitting = [
+                e
+                for e in entries
+                if self._acceptable(text, vstart, vend, e, upper) and in_context(e.context)
+            ]
+            if not fitting:
+                continue
+            entry = fitting[0]
+            # Two catalogue entries whose context both fit ("Georgia" the state and the
+            # country): the document does not say which, so neither.
+            if any(e.context and e.entity_id != entry.entity_id for e in fitting[1:]):
+                if entry.context:
+                    continue
             surface = body[start:end]
             if normalise_alias(surface) in self._ignored:
                 continue
             if any(s <= start and end <= e for s, e in boiler):
                 continue
-            taken_until = end
+            taken_until = vend
             role = "dateline" if any(s <= start and end <= e for s, e in dateline) else "body"
             mentions.append(
                 ExtractedMention(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from dbapp.catalogue import normalise_alias
@@ -22,6 +23,35 @@ def dateline_ranges(doc: ParsedDocument) -> list[tuple[int, int]]:
         for s in doc.spans
         if s.role in (SPAN_DATELINE_PLACE, SPAN_DATELINE_COUNTRY)
     ]
+
+
+# News agencies whose names appear as credits: "(Reuters)", "(AP)", "Reuters/John Smith".
+AGENCIES = (
+    "Reuters", "Reuter", "REUTERS", "AP", "Associated Press", "AFP", "Agence France-Presse",
+    "Xinhua", "IPS", "TASS", "Interfax", "Trend", "APA", "Anadolu", "UPI", "Bloomberg", "EFE",
+    "ANSA", "dpa", "DPA", "Kyodo", "Yonhap", "PTI", "IANS", "Bernama", "Antara", "AAP",
+)  # fmt: skip
+_AGENCY = "|".join(re.escape(a) for a in sorted(AGENCIES, key=len, reverse=True))
+_CREDIT = re.compile(rf"\((?P<a>{_AGENCY})\)|\b(?P<b>{_AGENCY})[ \t]*/[ \t]*[A-Z][a-z]")
+
+
+def agency_ranges(doc: ParsedDocument) -> list[tuple[int, int]]:
+    """An agency naming itself is not news about it: credits ("(Reuters)", "AP/Jane Doe")
+    and, for the document's own source, "told Reuters", "Reuters reported" and the like."""
+    body = doc.body
+    found = [(m.start(g), m.end(g)) for m in _CREDIT.finditer(body) for g in ("a", "b") if m[g]]
+    own = doc.source_name
+    if own and own.lower() != "unknown" and own in body:
+        name = re.escape(own)
+        self_ref = re.compile(
+            rf"\b(?:told|tell|tells|telling|to|according to)\s+(?P<a>{name})\b"
+            rf"|\b(?P<b>{name})\s+(?:reported|reports|has learned|learned|correspondent|"
+            rf"reporter|journalists?|calculations|poll|survey|news agency)\b"
+        )
+        found += [
+            (m.start(g), m.end(g)) for m in self_ref.finditer(body) for g in ("a", "b") if m[g]
+        ]
+    return found
 
 
 def boilerplate_ranges(doc: ParsedDocument) -> list[tuple[int, int]]:

@@ -35,7 +35,8 @@ _MONTH_WORD = (
 )
 # "BAKU, Azerbaijan, September 11." / "TBILISI, Georgia, Jan. 3" / "BAKU, April 24"
 DATELINE = re.compile(
-    r"\A(?P<place>[A-Z][A-Z'’.\- ]*[A-Z.])"
+    # At most four words: a headline in capitals that runs into the dateline is not a place.
+    r"\A(?P<place>[A-Z][A-Z'’.\-]*(?: [A-Z][A-Z'’.\-]*){0,3})"
     r"(?:,[ \t]*(?P<country>[A-Z][A-Za-z'’.\- ]*?[A-Za-z.]))?"
     rf",[ \t]*(?P<month>{_MONTH_WORD})[ \t]+(?P<day>\d{{1,2}})\b\.?"
 )

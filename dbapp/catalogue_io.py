@@ -1,0 +1,242 @@
+"""A user's own entities: add one, import a list (CSV or JSON Lines), export the catalogue.
+
+One row or object per entity: ``name``, ``kind``, ``aliases`` (a JSON list, or ``;``-separated
+in CSV), ``external_id``, ``description``, and ``match_name`` (default true: the name itself is
+matched in text; false for a label that is no alias, as some shipped entities have).
+Importing is idempotent: an entity that exists gets the aliases and fields it lacks; a bad
+row is reported with its line and nothing of it is written, and the good rows still are. Functions take a Connection (the caller's transaction).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from dbapp.catalogue import normalise_alias
+from dbapp.entities import AliasConflict, EntityRef, _check_kind
+from dbapp.errors import DbappError, check_text
+
+FIELDS = ("name", "kind", "aliases", "external_id", "description", "match_name")
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    """An entity as a user writes it down."""
+
+    name: str
+    kind: str
+    aliases: tuple[str, ...] = ()
+    external_id: str | None = None
+    description: str | None = None
+    match_name: bool = True  # the name itself is an alias (false for a label-only name)
+
+
+@dataclass
+class ImportResult:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    aliases_added: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def add_entity(conn: Connection, spec: EntitySpec) -> tuple[EntityRef, bool, int]:
+    """Create (or complete) an entity and its aliases; returns it, whether it is new, and
+    how many aliases were added. An alias that names another entity of the kind is refused."""
+    name = " ".join(spec.name.split())
+    if not name:
+        raise DbappError("an entity needs a name")
+    check_text(name, "the name")
+    check_text(spec.external_id, "--external-id")
+    check_text(spec.description, "--description")
+    for alias in spec.aliases:
+        check_text(alias, "an alias")
+    kind = _check_kind(spec.kind)
+    assert kind is not None
+    given_names = [" ".join(a.split()) for a in spec.aliases if a.strip()]
+    aliases = list(dict.fromkeys([name, *given_names] if spec.match_name else given_names))
+    owners = conn.execute(
+        text(
+            "SELECT a.normalised, e.entity_id, e.kind, e.canonical_name FROM entity_aliases a "
+            "JOIN entities e USING (entity_id) WHERE a.kind = :k AND a.normalised = ANY(:n)"
+        ),
+        {"k": kind, "n": [normalise_alias(a) for a in aliases]},
+    ).all()
+    row = conn.execute(
+        text(
+            "INSERT INTO entities (kind, canonical_name, external_id, description) "
+            "VALUES (:k, :n, :x, :d) ON CONFLICT (kind, canonical_name) DO UPDATE SET "
+            "external_id = coalesce(entities.external_id, EXCLUDED.external_id), "
+            "description = coalesce(entities.description, EXCLUDED.description) "
+            "RETURNING entity_id, (xmax = 0) AS inserted"
+        ),
+        {"k": kind, "n": name, "x": spec.external_id, "d": spec.description},
+    ).one()
+    entity = EntityRef(int(row[0]), kind, name)
+    # The name itself becomes an alias only where it is free: in the shipped catalogue an
+    # entity's name can be another entity's alias ("Organization of the Petroleum Exporting
+    # Countries"). Aliases given explicitly must be free.
+    taken = {n: o for n, *o in owners if o[0] != entity.entity_id}
+    given = {normalise_alias(a) for a in spec.aliases}
+    aliases = [a for a in aliases if normalise_alias(a) not in taken or normalise_alias(a) in given]
+    foreign = [f"{n!r} names {EntityRef(*o)}" for n, o in taken.items() if n in given]
+    if foreign:
+        raise AliasConflict(
+            "; ".join(foreign) + ": remove that alias first, or merge the two entities"
+        )
+    mine = {n for n, *o in owners if o[0] == entity.entity_id}
+    added = 0
+    for alias in aliases:
+        norm = normalise_alias(alias)
+        if norm and norm not in mine:
+            added += conn.execute(
+                text(
+                    "INSERT INTO entity_aliases (entity_id, kind, alias, normalised, origin) "
+                    "VALUES (:i, :k, :a, :n, 'user') ON CONFLICT (kind, normalised) DO NOTHING"
+                ),
+                {"i": entity.entity_id, "k": kind, "a": alias, "n": norm},
+            ).rowcount
+            mine.add(norm)
+    return entity, bool(row[1]), added
+
+
+def _spec(values: dict[str, Any]) -> EntitySpec:
+    lowered = {str(k).strip().lower(): v for k, v in values.items()}
+    unknown = set(lowered) - set(FIELDS)
+    if unknown:
+        raise ValueError(
+            f"unknown field(s) {', '.join(sorted(unknown))} (fields: {', '.join(FIELDS)})"
+        )
+    name, kind = lowered.get("name"), lowered.get("kind")
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("no name")
+    if not isinstance(kind, str) or not kind.strip():
+        raise ValueError("no kind")
+    aliases = lowered.get("aliases") or []
+    if isinstance(aliases, str):
+        aliases = aliases.split(";")
+    if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+        raise ValueError("aliases must be a list of strings (or ;-separated in CSV)")
+
+    def opt(key: str) -> str | None:
+        value = lowered.get(key)
+        if value in (None, ""):
+            return None
+        if not isinstance(value, str | int):
+            raise ValueError(f"{key} must be text")
+        return str(value)
+
+    match = lowered.get("match_name", True)
+    if isinstance(match, str):
+        if match.strip().lower() not in ("", "true", "false", "yes", "no", "1", "0"):
+            raise ValueError("match_name must be true or false")
+        match = match.strip().lower() in ("", "true", "yes", "1")
+    if not isinstance(match, bool):
+        raise ValueError("match_name must be true or false")
+    return EntitySpec(name, kind, tuple(a.strip() for a in aliases if a.strip()),
+                      opt("external_id"), opt("description"), match)  # fmt: skip
+
+
+def read_specs(data: bytes, fmt: str) -> Iterator[tuple[int, EntitySpec | str]]:
+    """(line, spec) per row of a CSV or JSON Lines file, or (line, why) for a bad row."""
+    try:
+        content = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        yield 1, f"not UTF-8 (byte {exc.start})"
+        return
+    if fmt == "csv":
+        reader = csv.DictReader(io.StringIO(content, newline=""))
+        for row in reader:
+            line = reader.line_num
+            try:
+                if None in row:
+                    raise ValueError("more fields than the header has")
+                yield line, _spec(dict(row))
+            except ValueError as exc:
+                yield line, str(exc)
+        return
+    for line, raw in enumerate(content.splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            value = json.loads(raw)
+            if not isinstance(value, dict):
+                raise ValueError("not a JSON object")
+            yield line, _spec(value)
+        except (ValueError, RecursionError) as exc:
+            yield line, str(exc) if not isinstance(exc, RecursionError) else "nested too deeply"
+
+
+def import_entities(
+    conn: Connection, rows: Iterable[tuple[int, EntitySpec | str]], where: str
+) -> ImportResult:
+    """Add or complete every good row (each in a savepoint); bad rows become errors."""
+    result = ImportResult()
+    for line, spec in rows:
+        if isinstance(spec, str):
+            result.errors.append(f"{where}:{line}: {spec}")
+            continue
+        try:
+            with conn.begin_nested():
+                _, new, added = add_entity(conn, spec)
+        except DbappError as exc:
+            result.errors.append(f"{where}:{line}: {exc}")
+            continue
+        result.aliases_added += added
+        if new:
+            result.added += 1
+        elif added:
+            result.updated += 1
+        else:
+            result.unchanged += 1
+    return result
+
+
+def export_entities(conn: Connection, fmt: str, include_extracted: bool = False) -> Iterator[str]:
+    """The catalogue in the import format, one entity per line (CSV with a header)."""
+    rows = conn.execute(
+        text(
+            "SELECT e.canonical_name, e.kind, e.external_id, e.description, "
+            "array_agg(a.alias ORDER BY a.entity_alias_id) FILTER (WHERE a.alias IS NOT NULL) "
+            "FROM entities e LEFT JOIN entity_aliases a ON a.entity_id = e.entity_id "
+            "AND (:all OR a.origin IS DISTINCT FROM 'extracted') "
+            "GROUP BY e.entity_id ORDER BY e.kind, e.canonical_name"
+        ),
+        {"all": include_extracted},
+    )
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(FIELDS)
+        yield buffer.getvalue()
+    for name, kind, external_id, description, aliases in rows:
+        others = [a for a in (aliases or []) if a != name]
+        match_name = name in (aliases or [])
+        if not aliases and not include_extracted:
+            continue  # only names extraction made up (byline authors): not catalogue
+        if fmt == "csv":
+            buffer = io.StringIO()
+            csv.writer(buffer, lineterminator="\n").writerow(
+                [
+                    name,
+                    kind,
+                    ";".join(others),
+                    external_id or "",
+                    description or "",
+                    "true" if match_name else "false",
+                ]  # fmt: skip
+            )
+            yield buffer.getvalue()
+        else:
+            item = {"name": name, "kind": kind, "aliases": others,
+                    "external_id": external_id, "description": description}  # fmt: skip
+            if not match_name:
+                item["match_name"] = False
+            yield json.dumps(item, ensure_ascii=False) + "\n"
