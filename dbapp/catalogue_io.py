@@ -4,7 +4,8 @@ One row or object per entity: ``name``, ``kind``, ``aliases`` (a JSON list, or `
 in CSV), ``external_id``, ``description``, and ``match_name`` (default true: the name itself is
 matched in text; false for a label that is no alias, as some shipped entities have).
 Importing is idempotent: an entity that exists gets the aliases and fields it lacks; a bad
-row is reported with its line and nothing of it is written, and the good rows still are. Functions take a Connection (the caller's transaction).
+row is reported with its line and nothing of it is written, and the good rows still are.
+Functions take a Connection (the caller's transaction).
 """
 
 from __future__ import annotations
