@@ -82,6 +82,8 @@ def backup(engine: Engine, path: Path) -> BackupResult:
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"{path} is a directory; give a file name")
+    if not path.parent.is_dir():
+        raise ConfigError(f"no directory {path.parent} to write the backup in")
     tool = _tool("pg_dump", _server_major(engine))
     env, dsn = _env_and_dsn(engine)
     tmp = path.with_name(f".{path.name}.partial")
@@ -101,11 +103,20 @@ def backup(engine: Engine, path: Path) -> BackupResult:
     return BackupResult(path, path.stat().st_size, documents, tool)
 
 
+def check_backup_file(path: Path) -> None:
+    """A file pg_dump wrote in custom format (it starts with ``PGDMP``), or ConfigError."""
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(5)
+    except OSError as exc:
+        raise ConfigError(f"cannot read backup file {path}: {exc.strerror}") from None
+    if magic != b"PGDMP":
+        raise ConfigError(f"{path} is not a backup made by `dbapp db backup` (pg_dump -Fc)")
+
+
 def restore(engine: Engine, path: Path) -> int:
     """Restore a dump made by :func:`backup` into an empty database; returns the documents."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"no backup file {path}")
+    check_backup_file(path)
     with engine.begin() as conn:
         tables = conn.scalar(
             text("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()")

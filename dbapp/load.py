@@ -365,6 +365,8 @@ def load_documents(
             "nothing to load: no input files found"
             + (f" (skipped: {what})" if what else " (the directories are empty)")
         )
+    if options.source is not None:
+        options = replace(options, source=_known_source(engine, options.source))
     ctx = ParseContext(extractor, options.source, options.mapping)
     workers = _auto_workers(files, options.workers)
     total = sum(f.size for f in files)
@@ -523,6 +525,22 @@ def _load(
             reason = _storable(str(exc))[:1000] or type(exc).__name__
             _finish_quietly(conn, load_id, "failed", reason)
             raise
+
+
+def _known_source(engine: Engine, name: str) -> str:
+    """``--source trend`` files under the existing ``Trend``, not a second source."""
+    try:
+        with engine.connect() as conn:
+            found = conn.scalar(
+                text(
+                    "SELECT name FROM sources WHERE lower(name) = lower(:n) "
+                    "ORDER BY name = :n DESC, name LIMIT 1"
+                ),
+                {"n": name},
+            )
+    except DBAPIError:  # no schema yet (a dry run on a fresh database)
+        return name
+    return str(found) if found else name
 
 
 def _refresh(engine: Engine) -> list[str]:

@@ -15,7 +15,7 @@ from dbapp.extract.base import Extractor
 from dbapp.load import Progress
 from dbapp.parse.native import apply_structure
 from dbapp.parse.records import ParsedDocument
-from dbapp.report import refresh_reports
+from dbapp.report import refresh_reports, resolve_source
 
 DEFAULT_BATCH_SIZE = 500
 
@@ -77,6 +77,8 @@ def extract_documents(
     progress = progress or Progress()
     result = ExtractResult(extractor.name, extractor.version)
     started = time.perf_counter()
+    with engine.connect() as conn:
+        source = resolve_source(conn, source)
     params = {"since": since, "source": source}
     with engine.connect() as conn:
         with conn.begin():

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from dbapp.errors import DbappError
+from dbapp.errors import BadArgument, DbappError
 
 READER_ROLE = "dbapp_reader"
 SCRAM_ITERATIONS = 4096
@@ -41,13 +41,13 @@ def grant_reader(conn: Connection, name: str, password: str | None) -> bool:
             "CREATEROLE (or have an administrator create it)"
         )
     if name == READER_ROLE:
-        raise DbappError(f"{READER_ROLE} is the group role; choose a login name")
+        raise BadArgument(f"{READER_ROLE} is the group role; choose a login name")
     exists = bool(conn.scalar(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": name}))
     if exists and conn.scalar(
         text("SELECT rolsuper OR rolcreaterole OR rolcreatedb FROM pg_roles WHERE rolname = :r"),
         {"r": name},
     ):
-        raise DbappError(f"{name} is a privileged role; a reader login must be a plain role")
+        raise BadArgument(f"{name} is a privileged role; a reader login must be a plain role")
     if exists:
         writes = _write_rights(conn, name)
         if writes:

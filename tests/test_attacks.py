@@ -379,3 +379,48 @@ def test_reject_raw_bytes_come_back_exactly(fresh_db: str, engine: Engine, tmp_p
     out = tmp_path / "back.jsonl"
     assert dbapp(fresh_db, "loads", "raw", str(reject_id), "-o", str(out)).exit_code == 0
     assert out.read_bytes() == raw
+
+
+# -- a newcomer's walk-through ---------------------------------------------------------------
+
+
+def test_newcomer_mistakes_get_usage_errors(
+    fresh_db: str, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dbapp.cli import app
+    from tests.test_load import runner
+
+    for args in (
+        ["db", "upgrade", "nosuch"],
+        ["db", "downgrade", "nosuchrev", "--yes"],
+        ["entities", "list", "--kind", "city"],
+        ["db", "backup", str(tmp_path / "no" / "dir" / "x.dump")],
+    ):
+        result = dbapp(fresh_db, *args)
+        assert result.exit_code == 2, (args, result.output)
+        _no_traceback(result.output)
+    not_a_dump = tmp_path / "bad.jsonl"
+    not_a_dump.write_bytes(b'{"text": "x"}\n')
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    target = tmp_path / "r2"
+    result = runner.invoke(app, ["--pgdata", str(target), "db", "restore", str(not_a_dump)])
+    assert result.exit_code == 2 and "not a backup" in result.output
+    assert not target.exists()  # nothing created for a file that cannot be restored
+    result = runner.invoke(app, ["--pgdata", str(not_a_dump), "report", "overview"])
+    assert result.exit_code == 2 and "not a data directory" in result.output
+    assert not (tmp_path / "bad.jsonl.lock").exists()
+    # A source given in another case files under the existing one.
+    assert dbapp(fresh_db, "load", "seeds", "--no-progress").exit_code == 0
+    (tmp_path / "more.jsonl").write_bytes(b'{"text": "Another story from Baku."}\n')
+    assert dbapp(fresh_db, "load", str(tmp_path / "more.jsonl"), "--source", "trend").exit_code == 0
+    names = [n for (n,) in rows(engine, "SELECT name FROM sources")]
+    assert "trend" not in names
+    assert scalar(engine, "SELECT count(*) FROM documents JOIN sources USING (source_id) "
+                          "WHERE name = 'Trend'") == 3  # fmt: skip
+
+
+def test_grant_reader_url_is_the_readers_own(fresh_db: str, engine: Engine) -> None:
+    result = dbapp(fresh_db, "db", "grant-reader", "newcomer", "--password-stdin", stdin=b"pw-1\n")
+    assert result.exit_code == 0, result.output
+    url = result.stdout.strip().splitlines()[-1]
+    assert url.startswith("postgresql://newcomer@") and "passfile" not in url

@@ -185,7 +185,7 @@ def test_ambiguous_and_unknown_entity_names(fresh_db: str) -> None:
     missing = dbapp(fresh_db, "entities", "show", "Atlantis")
     assert missing.exit_code == 2 and "no entity named 'Atlantis'" in missing.stderr
     bad_kind = dbapp(fresh_db, "entities", "list", "--kind", "PLANET")
-    assert bad_kind.exit_code == 1 and "unknown kind" in bad_kind.stderr
+    assert bad_kind.exit_code == 2 and "unknown kind" in bad_kind.stderr  # a usage error
     conflict = dbapp(fresh_db, "entities", "alias", "add", "Armenia", "Azerbaijan")
     assert conflict.exit_code == 2 and "already names GPE Armenia" in conflict.stderr
 

@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from dbapp import migrate
-from dbapp.backup import backup, restore
+from dbapp.backup import backup, check_backup_file, restore
 from dbapp.cli._common import err, handle_errors, out, settings, styled
 from dbapp.db import client_url, open_database
 from dbapp.embedded import EmbeddedServer, ServerStatus
@@ -150,6 +150,8 @@ def grant_reader_command(
         password = None
     elif password_stdin:
         password = sys.stdin.readline().rstrip("\n")
+    elif not sys.stdin.isatty():
+        raise ConfigError("no terminal to ask for the password on: use --password-stdin")
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     if password == "":
@@ -159,7 +161,11 @@ def grant_reader_command(
         with db.engine.begin() as conn:
             created = grant_reader(conn, name, password)
             lo_closed = large_objects_forbidden(conn)
-        url = make_url(client_url(settings(ctx))[0]).set(username=name, password=None)
+        # The reader types its own password (psql asks); the owner's passfile is not its.
+        owner = make_url(client_url(settings(ctx))[0])
+        url = URL.create(
+            "postgresql", username=name, host=owner.host, port=owner.port, database=owner.database
+        )
     if not lo_closed:
         err.print(
             "warning: logins here may still create large objects (lo_from_bytea); an "
@@ -198,6 +204,7 @@ def restore_command(
 
     Example: dbapp --pgdata ~/restored db restore news.dump
     """
+    check_backup_file(file)  # before a new data directory is made for nothing
     with open_database(settings(ctx)) as db:
         documents = restore(db.engine, file)
     err.print(f"restored {documents:,} documents from {file}")

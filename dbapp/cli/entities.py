@@ -269,7 +269,7 @@ def merge(
 ) -> None:
     """Merge SOURCE into TARGET: mentions and aliases move, SOURCE's name redirects.
 
-    Example: dbapp entities merge "Nagorno-Karabakh Republic" Karabakh
+    Example: dbapp entities merge Caucasus "South Caucasus"
     """
     with open_database(settings(ctx)) as db, db.engine.begin() as conn:
         lock_for_curation(conn)
@@ -323,7 +323,11 @@ def extract(
     ctx: typer.Context,
     since: Annotated[
         dt.datetime | None,
-        typer.Option(formats=["%Y-%m-%d"], help="Only documents published on or after this day."),
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            metavar="YYYY-MM-DD",
+            help="Only documents published on or after this day.",
+        ),
     ] = None,
     source: Annotated[str | None, typer.Option(help="Only documents of this source.")] = None,
     extractor: Annotated[

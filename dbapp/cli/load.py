@@ -77,22 +77,28 @@ def load(
     paths: Annotated[
         list[str],
         typer.Argument(
-            help="Files, directories, globs, or - for standard input.", show_default=False
+            metavar="PATH",
+            help="Files, directories, globs, or - for standard input.",
+            show_default=False,
         ),
     ],
     source: Annotated[
-        str | None, typer.Option(help="Source name for every document (overrides the text's).")
+        str | None,
+        typer.Option(metavar="NAME", help="Source name for every document (overrides the text's)."),
     ] = None,
     fmt: Annotated[
         str | None,
         typer.Option(
-            "--format", help=f"Input format: {', '.join(FORMATS)} [default: from name/content]."
+            "--format",
+            metavar="FORMAT",
+            help=f"Input format: {', '.join(FORMATS)} [default: from name/content].",
         ),
     ] = None,
     mapping: Annotated[
         list[str] | None,
         typer.Option(
             "--map",
+            metavar="FIELD=COLUMN",
             help="JSON/CSV FIELD=COLUMN; fields: text date source title author url id language.",
         ),
     ] = None,

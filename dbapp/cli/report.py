@@ -31,7 +31,8 @@ from dbapp.search import HIGHLIGHT_START, HIGHLIGHT_STOP, search_documents
 
 FORMATS = ("table", "csv", "json")
 DateOption = Annotated[
-    dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="YYYY-MM-DD", show_default=False)
+    dt.datetime | None,
+    typer.Option(formats=["%Y-%m-%d"], metavar="YYYY-MM-DD", help="A day.", show_default=False),
 ]
 
 

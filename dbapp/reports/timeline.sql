@@ -1,4 +1,4 @@
--- description: Attention over time (per day, week or month); one entity with --entity, else all articles.
+-- description: Attention over time (per day, week, month or year); one entity with --entity, else all articles.
 -- params: entity, period, since, until, source
 WITH periods AS (
     SELECT date_trunc(:period, day)::date AS period, sum(documents)::integer AS documents
