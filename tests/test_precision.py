@@ -150,3 +150,36 @@ def test_reuters_style_datelines_are_dateline_mentions(gazetteer: Gazetteer) -> 
     apply_structure(doc)
     roles = {(m.surface, m.role) for m in gazetteer.extract(doc)}
     assert ("NEW YORK", "dateline") in roles and ("New York", "body") in roles
+
+
+def test_short_forms_link_to_the_name_spelled_out_earlier() -> None:
+    from dbapp.catalogue import CatalogueAlias
+
+    g = Gazetteer(
+        [
+            CatalogueAlias(1, "ORG", "Montedison", "Montedison"),
+            CatalogueAlias(2, "PERSON", "Ilham Aliyev", "Ilham Aliyev"),
+            CatalogueAlias(3, "PERSON", "Heydar Aliyev", "Heydar Aliyev"),
+            CatalogueAlias(4, "PERSON", "Nikol Pashinyan", "Nikol Pashinyan"),
+            CatalogueAlias(5, "ORG", "Federal Trade Commission", "Federal Trade Commission"),
+        ]
+    )
+    body = (
+        "The Federal Trade Commission (FTC) sued. Nikol Pashinyan said the FTC erred; "
+        "Mr. Pashinyan and President Pashinyan agreed. Ilham Aliyev and Heydar Aliyev were "
+        "named; Aliyev said nothing."
+    )
+    got = found(g, body)
+    assert got.count(("FTC", "Federal Trade Commission")) == 2
+    assert got.count(("Pashinyan", "Nikol Pashinyan")) == 2
+    assert ("Aliyev", "Ilham Aliyev") not in got and ("Aliyev", "Heydar Aliyev") not in got
+    # Not before the definition, and not an acronym whose letters do not fit.
+    assert (
+        found(g, "FTC said. The Federal Trade Commission (FTC) sued.").count(
+            ("FTC", "Federal Trade Commission")
+        )
+        == 1
+    )
+    assert ("XYZ", "Federal Trade Commission") not in found(
+        g, "The Federal Trade Commission (XYZ) sued; XYZ said."
+    )

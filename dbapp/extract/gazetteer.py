@@ -411,5 +411,64 @@ class Gazetteer:
                     start, end, surface, role, entry.kind, entry.canonical, entry.entity_id
                 )
             )
+        mentions.extend(short_forms(body, mentions, boiler))
         mentions.extend(structure_mentions(doc, mentions, self._persons, self._ignored))
         return sorted(mentions, key=lambda m: (m.start, m.end))
+
+
+_DEFINED_ACRONYM = re.compile(r"[ \t]*\(([A-Z][A-Za-z&.]{1,9})\)")
+
+
+def short_forms(
+    body: str, found: list[ExtractedMention], excluded: list[tuple[int, int]]
+) -> list[ExtractedMention]:
+    """Later short forms of names the document spelled out, linked to the same entity:
+
+    - an acronym it defines ("Securities and Exchange Commission (SEC)"), from there on;
+    - a person's surname alone or after a title ("Aliyev", "President Aliyev") after the full
+      name, when only one person of that surname is named in the document.
+    Offsets are exact; text already taken by a mention is left alone.
+    """
+    taken = sorted((m.start, m.end) for m in found)
+
+    def free(start: int, end: int) -> bool:
+        i = bisect.bisect_left(taken, (start, start))
+        for s, e in taken[max(0, i - 1) : i + 1]:
+            if s < end and start < e:
+                return False
+        return not any(s <= start and end <= e for s, e in excluded)
+
+    extra: list[ExtractedMention] = []
+
+    def link(word: str, after: int, model: ExtractedMention) -> None:
+        for m in re.finditer(rf"(?<![\w.-]){re.escape(word)}(?![\w-])", body[after:]):
+            start, end = after + m.start(), after + m.end()
+            if free(start, end):
+                extra.append(model._replace(start=start, end=end, surface=word, role="body"))
+                bisect.insort(taken, (start, end))
+
+    for m in sorted(found, key=lambda m: m.start):
+        if m.kind in ("ORG", "GPE", "LOC", "EVENT", "MISC") and " " in m.surface:
+            d = _DEFINED_ACRONYM.match(body, m.end)
+            if d and _initials_fit(d.group(1), m.surface):
+                link(d.group(1), d.start(1), m)
+    persons: dict[str, set[int | str | None]] = {}
+    for m in found:
+        if m.kind == "PERSON" and m.role != "byline" and len(m.surface.split()) >= 2:
+            persons.setdefault(m.surface.split()[-1], set()).add(m.entity_id or m.name)
+    for m in sorted(found, key=lambda m: m.start):
+        if m.kind != "PERSON" or m.role == "byline" or len(m.surface.split()) < 2:
+            continue
+        surname = m.surface.split()[-1]
+        if len(persons.get(surname, ())) == 1 and surname[:1].isupper() and len(surname) > 2:
+            link(surname, m.end, m)
+            persons[surname] = set()  # linked once, from its first full mention
+    return extra
+
+
+def _initials_fit(acronym: str, name: str) -> bool:
+    """``SEC`` fits "Securities and Exchange Commission": its capitals, in order."""
+    letters = [c for c in acronym if c.isupper()]
+    capitals = [w[0] for w in re.split(r"[\s-]+", name) if w[:1].isupper()]
+    it = iter(capitals)
+    return len(letters) >= 2 and all(any(c == ch for c in it) for ch in letters)
