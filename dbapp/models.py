@@ -287,3 +287,50 @@ class Mention(Base):
 
     document: Mapped[Document] = relationship(back_populates="mentions")
     entity: Mapped[Entity] = relationship(back_populates="mentions")
+
+
+CANDIDATE_STATUSES = ("new", "accepted", "rejected")
+
+
+class EntityCandidate(Base):
+    """A name NER proposed that the catalogue lacks, until accepted or rejected."""
+
+    __tablename__ = "entity_candidates"
+    __table_args__ = (
+        CheckConstraint(_in("status", CANDIDATE_STATUSES), name="status"),
+        CheckConstraint(_in("kind", ENTITY_KINDS), name="kind"),
+        UniqueConstraint("normalised", name="uq_entity_candidates_normalised"),
+        {
+            "comment": "Names NER proposed that the catalogue lacks; `dbapp entities accept` "
+            "turns one into an entity. Candidates are not mentions."
+        },
+    )
+
+    candidate_id: Mapped[IntPK]
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(Text)
+    normalised: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="new")
+    entity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("entities.entity_id", ondelete="SET NULL")
+    )
+    examples: Mapped[list[Any]] = mapped_column(JSONB, server_default="[]")
+    created_at: Mapped[CreatedAt]
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CandidateSighting(Base):
+    """A document a candidate was seen in (so discovery never counts a document twice)."""
+
+    __tablename__ = "candidate_sightings"
+
+    candidate_id: Mapped[int] = mapped_column(
+        ForeignKey("entity_candidates.candidate_id", ondelete="CASCADE"), primary_key=True
+    )
+    document_id: Mapped[int] = mapped_column(
+        BigInteger,
+        ForeignKey("documents.document_id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # the label NER gave it in this document

@@ -25,6 +25,7 @@ FROM documents d JOIN sources s USING (source_id)
 WHERE d.document_id > :after
   AND (CAST(:since AS date) IS NULL OR d.published_on >= :since)
   AND (CAST(:source AS text) IS NULL OR s.name = :source)
+  AND (CAST(:load_id AS integer) IS NULL OR d.load_id = :load_id)
 ORDER BY d.document_id
 LIMIT :n
 """
@@ -32,6 +33,7 @@ _COUNT = """
 SELECT count(*) FROM documents d JOIN sources s USING (source_id)
 WHERE (CAST(:since AS date) IS NULL OR d.published_on >= :since)
   AND (CAST(:source AS text) IS NULL OR s.name = :source)
+  AND (CAST(:load_id AS integer) IS NULL OR d.load_id = :load_id)
 """
 
 
@@ -71,6 +73,7 @@ def extract_documents(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Progress | None = None,
     refresh: bool = True,
+    load_id: int | None = None,
 ) -> ExtractResult:
     """Re-extract stored documents: add what the extractor finds now, remove what it no longer
     finds (its own mentions only). One transaction per batch; safe to interrupt and re-run."""
@@ -79,7 +82,7 @@ def extract_documents(
     started = time.perf_counter()
     with engine.connect() as conn:
         source = resolve_source(conn, source)
-    params = {"since": since, "source": source}
+    params = {"since": since, "source": source, "load_id": load_id}
     with engine.connect() as conn:
         with conn.begin():
             total = conn.scalar(text(_COUNT), params) or 0

@@ -14,14 +14,15 @@ from dbapp import entities as lib
 from dbapp import migrate
 from dbapp.catalogue import seed_catalogue
 from dbapp.catalogue_io import EntitySpec, add_entity, export_entities, import_entities, read_specs
-from dbapp.cli._common import MAX_BATCH, MAX_ROWS, err, handle_errors, out, settings, styled
+from dbapp.cli._common import MAX_BATCH, MAX_ID, MAX_ROWS, err, handle_errors, out, settings, styled
 from dbapp.cli._progress import RichBar
 from dbapp.db import open_database
+from dbapp.discover import accept, discover, examples_text, list_candidates, reject
 from dbapp.errors import InputError
 from dbapp.extract import DEFAULT_SPACY_MODEL, EXTRACTORS, extractor_for
 from dbapp.locks import catalogue_in_use, lock_for_curation
 from dbapp.reextract import DEFAULT_BATCH_SIZE, extract_documents
-from dbapp.report import refresh_reports
+from dbapp.report import refresh_reports, resolve_source
 
 entities_app = typer.Typer(
     rich_markup_mode=None,
@@ -220,6 +221,129 @@ def export(
         else:
             with open(output, "w", encoding="utf-8", newline="") as f:
                 f.writelines(lines)
+
+
+@entities_app.command("discover")
+@handle_errors
+def discover_command(
+    ctx: typer.Context,
+    since: Annotated[
+        dt.datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], metavar="YYYY-MM-DD", help="Published on or after."),
+    ] = None,
+    source: Annotated[str | None, typer.Option(help="Only this source's documents.")] = None,
+    load_id: Annotated[
+        int | None, typer.Option("--load", min=1, max=MAX_ID, help="Only what load ID inserted.")
+    ] = None,
+    sample: Annotated[
+        int | None, typer.Option(min=1, max=MAX_ROWS, help="A random sample of N documents.")
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="NER processes.")] = 2,
+    spacy_model: Annotated[
+        str, typer.Option(help="spaCy pipeline (package or path).")
+    ] = DEFAULT_SPACY_MODEL,
+    progress: Annotated[
+        bool | None,
+        typer.Option("--progress/--no-progress", help="Progress bar [default: on a terminal]."),
+    ] = None,
+) -> None:
+    """Run NER over stored documents and store the names the catalogue lacks as candidates.
+
+    Candidates are not mentions: review them with `dbapp entities candidates`, then `accept`
+    or `reject`. Needs a trained pipeline: pip install 'dbapp[ner]'.
+
+    Example: dbapp entities discover --since 2024-01-01 --sample 5000
+    """
+    show = sys.stderr.isatty() if progress is None else progress
+    with open_database(settings(ctx)) as db:
+        migrate.ensure_schema(db.engine)
+        with db.engine.connect() as conn:
+            source = resolve_source(conn, source)
+        result = discover(
+            db.engine,
+            spacy_model,
+            since=since.date() if since else None,
+            source=source,
+            load_id=load_id,
+            sample=sample,
+            workers=workers,
+            progress=RichBar("discovering") if show else None,
+        )
+    out.print(
+        f"{result.documents:,} documents read with {result.model} in {result.elapsed:.1f} s "
+        f"({result.documents_per_second:,.1f} documents/s): {result.new_candidates:,} new "
+        f"candidates, {result.sightings:,} sightings. Next: dbapp entities candidates",
+        highlight=False,
+    )
+
+
+@entities_app.command("candidates")
+@handle_errors
+def candidates(
+    ctx: typer.Context,
+    status: Annotated[str, typer.Option(help="new, accepted, rejected or all.")] = "new",
+    kind: KindOption = None,
+    min_documents: Annotated[int, typer.Option(min=1, max=MAX_ID)] = 1,
+    min_sources: Annotated[int, typer.Option(min=1, max=MAX_ID)] = 1,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_ROWS, help="Most rows.")] = 50,
+) -> None:
+    """List the candidates discovery proposed, most documents first.
+
+    Example: dbapp entities candidates --kind PERSON --min-documents 3
+    """
+    if status not in ("new", "accepted", "rejected", "all"):
+        raise InputError("--status is new, accepted, rejected or all")
+    with open_database(settings(ctx)) as db, db.engine.connect() as conn:
+        migrate.ensure_schema(db.engine, auto_upgrade_blank=False)
+        rows = list_candidates(
+            conn, None if status == "all" else status, kind, min_documents, min_sources, limit
+        )
+    table = Table("kind", "name", "status", "documents", "sources", "first", "last", "example")
+    for r in rows:
+        seen = (str(r.first_seen or ""), str(r.last_seen or ""))
+        counts = (f"{r.documents:,}", f"{r.sources:,}")
+        table.add_row(r.kind, r.name, r.status, *counts, *seen, examples_text(r.examples))
+    out.print(table)
+    if not rows:
+        err.print("no candidates: run `dbapp entities discover` first")
+
+
+@entities_app.command("accept")
+@handle_errors
+def accept_command(
+    ctx: typer.Context,
+    names: Annotated[list[str] | None, typer.Argument(help="Candidate names.")] = None,
+    kind: KindOption = None,
+    min_documents: Annotated[
+        int | None, typer.Option(min=1, max=MAX_ID, help="All new candidates seen this often.")
+    ] = None,
+    min_sources: Annotated[int, typer.Option(min=1, max=MAX_ID)] = 1,
+) -> None:
+    """Turn candidates into catalogue entities (then `dbapp extract` finds them everywhere).
+
+    Example: dbapp entities accept "Nikol Pashinyan" && dbapp entities accept --min-documents 5
+    """
+    with open_database(settings(ctx)) as db, db.engine.begin() as conn:
+        lock_for_curation(conn)
+        decision = accept(conn, names, kind, min_documents, min_sources)
+    out.print(f"accepted {len(decision.accepted):,} entities; {REEXTRACT_HINT}", highlight=False)
+    for line in decision.skipped:
+        err.print(f"skipped {line}", highlight=False)
+
+
+@entities_app.command("reject")
+@handle_errors
+def reject_command(
+    ctx: typer.Context,
+    names: Annotated[list[str], typer.Argument(help="Candidate names.")],
+) -> None:
+    """Never propose these candidates again.
+
+    Example: dbapp entities reject "Blah Blah"
+    """
+    with open_database(settings(ctx)) as db, db.engine.begin() as conn:
+        decision = reject(conn, names)
+    out.print(f"rejected {', '.join(decision.rejected)}", highlight=False)
 
 
 @alias_app.command("add")

