@@ -70,7 +70,9 @@ class Found:
 def clean_name(surface: str) -> str | None:
     """A proposed name as a catalogue name: one line, no article, no possessive; None if junk."""
     name = _TRAILING.sub("", _LEADING.sub("", " ".join(surface.split())))
-    name = name.strip(" .,;:-–—\"'()[]{}")
+    name = name.strip(" ,;:-–—\"'()[]{}")
+    if name.endswith(".") and "." not in name[:-1]:
+        name = name.rstrip(".")  # a sentence's full stop; "U.S." keeps its own
     if len(name) < 2 or not any(c.isalpha() for c in name) or not name[0].isupper():
         return None
     if name.isupper() and len(name) > 40:
