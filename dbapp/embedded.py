@@ -12,6 +12,7 @@ that helper listens on a Unix socket only and, when an owner is killed, keeps it
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -514,16 +515,25 @@ class EmbeddedServer:
         return self.status()
 
     def reap_once(self) -> bool:
-        """One reaper step: stop an orphaned server. True while there is still work to watch."""
+        """One reaper step: stop an orphaned server. True while there is still work to watch.
+
+        A reaper that is done says so in the state file before it lets go of the lock: a
+        command starting meanwhile then spawns a reaper of its own instead of counting on one
+        that is about to exit.
+        """
         with self._locked() as state:
             if self._postmaster_pid() is None:
-                return state.starter is not None  # a start under way: wait for its server
-            if state.pinned:
-                return False
-            if not state.handles:
+                keep = state.starter is not None  # a start under way: wait for its server
+            elif state.pinned:
+                keep = False
+            elif not state.handles:
                 self._stop()
-                return False
-            return True
+                keep = False
+            else:
+                keep = True
+            if not keep and state.reaper is not None and state.reaper.pid == os.getpid():
+                state.reaper = None
+            return keep
 
     def status(self) -> ServerStatus:
         """Whether the server is initialised and running, and on which port."""
@@ -587,6 +597,9 @@ def _reaper_main(pgdata: str) -> None:
         except EmbeddedServerError:
             failing_since = failing_since or time.monotonic()
             if time.monotonic() - failing_since > REAPER_PATIENCE:
+                with contextlib.suppress(EmbeddedServerError), server._locked() as state:
+                    if state.reaper is not None and state.reaper.pid == os.getpid():
+                        state.reaper = None
                 return
 
 
