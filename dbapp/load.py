@@ -168,6 +168,34 @@ class LoadResult:
         }
 
 
+# SQLSTATE classes of data PostgreSQL refuses (a value, a constraint, a size limit): the
+# record is at fault, not the database.
+_DATA_CLASSES = ("22", "23", "54")
+
+
+def _refused_data(exc: BaseException) -> bool:
+    if isinstance(exc, UnicodeEncodeError | ValueError):
+        return True
+    orig = getattr(exc, "orig", None) or exc
+    state = getattr(orig, "sqlstate", None) or ""
+    return state[:2] in _DATA_CLASSES
+
+
+def _refused(doc: Prepared, exc: BaseException) -> Reject:
+    """A document PostgreSQL refused, as a reject (its row as parsed: the input's bytes stayed
+    with the parser)."""
+    orig = getattr(exc, "orig", None) or exc
+    reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    path, _, line = doc.where.rpartition(":")
+    return Reject(
+        path if line.isdigit() else doc.where,
+        "database_refused",
+        f"PostgreSQL refused this document: {reason} (raw holds the record as parsed)",
+        doc.document_row.encode("utf-8", "backslashreplace"),
+        line_number=int(line) if line.isdigit() else None,
+    )
+
+
 def _storable(value: str) -> str:
     """Text PostgreSQL accepts: no NUL, no lone surrogates (from undecodable file names)."""
     return value.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\0")
@@ -218,11 +246,34 @@ class BatchWriter:
             digest,
         )
 
-    def write(
+    def write(self, batch: list[Prepared], rejects: list[Reject], result: LoadResult) -> None:
+        """Write a batch; if PostgreSQL refuses some record's data, write the batch again one
+        document at a time and turn each refused document into a reject, so one bad record
+        never costs the rest (or the load)."""
+        try:
+            self._write(batch, rejects, result)
+        except (DBAPIError, psycopg.Error, UnicodeEncodeError) as exc:
+            if not _refused_data(exc) or (len(batch) <= 1 and not rejects):
+                if len(batch) == 1 and _refused_data(exc):
+                    self._write([], [_refused(batch[0], exc)], result, refused=1)
+                    return
+                raise
+            if rejects:
+                self._write([], rejects, result)
+            for doc in batch:
+                try:
+                    self._write([doc], [], result)
+                except (DBAPIError, psycopg.Error, UnicodeEncodeError) as one:
+                    if not _refused_data(one):
+                        raise
+                    self._write([], [_refused(doc, one)], result, refused=1)
+
+    def _write(
         self,
         batch: list[Prepared],
         rejects: list[Reject],
         result: LoadResult,
+        refused: int = 0,
     ) -> None:
         """One transaction: the batch's documents, their mentions, rejects and the ledger totals."""
         inserted = added = 0
@@ -256,6 +307,10 @@ class BatchWriter:
             with self.lock:
                 counts = result.counts
                 result.repeated_rejects += repeated
+                counts.documents_rejected += refused
+                if refused:
+                    room = SAMPLE_SIZE - len(result.rejects)
+                    result.rejects.extend(rejects[: max(room, 0)])
                 counts.documents_inserted += inserted
                 counts.documents_duplicate += len(batch) - inserted
                 counts.mentions_inserted += added

@@ -25,6 +25,7 @@ from dbapp.parse.records import (
     Reject,
     Span,
     clean_text,
+    storage_problem,
 )
 
 _HEADER = re.compile(r"\A[ \t]*date[ \t]+(?P<date>\S+)[ \t]*(?:\n)?")
@@ -113,6 +114,9 @@ def parse_native(raw: bytes, path: str, source: str | None = None) -> ParsedDocu
         source_name=source,
     )
     apply_structure(doc)
+    problem = storage_problem(doc)
+    if problem is not None:
+        return Reject(path, *problem, raw, line_number=1, record_number=None)
     return doc
 
 

@@ -93,6 +93,54 @@ class Reject:
         return self.path
 
 
+# What PostgreSQL can store and index: btree index rows (external ids, source names) are at
+# most ~2,700 bytes, a full-text tsvector at most 1 MB.
+MAX_KEY_CHARS = 500
+MAX_FIELD_CHARS = 10_000
+MAX_TSVECTOR_BYTES = 1_000_000
+TSVECTOR_CHECK_CHARS = 200_000  # below this a body cannot reach the tsvector limit
+
+
+def storage_problem(doc: ParsedDocument) -> tuple[str, str] | None:
+    """(code, message) when the database could not store or index the document, else None.
+
+    Found here, the record is a reject like any other bad input; found by PostgreSQL, it would
+    fail the whole batch (or, in bulk mode, the index build at the end).
+    """
+    try:
+        doc.body.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return (
+            "invalid_unicode",
+            f"the text holds a lone surrogate (\\u{ord(exc.object[exc.start]):04x})",
+        )
+    for name, value, limit in (
+        ("id", doc.external_id, MAX_KEY_CHARS),
+        ("source", doc.source_name, MAX_KEY_CHARS),
+        ("title", doc.title, MAX_FIELD_CHARS),
+        ("author", doc.author, MAX_FIELD_CHARS),
+        ("url", doc.url, MAX_FIELD_CHARS),
+        ("language", doc.language, 64),
+    ):
+        if value is not None and len(value) > limit:
+            return (
+                "field_too_long",
+                f"the {name} field has {len(value):,} characters (at most {limit:,})",
+            )
+    if len(doc.body) + len(doc.title or "") > TSVECTOR_CHECK_CHARS:
+        counts: dict[str, int] = {}
+        for word in _WORD.findall(f"{doc.title or ''} {doc.body}".lower()):
+            counts[word] = counts.get(word, 0) + 1
+        size = sum(len(w.encode()) + 4 + 2 * min(n, 256) for w, n in counts.items())
+        if size > MAX_TSVECTOR_BYTES:
+            return (
+                "too_many_words",
+                f"{len(counts):,} distinct words: the full-text index of this text would be "
+                f"about {size:,} bytes, over PostgreSQL's {MAX_TSVECTOR_BYTES:,}-byte limit",
+            )
+    return None
+
+
 def clean_text(text: str) -> str:
     """The stored form of a text: NFC, ``\\n`` line ends, no BOM, no surrounding whitespace."""
     text = _NEWLINES.sub("\n", text.lstrip("\ufeff"))
@@ -114,6 +162,8 @@ def clean_field(value: object) -> str | None:
         return None
     if isinstance(value, list):
         value = ", ".join(str(v) for v in value if v not in (None, ""))
-    # NUL cannot be stored in PostgreSQL text; in a metadata field it carries no meaning.
-    text = " ".join(unicodedata.normalize("NFC", str(value).replace("\x00", "")).split())
+    # NUL cannot be stored in PostgreSQL text, nor a lone surrogate (from JSON's "\ud800");
+    # in a metadata field they carry no meaning.
+    value = str(value).replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    text = " ".join(unicodedata.normalize("NFC", value).split())
     return text or None

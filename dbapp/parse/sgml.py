@@ -12,12 +12,16 @@ from typing import Any
 from dbapp.parse.dates import parse_date
 from dbapp.parse.decode import decode_text
 from dbapp.parse.native import apply_structure, place_name
-from dbapp.parse.records import ParsedDocument, Reject, clean_text
+from dbapp.parse.records import ParsedDocument, Reject, clean_text, storage_problem
 from dbapp.parse.stream import CHUNK, RAW_CAP, Capped
 
 DEFAULT_SOURCE = "Reuters"
 
-_TAG = re.compile(rb"<REUTERS\b|</REUTERS>")
+_TAG = re.compile(rb"<REUTERS\b|</REUTERS>", re.I)
+_CLOSE = b"</REUTERS>"
+# Outside records only the DOCTYPE line and blanks are expected; anything else is a record
+# whose tags are broken (``<REUTER ...>``) and must not vanish.
+_IGNORABLE = re.compile(rb"\A(?:\s|<!DOCTYPE[^>]*>)*\Z", re.I)
 _LONGEST_TAG = len(b"</REUTERS>")
 _NEWID = re.compile(r'NEWID="(\d+)"')
 _TEXT_TYPE = re.compile(r'<TEXT(?:\s+TYPE="(?P<type>[A-Z]+)")?\s*>(?P<text>.*?)</TEXT>', re.S)
@@ -48,6 +52,20 @@ def _capped_reject(record: Capped, path: str, line: int, code: str, message: str
     )
 
 
+def _stray(outside: Capped, path: str, line: int) -> Iterator[Reject]:
+    """Text between records that is not blank (a record whose tags are broken) is a reject."""
+    if outside.size and not (outside.size <= RAW_CAP and _IGNORABLE.match(outside.raw)):
+        lead = len(outside.raw) - len(outside.raw.lstrip())
+        first = line + outside.raw[:lead].count(b"\n")
+        yield _capped_reject(
+            outside,
+            path,
+            first,
+            "malformed_sgml",
+            f"line {first}: text outside any <REUTERS> record (a broken tag?)",
+        )
+
+
 def split_records(
     stream: Any, path: str, max_bytes: int = 5_000_000
 ) -> Iterator[SgmlRecord | Reject]:
@@ -59,7 +77,8 @@ def split_records(
     if isinstance(stream, bytes):
         stream = io.BytesIO(stream)
     record: Capped | None = None
-    start = line = 1
+    start = line = outside_line = 1
+    outside = Capped()
     tail = b""
     eof = False
     while not eof:
@@ -71,10 +90,14 @@ def split_records(
         pos = 0
         while (m := _TAG.search(data, pos)) is not None and m.start() < scan_end:
             segment = data[pos : m.start()]
-            line += segment.count(b"\n")
             if record is not None:
                 record.add(segment)
-            if m.group() != b"</REUTERS>":
+            else:
+                outside.add(segment)
+            line += segment.count(b"\n")
+            if m.group().upper() != _CLOSE:
+                yield from _stray(outside, path, outside_line)
+                outside, outside_line = Capped(), line
                 if record is not None:
                     yield _capped_reject(
                         record,
@@ -101,13 +124,19 @@ def split_records(
                 else:
                     yield SgmlRecord(record.raw, start)
                 record = None
+                outside, outside_line = Capped(), line
+            else:
+                outside.add(m.group())  # a close tag with no record open
             pos = m.end()
         rest = max(pos, scan_end)
         segment = data[pos:rest]
         line += segment.count(b"\n")
         if record is not None:
             record.add(segment)
+        else:
+            outside.add(segment)
         tail = data[rest:]
+    yield from _stray(outside, path, outside_line)
     if record is not None:
         yield _capped_reject(
             record,
@@ -190,4 +219,7 @@ def parse_sgml_record(
             doc.dateline_place = place_name(m["place"].strip())
             doc.dateline_country = m["country"].strip() if m["country"] else None
     apply_structure(doc)
+    problem = storage_problem(doc)
+    if problem is not None:
+        return Reject(path, *problem, rec.raw, line_number=rec.line, record_number=number)
     return doc

@@ -13,7 +13,7 @@ from typing import Any
 from dbapp.parse.dates import parse_date
 from dbapp.parse.decode import decode_text
 from dbapp.parse.native import apply_structure
-from dbapp.parse.records import ParsedDocument, Reject, clean_field, clean_text
+from dbapp.parse.records import ParsedDocument, Reject, clean_field, clean_text, storage_problem
 from dbapp.parse.stream import CHUNK, RAW_CAP, Capped
 
 FIELDS = ("text", "date", "source", "title", "author", "url", "id", "language")
@@ -163,6 +163,11 @@ def record_to_document(
     if warning:
         doc.warnings.append((warning, f"{doc.where}: {str(raw_date)[:40]!r}"))
     apply_structure(doc)
+    problem = storage_problem(doc)
+    if problem is not None:
+        return Reject(
+            path, *problem, record.raw, line_number=record.line, record_number=record.number
+        )
     return doc
 
 
