@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from dbapp.ledger import LOCK_NAMESPACE
 
@@ -36,6 +37,7 @@ DEFERRED_FOREIGN_KEYS = {
     ),
 }
 BUILD_MEMORY = "512MB"
+DROP_WAIT = "5s"
 
 
 def missing(conn: Connection) -> list[str]:
@@ -84,10 +86,21 @@ def begin_bulk(conn: Connection) -> bool:
     if conn.scalar(text("SELECT EXISTS (SELECT 1 FROM documents)")):
         conn.execute(text("SELECT pg_advisory_unlock(:ns, :k)"), _LOCK)
         return False
-    for name, (table, _) in DEFERRED_FOREIGN_KEYS.items():
-        conn.execute(text(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}"))
-    for name in DEFERRED_INDEXES:
-        conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
+    try:
+        # Dropping needs exclusive locks; a reader's open transaction must not stall the load
+        # forever: after a short wait it loads without bulk mode instead.
+        with conn.begin_nested():
+            conn.execute(text(f"SET LOCAL lock_timeout = '{DROP_WAIT}'"))
+            for name, (table, _) in DEFERRED_FOREIGN_KEYS.items():
+                conn.execute(text(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}"))
+            for name in DEFERRED_INDEXES:
+                conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
+            conn.execute(text("SET LOCAL lock_timeout = 0"))
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "55P03":
+            raise
+        conn.execute(text("SELECT pg_advisory_unlock(:ns, :k)"), _LOCK)
+        return False
     return True
 
 

@@ -59,18 +59,18 @@ CREATE TEMPORARY TABLE IF NOT EXISTS staging_rejects (
 REJECT_COLUMNS = (
     "load_id, path, line_number, record_number, error_code, message, raw, raw_size, raw_sha256"
 )
-# A re-run meets the same bad records again: the first load's reject rows already keep them.
+# A re-run (or a concurrent load) meets the same bad records again: the first reject row of a
+# record keeps it (unique index uq_load_rejects_record, migration 0006).
 INSERT_REJECTS = f"""
 INSERT INTO load_rejects ({REJECT_COLUMNS})
 SELECT {REJECT_COLUMNS} FROM staging_rejects s
-WHERE NOT EXISTS (
-    SELECT 1 FROM load_rejects r
-    WHERE r.raw_sha256 IS NOT DISTINCT FROM s.raw_sha256 AND r.path = s.path
-      AND r.line_number IS NOT DISTINCT FROM s.line_number
-      AND r.record_number IS NOT DISTINCT FROM s.record_number
-      AND r.error_code = s.error_code)
+ORDER BY md5(path), line_number, record_number, error_code
+ON CONFLICT (md5(path), coalesce(line_number, -1), coalesce(record_number, -1), error_code,
+             coalesce(raw_sha256, '')) DO NOTHING
 """
 REJECT_BATCH_BYTES = 32 * 1024 * 1024
+# A batch is also cut at this many bytes of rows: 1,000 documents of 5 MB would not fit.
+BATCH_BYTES = 32 * 1024 * 1024
 INSERT_SOURCES = """
 INSERT INTO sources (name)
 SELECT DISTINCT source_name FROM staging_documents ORDER BY 1
@@ -509,7 +509,7 @@ def _load(
         rejects: list[Reject] = []
         batch_shas: set[str] = set()
         seen_files: set[str] = set()
-        reject_bytes = 0
+        reject_bytes = batch_bytes = 0
         try:
             try:
                 for unit in units:
@@ -529,13 +529,18 @@ def _load(
                         batch_shas.add(sha)
                         batch.append(doc)
                     reject_bytes += sum(len(r.raw or b"") for r in unit.rejects)
+                    batch_bytes += sum(
+                        len(d.document_row) + len(d.mention_rows) for d in unit.documents
+                    )
                     if (
                         len(batch) >= options.batch_size
                         or len(rejects) >= options.batch_size
                         or reject_bytes >= REJECT_BATCH_BYTES
+                        or batch_bytes >= BATCH_BYTES
                     ):
                         pool.submit(batch, rejects)
-                        batch, rejects, batch_shas, reject_bytes = [], [], set(), 0
+                        batch, rejects, batch_shas = [], [], set()
+                        reject_bytes = batch_bytes = 0
                     progress.advance(unit.nbytes, len(unit.documents), len(unit.rejects))
                 pool.submit(batch, rejects)
             except BaseException:

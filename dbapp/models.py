@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -109,6 +110,18 @@ class LoadReject(Base):
     """An input record a load could not accept, kept byte for byte so nothing is lost."""
 
     __tablename__ = "load_rejects"
+    __table_args__ = (
+        # One row per bad record, however often it is loaded (migration 0006).
+        Index(
+            "uq_load_rejects_record",
+            text("md5(path)"),
+            text("coalesce(line_number, -1)"),
+            text("coalesce(record_number, -1)"),
+            "error_code",
+            text("coalesce(raw_sha256, '')"),
+            unique=True,
+        ),
+    )
 
     load_reject_id: Mapped[BigPK]
     load_id: Mapped[int] = mapped_column(

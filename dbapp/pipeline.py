@@ -28,6 +28,8 @@ UNKNOWN_SOURCE = "unknown"
 SOURCE_UNKNOWN = "source_unknown"
 GROUP_BYTES = 1 << 20  # ship small units to workers in groups of about this many bytes
 GROUP_UNITS = 64
+MAX_MENTIONS = 20_000  # per document
+MENTIONS_CAPPED = "mentions_capped"
 _PR_SET_PDEATHSIG = 1
 
 
@@ -100,6 +102,15 @@ def process_unit(unit: Unit, ctx: ParseContext) -> UnitResult:
             item.source_name = UNKNOWN_SOURCE
             item.warnings.append((SOURCE_UNKNOWN, item.where))
         mentions = ctx.extractor.extract(item)
+        if len(mentions) > MAX_MENTIONS:
+            # Pathological text ("Baku, Baku, ..." a million times): keep memory bounded.
+            item.warnings.append(
+                (
+                    MENTIONS_CAPPED,
+                    f"{item.where}: {len(mentions):,} found, first {MAX_MENTIONS:,} kept",
+                )
+            )
+            mentions = mentions[:MAX_MENTIONS]
         for m in mentions:
             # A wrong offset would silently corrupt every report: fail loudly instead.
             if item.body[m.start : m.end] != m.surface:

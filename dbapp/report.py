@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from dbapp.entities import find_entity
 from dbapp.errors import DbappError, NotFound, check_text
@@ -165,6 +166,26 @@ def run_report(conn: Connection, name: str, params: ReportParams | None = None) 
     return ReportResult(list(result.keys()), [tuple(r) for r in result], notes)
 
 
+PLAIN_REFRESH_WAIT = "2s"
+
+
+def _refresh_plain(conn: Connection, name: str) -> bool:
+    """The fast, locking refresh of an empty view, unless a reader holds it (say a BI query
+    in an open transaction): then False, and the caller refreshes CONCURRENTLY, which readers
+    do not block."""
+    try:
+        with conn.begin_nested():
+            conn.execute(text(f"SET LOCAL lock_timeout = '{PLAIN_REFRESH_WAIT}'"))
+            conn.execute(text(f"REFRESH MATERIALIZED VIEW {name}"))
+            conn.execute(text("SET LOCAL lock_timeout = 0"))
+        return True
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "55P03":
+            raise
+        conn.execute(text("SET LOCAL lock_timeout = 0"))
+        return False
+
+
 def refresh_reports(conn: Connection) -> list[str]:
     """Recompute the materialized report views, readable throughout (CONCURRENTLY) once filled."""
     present = set(
@@ -178,7 +199,9 @@ def refresh_reports(conn: Connection) -> list[str]:
             # CONCURRENTLY keeps the view readable but diffs old and new rows (several times
             # slower); an empty view has no readers to keep.
             empty = not conn.scalar(text(f"SELECT EXISTS (SELECT 1 FROM {name})"))
-            mode = "" if empty else " CONCURRENTLY"
-            conn.execute(text(f"REFRESH MATERIALIZED VIEW{mode} {name}"))
+            if empty and _refresh_plain(conn, name):
+                done.append(name)
+                continue
+            conn.execute(text(f"REFRESH MATERIALIZED VIEW CONCURRENTLY {name}"))
             done.append(name)
     return done

@@ -81,17 +81,20 @@ def _lookup(values: Mapping[str, Any], column: str) -> Any:
 
 
 _COLUMN_CACHE: dict[tuple[tuple[str, ...], str], tuple[str, ...]] = {}
+CACHE_SHAPES = 512
+CACHE_KEYS = 64
 
 
 def _candidates(keys: tuple[str, ...], field: str) -> tuple[str, ...]:
     """The record's own keys that can hold ``field``, in preference order (cached per shape)."""
-    found = _COLUMN_CACHE.get((keys, field))
+    cacheable = len(keys) <= CACHE_KEYS  # records with thousands of keys are not a "shape"
+    found = _COLUMN_CACHE.get((keys, field)) if cacheable else None
     if found is None:
         lowered: dict[str, str] = {}
         for key in keys:
             lowered.setdefault(str(key).lower(), key)
         found = tuple(lowered[c] for c in DEFAULT_COLUMNS[field] if c in lowered)
-        if len(_COLUMN_CACHE) < 10_000:
+        if cacheable and len(_COLUMN_CACHE) < CACHE_SHAPES:
             _COLUMN_CACHE[(keys, field)] = found
     return found
 
@@ -325,8 +328,16 @@ def split_array(stream: Any, path: str, max_bytes: int = 5_000_000) -> Iterator[
                 if depth == 0:
                     add(data[seg : m.start()])
                     yield from finish(last=True)
-                    yield from _after_array(data[pos:], stream, path, elem_line)
-                    return
+                    rest, more = _next_significant(data[pos:], stream)
+                    elem_line += rest.count(b"\n") - more.count(b"\n")
+                    if not more.startswith(b","):
+                        yield from _after_array(more, stream, path, elem_line)
+                        return
+                    # A stray bracket closed the array early ("[{...]}, {...}]"): the element
+                    # it broke is a reject, and the elements after it still count.
+                    depth, commas = 1, commas + 1
+                    data, pos, seg = more, 1, 1
+                    continue
             elif depth == 1:  # a comma between two elements
                 add(data[seg : m.start()])
                 commas += 1
@@ -349,6 +360,20 @@ def split_array(stream: Any, path: str, max_bytes: int = 5_000_000) -> Iterator[
         )
 
 
+def _next_significant(rest: bytes, stream: Any) -> tuple[bytes, bytes]:
+    """``(skipped, remainder)``: what follows up to and from the next non-blank byte (reading
+    on as needed); ``skipped`` holds the blanks, the remainder starts at that byte."""
+    skipped = b""
+    while True:
+        stripped = rest.lstrip(_WHITESPACE)
+        skipped += rest[: len(rest) - len(stripped)]
+        if stripped:
+            return skipped + stripped, stripped
+        rest = stream.read(CHUNK)
+        if not rest:
+            return skipped, b""
+
+
 def _after_array(rest: bytes, stream: Any, path: str, line_of_end: int) -> Iterator[Reject]:
     """Anything but whitespace after the closing bracket is a reject (kept, capped)."""
     extra = Capped()
@@ -367,6 +392,55 @@ def _after_array(rest: bytes, stream: Any, path: str, line_of_end: int) -> Itera
         )
 
 
+class _QuoteState:
+    """Whether a CSV record is inside a quoted field, by the csv module's rules: a quote opens
+    a field only at its start; inside, ``""`` is a quote and ``"`` ends the field. Fed bytes in
+    pieces; only quote characters are visited."""
+
+    def __init__(self) -> None:
+        self.quoted = False
+        self.at_field_start = True
+        self.pending_quote = False  # a quote ended the last piece inside a quoted field
+
+    def feed(self, data: bytes) -> None:
+        pos = 0
+        if self.pending_quote and data:
+            self.pending_quote = False
+            if data[:1] == b'"':
+                pos = 1  # an escaped quote: still quoted
+            else:
+                self.quoted = False
+        while pos < len(data):
+            if self.quoted:
+                q = data.find(b'"', pos)
+                if q < 0:
+                    break
+                if q + 1 == len(data):
+                    self.pending_quote = True
+                    return
+                if data[q + 1 : q + 2] == b'"':
+                    pos = q + 2
+                    continue
+                self.quoted = False
+                pos = q + 1
+                self.at_field_start = False
+                continue
+            # Unquoted: the next quote opens a field only right after a separator or line end.
+            q = data.find(b'"', pos)
+            if q < 0:
+                tail = data[pos:]
+                if tail:
+                    self.at_field_start = tail[-1:] in (b",", b"\n", b"\r")
+                return
+            before = data[q - 1 : q] if q > pos else (b"," if self.at_field_start else b"x")
+            if q == pos and self.at_field_start or before in (b",", b"\n", b"\r"):
+                self.quoted = True
+            pos = q + 1
+            self.at_field_start = False
+        if not self.quoted and data:
+            self.at_field_start = data[-1:] in (b",", b"\n", b"\r")
+
+
 class _Oversized(Exception):
     """The current CSV record is over the size limit."""
 
@@ -381,7 +455,7 @@ class _LineTap:
         self._stream = stream
         self.max = max_bytes
         self.record = Capped(max_bytes)
-        self.quotes = 0
+        self.state = _QuoteState()
         self.line = 0
 
     def __iter__(self) -> _LineTap:
@@ -404,11 +478,14 @@ class _LineTap:
 
     def _add(self, data: bytes) -> None:
         self.record.add(data)
-        self.quotes += data.count(b'"')
+        if b'"' in data or self.state.quoted or self.state.pending_quote:
+            self.state.feed(data)
+        elif data:
+            self.state.at_field_start = data[-1:] in (b",", b"\n", b"\r")
 
     def finish_record(self) -> None:
-        """Read on to the end of a record cut short: until its quotes balance."""
-        while self.quotes % 2:
+        """Read on to the end of a record cut short: while it is inside a quoted field."""
+        while self.state.quoted and not self.state.pending_quote:
             data = self._stream.readline(CHUNK)
             if not data:
                 return
@@ -419,7 +496,7 @@ class _LineTap:
     def take(self) -> Capped:
         record = self.record
         self.record = Capped(self.max)
-        self.quotes = 0
+        self.state = _QuoteState()
         return record
 
 
@@ -432,6 +509,10 @@ def _header_fault(row: list[str]) -> str | None:
         return "a NUL character"
     if not any(cell.strip() for cell in row):
         return "no column names"
+    names = [c.strip().lstrip("\ufeff").lower() for c in row]
+    twice = sorted({n for n in names if n and names.count(n) > 1})
+    if twice:
+        return f"the column name(s) {', '.join(twice)} more than once"
     return None
 
 
@@ -492,9 +573,19 @@ def iter_csv_records(stream: Any, path: str, max_bytes: int) -> Iterator[RawReco
                     line_number=start,
                 )
             continue
-        if not any(cell.strip() for cell in row):
-            continue
+        if not row:
+            continue  # a blank line
         number += 1
+        if not any(cell.strip() for cell in row):
+            yield Reject(
+                path,
+                "empty",
+                f"line {start}: a record with no values",
+                raw,
+                line_number=start,
+                record_number=number,
+            )
+            continue
         if header is None:
             yield Reject(
                 path,
