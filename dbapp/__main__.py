@@ -1,3 +1,3 @@
-from dbapp.cli import app
+from dbapp._entry import main
 
-app(prog_name="dbapp")
+main()

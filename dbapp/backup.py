@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from dbapp import bulk
 from dbapp.embedded import _bin_path
 from dbapp.errors import ConfigError, DbappError
 
@@ -86,6 +87,8 @@ def backup(engine: Engine, path: Path) -> BackupResult:
         raise ConfigError(f"no directory {path.parent} to write the backup in")
     tool = _tool("pg_dump", _server_major(engine))
     env, dsn = _env_and_dsn(engine)
+    with engine.connect() as conn:  # about what the dump's snapshot, taken next, holds
+        documents = int(conn.scalar(text("SELECT count(*) FROM documents")) or 0)
     tmp = path.with_name(f".{path.name}.partial")
     proc = subprocess.run(
         [tool, "--format=custom", f"--lock-wait-timeout={LOCK_WAIT}", f"--file={tmp}", dsn],
@@ -98,8 +101,6 @@ def backup(engine: Engine, path: Path) -> BackupResult:
         tmp.unlink(missing_ok=True)
         raise DbappError(f"pg_dump failed: {_first(proc.stderr)}")
     tmp.replace(path)
-    with engine.connect() as conn:
-        documents = int(conn.scalar(text("SELECT count(*) FROM documents")) or 0)
     return BackupResult(path, path.stat().st_size, documents, tool)
 
 
@@ -146,7 +147,9 @@ def restore(engine: Engine, path: Path) -> int:
     )
     if proc.returncode != 0:
         raise DbappError(f"pg_restore failed (nothing was restored): {_first(proc.stderr)}")
-    with engine.connect() as conn:
+    with engine.begin() as conn:
+        # A backup taken during a bulk load lacks the indexes and keys it builds at the end.
+        bulk.restore(conn)
         return int(conn.scalar(text("SELECT count(*) FROM documents")) or 0)
 
 

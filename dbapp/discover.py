@@ -30,6 +30,7 @@ from dbapp.entities import AliasConflict, EntityRef
 from dbapp.errors import BadArgument, DbappError
 from dbapp.extract.ner import LABELS, load_pipeline
 from dbapp.load import Progress
+from dbapp.pipeline import submit_quietly
 
 # What a candidate can be; numbers, dates, laws and works of art are not proposed.
 CANDIDATE_KINDS = ("PERSON", "ORG", "GPE", "LOC", "NORP", "EVENT")
@@ -255,7 +256,7 @@ def discover(
     try:
         pending = []
         for batch in _batches(engine, since, source, load_id, sample):
-            pending.append(pool.submit(_names, batch))
+            pending.append(submit_quietly(pool, _names, batch))
             if len(pending) >= max(1, workers) * 2:
                 _save(engine, pending.pop(0).result(), result, progress)
         for future in pending:

@@ -11,6 +11,7 @@ gets a clear error naming it instead of a hang.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from dbapp.errors import Busy
+from dbapp.errors import Busy, ConfigError
 
 # One bigint key ("dbapp catalogue"); the (int, int) keys of the load ledger are another space.
 CATALOGUE_KEY = 0x6462_6361_7461_6C67
@@ -36,11 +37,23 @@ WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
 """
 
 
+MAX_TIMEOUT_S = 86_400.0
+
+
 def timeout_s() -> float:
-    try:
-        return max(float(os.environ.get("DBAPP_LOCK_TIMEOUT", DEFAULT_TIMEOUT_S)), 0.001)
-    except ValueError:
+    """``DBAPP_LOCK_TIMEOUT`` in seconds: more than 0, at most a day."""
+    raw = os.environ.get("DBAPP_LOCK_TIMEOUT")
+    if raw is None:
         return DEFAULT_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (0 < value <= MAX_TIMEOUT_S):
+        raise ConfigError(
+            f"DBAPP_LOCK_TIMEOUT={raw!r}: give seconds, more than 0 and at most {MAX_TIMEOUT_S:g}"
+        )
+    return value
 
 
 def holders(conn: Connection) -> list[str]:

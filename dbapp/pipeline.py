@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from dbapp import copyrows
 from dbapp.errors import WorkerDied
@@ -29,6 +29,10 @@ SOURCE_UNKNOWN = "source_unknown"
 GROUP_BYTES = 1 << 20  # ship small units to workers in groups of about this many bytes
 GROUP_UNITS = 64
 MAX_MENTIONS = 20_000  # per document
+WORKER_DIED = (
+    "a parser process died (killed, or out of memory); everything committed so far is kept: "
+    "run the same load again to finish"
+)
 MENTIONS_CAPPED = "mentions_capped"
 _PR_SET_PDEATHSIG = 1
 
@@ -208,7 +212,7 @@ def run_units(units: Iterator[Unit], ctx: ParseContext, workers: int = 1) -> Ite
     try:
         pending: deque[Future[list[UnitResult]]] = deque()
         for group in _groups(units):
-            pending.append(pool.submit(_work, group))
+            pending.append(submit_quietly(pool, _work, group))
             if len(pending) >= workers * 3:
                 yield from _result(pending.popleft())
         while pending:
@@ -219,11 +223,23 @@ def run_units(units: Iterator[Unit], ctx: ParseContext, workers: int = 1) -> Ite
         pool.shutdown(wait=True, cancel_futures=not finished)
 
 
+def submit_quietly(pool: ProcessPoolExecutor, fn: Any, *args: Any) -> Future[Any]:
+    """``pool.submit``, but a worker process started here (by exec) starts with Ctrl-C
+    ignored, so one interrupted while it still imports prints no traceback. (An ignored
+    signal survives exec; our own handler is back right after.)"""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        return pool.submit(fn, *args)
+    except BrokenProcessPool:
+        raise WorkerDied(WORKER_DIED) from None
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+
+
 def _result(future: Future[list[UnitResult]]) -> list[UnitResult]:
     try:
         return future.result()
     except BrokenProcessPool:
-        raise WorkerDied(
-            "a parser process died (killed, or out of memory); everything committed so far is "
-            "kept: run the same load again to finish"
-        ) from None
+        raise WorkerDied(WORKER_DIED) from None

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.engine import URL, make_url
 
-from dbapp import migrate
+from dbapp import bulk, migrate
 from dbapp.backup import backup, check_backup_file, restore
 from dbapp.cli._common import err, handle_errors, out, settings, styled
 from dbapp.db import client_url, open_database
@@ -37,6 +37,11 @@ def upgrade(
     """
     with open_database(settings(ctx)) as db:
         migrate.upgrade(db.engine, revision)
+        if set(migrate.current(db.engine)) == set(migrate.heads()):
+            with db.engine.begin() as conn:
+                rebuilt = bulk.restore(conn)  # what a dead bulk load left missing
+            if rebuilt:
+                err.print(f"rebuilt {len(rebuilt)} indexes and keys a bulk load left missing")
         err.print(f"schema at {', '.join(migrate.current(db.engine)) or 'base'}")
 
 

@@ -55,6 +55,7 @@ def seed(
     with open_database(settings(ctx)) as db:
         migrate.ensure_schema(db.engine)
         with db.engine.begin() as conn:
+            lock_for_curation(conn)
             result = seed_catalogue(conn, force=force)
     if result.skipped:
         out.print("catalogue already seeded (use --force to add anything missing)")

@@ -83,7 +83,8 @@ class Unit:
 def display_path(path: str) -> str:
     """A file name as valid text: undecodable bytes become ``\\xNN``, NUL becomes ``\\0``."""
     raw = os.fsencode(path)
-    return raw.decode("utf-8", "backslashreplace").replace("\x00", "\\0")
+    text = raw.decode("utf-8", "backslashreplace").replace("\x00", "\\0")
+    return text.replace("\n", "\\n").replace("\r", "\\r")  # one line in every message
 
 
 def format_of(name: str) -> str | None:
