@@ -424,3 +424,171 @@ def test_grant_reader_url_is_the_readers_own(fresh_db: str, engine: Engine) -> N
     assert result.exit_code == 0, result.output
     url = result.stdout.strip().splitlines()[-1]
     assert url.startswith("postgresql://newcomer@") and "passfile" not in url
+
+
+# -- the second attack (after the first round of fixes) --------------------------------------
+
+
+def test_values_postgresql_cannot_hold_are_rejects_not_failures(
+    fresh_db: str, engine: Engine, tmp_path: Path
+) -> None:
+    import random
+
+    rng = random.Random(5)
+    words = " ".join("".join(rng.choices("abcdefghij", k=9)) for _ in range(250_000))
+    lines = [
+        b'{"text": "a \\ud800 b"}',
+        b'{"text": "ok", "title": "t \\udc00"}',
+        json.dumps({"text": "long id", "id": "x" * 9000}).encode(),
+        json.dumps({"text": "long source", "source": "s" * 9000}).encode(),
+        json.dumps({"text": words}).encode(),
+        b'{"text": "good Yerevan"}',
+    ]
+    (tmp_path / "s.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    result = dbapp(fresh_db, "load", str(tmp_path), "--no-progress")
+    assert result.exit_code == EXIT_REJECTS, result.output
+    _no_traceback(result.output)
+    assert sorted(b for (b,) in rows(engine, "SELECT body FROM documents")) == [
+        "good Yerevan",
+        "ok",
+    ]
+    assert {r[3] for r in _rejects(engine)} == {
+        "invalid_unicode",
+        "field_too_long",
+        "too_many_words",
+    }
+    assert scalar(engine, "SELECT title FROM documents WHERE body = 'ok'") == "t ?"
+
+
+def test_a_bad_id_cannot_break_a_bulk_load_for_good(
+    fresh_db: str, engine: Engine, tmp_path: Path
+) -> None:
+    from dbapp import bulk, migrate
+
+    (tmp_path / "b.jsonl").write_bytes(
+        json.dumps({"text": "long id", "id": "x" * 9000}).encode() + b'\n{"text": "fine"}\n'
+    )
+    result = dbapp(fresh_db, "load", str(tmp_path), "--bulk", "--no-progress")
+    assert result.exit_code == EXIT_REJECTS, result.output
+    with engine.connect() as conn:
+        assert bulk.missing(conn) == []
+    assert migrate.check(engine) is None
+    assert dbapp(fresh_db, "load", "seeds", "--no-progress").exit_code == 0
+
+
+def test_a_batch_postgresql_refuses_is_written_document_by_document(
+    fresh_db: str, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import random
+
+    import dbapp.parse.tabular as tabular
+
+    # Without the parser's check, PostgreSQL itself refuses the 9,000-byte id (index row size;
+    # random letters, which do not compress).
+    monkeypatch.setattr(tabular, "storage_problem", lambda doc: None)
+    rng = random.Random(3)
+    long_id = "".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=9000))
+    lines = [
+        json.dumps({"text": f"story {i}", "id": long_id if i == 3 else f"id{i}"}) for i in range(8)
+    ]
+    (tmp_path / "r.jsonl").write_text("\n".join(lines) + "\n")
+    result = dbapp(fresh_db, "load", str(tmp_path), "--no-progress")
+    assert result.exit_code == EXIT_REJECTS, result.output
+    assert scalar(engine, "SELECT count(*) FROM documents") == 7
+    [reject] = _rejects(engine)
+    assert reject[3] == "database_refused" and reject[1] == 4 and "index row" in reject[7]
+    assert scalar(engine, "SELECT documents_rejected FROM loads") == 1
+
+
+def test_broken_sgml_tags_are_never_silent(fresh_db: str, engine: Engine, tmp_path: Path) -> None:
+    (tmp_path / "r.sgm").write_bytes(
+        b'<REUTERS NEWID="1"><TEXT><BODY>One.</BODY></TEXT></REUTERS>\n'
+        b'<REUTER NEWID="2"><TEXT><BODY>Two.</BODY></TEXT></REUTERS>\n'
+        b'<reuters NEWID="3"><TEXT><BODY>Three.</BODY></TEXT></reuters>\n'
+        b'<REUTERS NEWID="4"><TEXT><BODY>Four.</BODY></TEXT></REUTERS>\n'
+    )
+    result = dbapp(fresh_db, "load", str(tmp_path), "--no-progress")
+    assert result.exit_code == EXIT_REJECTS, result.output
+    assert sorted(b for (b,) in rows(engine, "SELECT body FROM documents")) == [
+        "Four.",
+        "One.",
+        "Three.",
+    ]
+    [reject] = _rejects(engine)
+    assert reject[1] == 2 and reject[3] == "malformed_sgml" and b"Two." in reject[4]
+
+
+def test_csv_and_array_faults_lose_no_later_record(
+    fresh_db: str, engine: Engine, tmp_path: Path
+) -> None:
+    rows_after = b"".join(b"r%d,good row %d\n" % (i, i) for i in range(10))
+    (tmp_path / "q.csv").write_bytes(
+        b"title,text\nbig," + b"x" * 3000 + b' a 5" pipe\n' + rows_after
+    )
+    good = b",".join(json.dumps({"text": f"array item {i}"}).encode() for i in range(30))
+    (tmp_path / "a.json").write_bytes(b'[{"text":"one"}, {"text":"two"]}, ' + good + b"]")
+    (tmp_path / "dup.csv").write_bytes(b"text,title,text\na,b,c\n")
+    (tmp_path / "blank.csv").write_bytes(b'text,title\n,\n"  ","  "\nvalue,t\n')
+    result = dbapp(fresh_db, "load", str(tmp_path), "--max-document-size", "0.002", "--no-progress")
+    assert result.exit_code == EXIT_REJECTS, result.output
+    bodies = {b for (b,) in rows(engine, "SELECT body FROM documents")}
+    assert {f"good row {i}" for i in range(10)} <= bodies
+    assert {f"array item {i}" for i in range(30)} | {"one", "value"} <= bodies
+    codes = sorted((r[0], r[3]) for r in _rejects(engine))
+    assert codes == [
+        ("a.json", "malformed_json"),
+        ("blank.csv", "empty"),
+        ("blank.csv", "empty"),
+        ("dup.csv", "bad_csv_header"),
+        ("dup.csv", "csv_no_header"),
+        ("q.csv", "too_large"),
+    ]
+
+
+def test_memory_bounds_batches_mentions_and_column_cache(
+    fresh_db: str, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dbapp.load as load_module
+    import dbapp.parse.inputs as inputs
+    from dbapp.parse import tabular
+
+    # Batches are cut by bytes as well as by count (at unit boundaries; units are small here).
+    monkeypatch.setattr(load_module, "BATCH_BYTES", 100_000)
+    monkeypatch.setattr(inputs, "UNIT_BYTES", 40_000)
+    submitted: list[int] = []
+    real_submit = load_module.WriterPool.submit
+
+    def counting(self, batch, rejects):  # type: ignore[no-untyped-def]
+        submitted.append(len(batch))
+        return real_submit(self, batch, rejects)
+
+    monkeypatch.setattr(load_module.WriterPool, "submit", counting)
+    docs = [json.dumps({"text": f"doc {i} " + "lorem ipsum " * 4000}) for i in range(10)]
+    (tmp_path / "big.jsonl").write_text("\n".join(docs) + "\n")
+    assert dbapp(fresh_db, "load", str(tmp_path / "big.jsonl"), "--no-progress").exit_code == 0
+    assert len([n for n in submitted if n]) >= 4
+    # At most MAX_MENTIONS mentions of one document, and the load says so.
+    (tmp_path / "many.jsonl").write_text(json.dumps({"text": "Baku, " * 25_000}) + "\n")
+    result = dbapp(fresh_db, "load", str(tmp_path / "many.jsonl"), "--no-progress")
+    assert result.exit_code == 0 and "mentions_capped" in result.output
+    assert (
+        scalar(
+            engine, "SELECT max(c) FROM (SELECT count(*) c FROM mentions GROUP BY document_id) x"
+        )
+        == 20_000
+    )
+    # Records with thousands of keys are not cached as a "shape".
+    tabular._COLUMN_CACHE.clear()
+    for i in range(50):
+        values = {f"k{i}_{j}": j for j in range(2000)} | {"text": "x"}
+        tabular.record_to_document(tabular.RawRecord(values, 1, 1, b""), "w.jsonl", {}, None)
+    assert len(tabular._COLUMN_CACHE) == 0
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "1e30", "-1", "soon"])
+def test_bad_lock_timeouts_are_usage_errors(
+    fresh_db: str, value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DBAPP_LOCK_TIMEOUT", value)
+    result = dbapp(fresh_db, "load", "seeds", "--no-progress")
+    assert result.exit_code == 2 and "DBAPP_LOCK_TIMEOUT" in result.output, result.output
