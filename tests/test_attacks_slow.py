@@ -304,3 +304,101 @@ def test_29_backup_while_loading_restores_identically(
         target_engine.dispose()
     finally:
         drop_database(server_url, name)
+
+
+# -- the second attack -----------------------------------------------------------------------
+
+
+def test_8_an_open_reader_transaction_cannot_stall_a_load(
+    database: tuple[str, Engine],  # noqa: F811
+    corpus: list[Path],  # noqa: F811
+) -> None:
+    """A BI query in an open transaction holds share locks; the load waits briefly, then
+    refreshes CONCURRENTLY or loads without bulk mode, and finishes."""
+    import psycopg
+
+    url, engine = database
+    dsn = url.replace("+psycopg", "")
+    with psycopg.connect(dsn) as reader:
+        reader.execute("SELECT count(*) FROM report_daily_documents")
+        reader.execute("LOCK TABLE documents IN ACCESS SHARE MODE")
+        result = subprocess.run(
+            dbapp_process(url, "load", str(corpus[0]), "--bulk", "--no-progress"),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        reader.rollback()
+    assert result.returncode == 0, result.stderr
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM documents")) == 1500
+        assert conn.scalar(text("SELECT sum(documents) FROM report_daily_documents")) == 1500
+        assert bulk.missing(conn) == []
+
+
+def test_10_concurrent_loads_record_each_reject_once(
+    database: tuple[str, Engine],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    url, engine = database
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("".join(f'{{"text": "broken {i}",\n' for i in range(2000)))
+    procs = [
+        spawn(dbapp_process(url, "load", str(bad), "--batch-size", "5", "--no-progress"))
+        for _ in range(3)
+    ]
+    for proc in procs:
+        _, stderr = proc.communicate(timeout=300)
+        assert proc.returncode == 5, stderr
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM load_rejects")) == 2000
+
+
+@pytest.mark.parametrize("delay", [0.15, 0.6, 1.2])
+def test_11_ctrl_c_at_any_moment_is_quiet(
+    database: tuple[str, Engine],  # noqa: F811
+    corpus: list[Path],  # noqa: F811
+    delay: float,
+) -> None:
+    url, _ = database
+    proc = subprocess.Popen(
+        dbapp_process(url, "load", *map(str, corpus), "--no-progress", "--workers", "2"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    time.sleep(delay)  # during imports, worker start-up or loading
+    children = _descendants(proc.pid)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode in (130, 0), stderr  # 0: it finished before the signal
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    assert not _wait_gone(children)
+
+
+def test_14_a_backup_taken_during_a_bulk_load_restores_with_its_indexes(
+    database: tuple[str, Engine],  # noqa: F811
+    corpus: list[Path],  # noqa: F811
+    server_url: str,
+    tmp_path: Path,
+) -> None:
+    url, engine = database
+    load = spawn(dbapp_process(url, "load", *map(str, corpus), "--bulk", "--batch-size", "100",
+                               "--no-progress"))  # fmt: skip
+    assert wait_for_progress(engine, load)
+    dump = tmp_path / "during-bulk.dump"
+    backup = subprocess.run(dbapp_process(url, "db", "backup", str(dump)),
+                            capture_output=True, text=True)  # fmt: skip
+    assert backup.returncode == 0, backup.stderr
+    assert load.wait(timeout=600) == 0
+    name = "dbapp_test_restore_" + os.urandom(4).hex()
+    target = create_database(server_url, name)
+    try:
+        restored = subprocess.run(dbapp_process(target, "db", "restore", str(dump)),
+                                  capture_output=True, text=True)  # fmt: skip
+        assert restored.returncode == 0, restored.stderr
+        target_engine = create_engine(target)
+        with target_engine.connect() as conn:
+            assert bulk.missing(conn) == []
+        assert migrate.check(target_engine) is None
+        target_engine.dispose()
+    finally:
+        drop_database(server_url, name)
