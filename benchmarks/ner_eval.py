@@ -137,7 +137,7 @@ def discovered_aliases(
     """What `dbapp entities discover` + `accept --min-documents N` add to the catalogue, run
     over the evaluated corpus itself: names by normalised form, kind by majority label."""
     from dbapp.catalogue import normalise_alias
-    from dbapp.discover import CANDIDATE_KINDS, clean_name
+    from dbapp.discover import CANDIDATE_KINDS, clean_name, surnames
     from dbapp.extract.ner import LABELS, load_pipeline
 
     nlp = load_pipeline(model)
@@ -156,11 +156,16 @@ def discovered_aliases(
             names.setdefault(norm, name)
             seen.setdefault(norm, set()).add(number)
             kinds.setdefault(norm, Counter())[kind] += 1
+
+    def kind_of(norm: str) -> str:
+        return max(kinds[norm].items(), key=lambda kv: (kv[1], -CANDIDATE_KINDS.index(kv[0])))[0]
+
+    skip = surnames([names[n] for n in seen if kind_of(n) == "PERSON"])
     accepted = []
     for offset, (norm, where) in enumerate(sorted(seen.items())):
-        if len(where) >= min_documents:
-            kind = max(kinds[norm].items(), key=lambda kv: (kv[1], -CANDIDATE_KINDS.index(kv[0])))
-            accepted.append(CatalogueAlias(first_id + offset, kind[0], names[norm], names[norm]))
+        if len(where) >= min_documents and (" " in names[norm] or norm not in skip):
+            name = names[norm]
+            accepted.append(CatalogueAlias(first_id + offset, kind_of(norm), name, name))
     return accepted
 
 

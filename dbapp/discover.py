@@ -76,9 +76,16 @@ def clean_name(surface: str) -> str | None:
         name = name.rstrip(".")  # a sentence's full stop; "U.S." keeps its own
     if len(name) < 2 or not any(c.isalpha() for c in name) or not name[0].isupper():
         return None
-    if name.isupper() and len(name) > 40:
-        return None  # a headline
+    letters = [c for c in name if c.isalpha()]
+    if all(c.isupper() for c in letters) and len(letters) > 5:
+        return None  # a headline or a table's heading in capitals, not a name as written
     return name
+
+
+def surnames(people: list[str]) -> set[str]:
+    """Normalised last words of multi-word person names: alone, such a word is that person's
+    surname, which short-form linking resolves per document; it is not an entity of its own."""
+    return {normalise_alias(n.split()[-1]) for n in people if len(n.split()) >= 2}
 
 
 # -- the NER side (worker processes) ---------------------------------------------------------
@@ -349,6 +356,17 @@ def accept(
         rows = _by_names(conn, names)
     elif min_documents is not None:
         rows = list_candidates(conn, "new", kind, min_documents, min_sources, limit=1_000_000)
+        people = conn.scalars(
+            text(
+                "SELECT name FROM entity_candidates WHERE kind = 'PERSON' AND status <> 'rejected'"
+            )
+        )
+        people_names = list(people)
+        people_names += list(
+            conn.scalars(text("SELECT canonical_name FROM entities WHERE kind = 'PERSON'"))
+        )
+        skip = surnames(people_names)
+        rows = [r for r in rows if " " in r.name or normalise_alias(r.name) not in skip]
     else:
         raise BadArgument("name candidates to accept, or give --min-documents")
     decision = Decision()
