@@ -163,7 +163,8 @@ def discovered_aliases(
     skip = surnames([names[n] for n in seen if kind_of(n) == "PERSON"])
     accepted = []
     for offset, (norm, where) in enumerate(sorted(seen.items())):
-        if len(where) >= min_documents and (" " in names[norm] or norm not in skip):
+        single = " " not in names[norm]
+        if len(where) >= min_documents + single and (not single or norm not in skip):
             name = names[norm]
             accepted.append(CatalogueAlias(first_id + offset, kind_of(norm), name, name))
     return accepted

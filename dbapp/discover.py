@@ -358,15 +358,20 @@ def accept(
         rows = list_candidates(conn, "new", kind, min_documents, min_sources, limit=1_000_000)
         people = conn.scalars(
             text(
-                "SELECT name FROM entity_candidates WHERE kind = 'PERSON' AND status <> 'rejected'"
+                "SELECT name FROM entity_candidates WHERE kind = 'PERSON' "
+                "AND status <> 'rejected' UNION ALL "
+                "SELECT canonical_name FROM entities WHERE kind = 'PERSON'"
             )
         )
-        people_names = list(people)
-        people_names += list(
-            conn.scalars(text("SELECT canonical_name FROM entities WHERE kind = 'PERSON'"))
-        )
-        skip = surnames(people_names)
-        rows = [r for r in rows if " " in r.name or normalise_alias(r.name) not in skip]
+        skip = surnames(list(people))
+        # A one-word name is the likeliest to be a common word or a mislabel: it needs one
+        # document more than the threshold, and is never a proposed person's surname.
+        rows = [
+            r
+            for r in rows
+            if " " in r.name
+            or (r.documents > min_documents and normalise_alias(r.name) not in skip)
+        ]
     else:
         raise BadArgument("name candidates to accept, or give --min-documents")
     decision = Decision()

@@ -72,7 +72,7 @@ def test_discover_accept_reject_extract(fresh_db: str, engine: Engine, tmp_path:
     assert not known & set(counts)
     rejected = dbapp(fresh_db, "entities", "reject", "Gianni Zorzetto")
     assert rejected.exit_code == 0, rejected.output
-    accepted = dbapp(fresh_db, "entities", "accept", "--min-documents", "3")
+    accepted = dbapp(fresh_db, "entities", "accept", "--min-documents", "2")
     assert accepted.exit_code == 0 and "accepted 2 entities" in accepted.output, accepted.output
     assert dbapp(fresh_db, "extract").exit_code == 0
     # Three full names and one surname short form in the first story.
