@@ -101,7 +101,7 @@ def process_unit(unit: Unit, ctx: ParseContext) -> UnitResult:
         if isinstance(item, Reject):
             result.rejects.append(item)
             continue
-        item.sha256 = content_sha256(item.body)
+        item.sha256 = content_sha256(item.dedup_text or item.body)
         if not item.source_name:
             item.source_name = UNKNOWN_SOURCE
             item.warnings.append((SOURCE_UNKNOWN, item.where))

@@ -284,8 +284,14 @@ def test_sgml_records_briefs_unproc_and_truncation() -> None:
     assert (a.external_id, a.title, a.source_name) == ("7", "COCOA <REVIEW>", "Reuters")
     assert a.published_on == dt.date(1987, 2, 26)
     assert (a.dateline, a.dateline_place) == ("SALVADOR, Feb 26", "Salvador")
-    assert a.body == "Showers continued in\nthe Bahia cocoa zone.\n Reuter"
-    assert [a.body[s.start : s.end] for s in a.spans] == ["Reuter"]
+    # Stored as the wire sent it: dateline first (a dateline mention at exact offsets); the
+    # dedup key is the body's alone, as it was before the dateline was kept.
+    assert a.body == "SALVADOR, Feb 26 - Showers continued in\nthe Bahia cocoa zone.\n Reuter"
+    assert a.dedup_text == "Showers continued in\nthe Bahia cocoa zone.\n Reuter"
+    assert [(s.role, a.body[s.start : s.end]) for s in a.spans] == [
+        ("dateline_place", "SALVADOR"),
+        ("boilerplate", "Reuter"),
+    ]
     assert brief.body == brief.title == "ASSETS ROSE 720.4 MLN DLRS"
     assert brief.published_on == dt.date(1987, 3, 31)
     assert unproc.body.startswith("FEDERAL RESERVE WEEKLY REPORT")

@@ -183,3 +183,28 @@ def test_short_forms_link_to_the_name_spelled_out_earlier() -> None:
     assert ("XYZ", "Federal Trade Commission") not in found(
         g, "The Federal Trade Commission (XYZ) sued; XYZ said."
     )
+
+
+def test_reuters_sgml_datelines_are_dateline_mentions(gazetteer: Gazetteer) -> None:
+    import gzip
+    import re
+
+    from dbapp.parse.sgml import SgmlRecord, parse_sgml_record, split_records
+    from tests.conftest import shared_path
+
+    path = shared_path("corpora", "reuters21578", "sgm", "reut2-000.sgm.gz")
+    with_dateline = found_dateline = 0
+    for record in split_records(gzip.decompress(path.read_bytes()), path.name):
+        if not isinstance(record, SgmlRecord) or b"<DATELINE>" not in record.raw:
+            continue
+        doc = parse_sgml_record(record, path.name)
+        if not isinstance(doc, ParsedDocument):
+            continue
+        with_dateline += 1
+        mentions = gazetteer.extract(doc)
+        datelines = [m for m in mentions if m.role == "dateline"]
+        found_dateline += bool(datelines)
+        for m in datelines:
+            assert doc.body[m.start : m.end] == m.surface
+            assert len(m.name.split()) <= 4 and not re.search(r"[a-z]{3,}.* [A-Z]", m.surface)
+    assert with_dateline > 900 and found_dateline / with_dateline > 0.85

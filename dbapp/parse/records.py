@@ -49,6 +49,7 @@ class ParsedDocument:
     spans: list[Span] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (code, detail)
     sha256: str = ""  # the dedup key, set once by the pipeline (see content_sha256)
+    dedup_text: str | None = None  # what the key is computed over, when not the body
 
     @property
     def where(self) -> str:

@@ -218,6 +218,12 @@ def parse_sgml_record(
         if m:
             doc.dateline_place = place_name(m["place"].strip())
             doc.dateline_country = m["country"].strip() if m["country"] else None
+            if doc.dateline:
+                # The story as the wire sent it starts with its dateline ("SALVADOR, Feb 26 -
+                # Showers..."): stored so, the dateline's place is a mention at exact offsets.
+                # The dedup key stays the body's alone, as before.
+                doc.dedup_text = doc.body
+                doc.body = f"{doc.dateline} - {doc.body}"
     apply_structure(doc)
     problem = storage_problem(doc)
     if problem is not None:
