@@ -112,6 +112,7 @@ class _Entry:
 _SPACES = {ord(c): " " for c in "\t\n\r\x0b\x0c\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000"}
 _SPACES.update(dict.fromkeys(range(8192, 8203), " "))
 _RUN = re.compile(r"  +")
+_SPACE_CHARS = re.compile("[" + "".join(chr(c) for c in _SPACES) + "]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +125,7 @@ class MatchView:
 
     @classmethod
     def of(cls, body: str) -> MatchView:
-        flat = body.translate(_SPACES)
+        flat = _SPACE_CHARS.sub(" ", body)
         if "  " not in flat:
             return cls(flat)
         parts, marks, shifts = [], [], []
@@ -332,13 +333,18 @@ class Gazetteer:
         after = _WORD_AFTER.match(text, end, end + 40)
         if after and after.group(1).lower() not in NEUTRAL_WORDS:
             return True
-        of = _OF_BEFORE.search(text, max(0, start - 40), start)
-        if of and of.group(1).lower() in ORG_HEADS:
-            return True
-        particle = _PARTICLE_BEFORE.search(text, max(0, start - 40), start)
-        if particle and particle.group(2) in PARTICLES:
-            if particle.group(1).lower() not in NEUTRAL_WORDS:
-                return True  # "Tour de France"
+        # The view has single spaces: the word before is between the last two spaces.
+        if start >= 2 and text[start - 1] == " ":
+            left = text.rfind(" ", 0, start - 1) + 1
+            word = text[left : start - 1]
+            if word == "of":
+                of = _OF_BEFORE.search(text, max(0, start - 40), start)
+                if of and of.group(1).lower() in ORG_HEADS:
+                    return True
+            elif word in PARTICLES:
+                particle = _PARTICLE_BEFORE.search(text, max(0, start - 40), start)
+                if particle and particle.group(1).lower() not in NEUTRAL_WORDS:
+                    return True  # "Tour de France"
         if not single_word:
             return False
         before = _WORD_BEFORE.search(text, max(0, start - 40), start)
@@ -386,19 +392,18 @@ class Gazetteer:
                 continue
             start, end = view.start(vstart), view.end(vend)
             upper = upper_lines and _line_is_upper(body, start, end)
-            fitting = [
+            fits = (
                 e
                 for e in entries
                 if self._acceptable(text, vstart, vend, e, upper) and in_context(e.context)
-            ]
-            if not fitting:
+            )
+            entry = next(fits, None)
+            if entry is None:
                 continue
-            entry = fitting[0]
             # Two catalogue entries whose context both fit ("Georgia" the state and the
             # country): the document does not say which, so neither.
-            if any(e.context and e.entity_id != entry.entity_id for e in fitting[1:]):
-                if entry.context:
-                    continue
+            if entry.context and any(e.context and e.entity_id != entry.entity_id for e in fits):
+                continue
             surface = body[start:end]
             if normalise_alias(surface) in self._ignored:
                 continue

@@ -31,26 +31,44 @@ AGENCIES = (
     "Xinhua", "IPS", "TASS", "Interfax", "Trend", "APA", "Anadolu", "UPI", "Bloomberg", "EFE",
     "ANSA", "dpa", "DPA", "Kyodo", "Yonhap", "PTI", "IANS", "Bernama", "Antara", "AAP",
 )  # fmt: skip
-_AGENCY = "|".join(re.escape(a) for a in sorted(AGENCIES, key=len, reverse=True))
-_CREDIT = re.compile(rf"\((?P<a>{_AGENCY})\)|\b(?P<b>{_AGENCY})[ \t]*/[ \t]*[A-Z][a-z]")
+_AGENCY_NAMES = frozenset(AGENCIES)
+# Anchored on "(" and "/", which the regex engine finds fast; the name is checked after.
+_PAREN = re.compile(r"\(([A-Za-z][\w .-]{0,24})\)")
+_SLASH_CREDIT = re.compile(r"([A-Z][\w-]*(?:[ \t][A-Z][\w-]*)?)[ \t]*/[ \t]*[A-Z][a-z]")
+_TOLD = re.compile(r"\b(?:told|tell|tells|telling|to|according to)\s+\Z")
+_SAID_BY = re.compile(
+    r"\A\s+(?:reported|reports|has learned|learned|correspondent|reporter|journalists?|"
+    r"calculations|poll|survey|news agency)\b"
+)
 
 
 def agency_ranges(doc: ParsedDocument) -> list[tuple[int, int]]:
     """An agency naming itself is not news about it: credits ("(Reuters)", "AP/Jane Doe")
     and, for the document's own source, "told Reuters", "Reuters reported" and the like."""
     body = doc.body
-    found = [(m.start(g), m.end(g)) for m in _CREDIT.finditer(body) for g in ("a", "b") if m[g]]
+    found = []
+    if "(" in body:
+        found += [(m.start(1), m.end(1)) for m in _PAREN.finditer(body) if m[1] in _AGENCY_NAMES]
+    if "/" in body:
+        for m in _SLASH_CREDIT.finditer(body):
+            name = m[1]
+            if name in _AGENCY_NAMES:
+                found.append((m.start(1), m.end(1)))
+            elif name.split()[-1] in _AGENCY_NAMES:  # "photo Reuters/Jane Doe"
+                found.append((m.end(1) - len(name.split()[-1]), m.end(1)))
     own = doc.source_name
-    if own and own.lower() != "unknown" and own in body:
-        name = re.escape(own)
-        self_ref = re.compile(
-            rf"\b(?:told|tell|tells|telling|to|according to)\s+(?P<a>{name})\b"
-            rf"|\b(?P<b>{name})\s+(?:reported|reports|has learned|learned|correspondent|"
-            rf"reporter|journalists?|calculations|poll|survey|news agency)\b"
-        )
-        found += [
-            (m.start(g), m.end(g)) for m in self_ref.finditer(body) for g in ("a", "b") if m[g]
-        ]
+    if own and own.lower() != "unknown":
+        at = body.find(own)
+        while at >= 0:
+            end = at + len(own)
+            whole = (at == 0 or not body[at - 1].isalnum()) and (
+                end == len(body) or not body[end].isalnum()
+            )
+            if whole and (
+                _TOLD.search(body, max(0, at - 20), at) or _SAID_BY.match(body[end : end + 40])
+            ):
+                found.append((at, end))
+            at = body.find(own, end)
     return found
 
 
