@@ -141,6 +141,11 @@ class MatchView:
         parts.append(flat[last:])
         return cls("".join(parts), tuple(marks), tuple(shifts))
 
+    @property
+    def shifted(self) -> bool:
+        """Whether view offsets differ from the body's (a run of spaces was collapsed)."""
+        return bool(self._marks)
+
     def start(self, offset: int) -> int:
         """The body offset of the character at view ``offset``."""
         i = bisect.bisect_right(self._marks, offset) - 1
@@ -390,7 +395,7 @@ class Gazetteer:
                 continue
             if tickers and any(s <= vstart and vend <= e for s, e in tickers):
                 continue
-            start, end = view.start(vstart), view.end(vend)
+            start, end = (view.start(vstart), view.end(vend)) if view.shifted else (vstart, vend)
             upper = upper_lines and _line_is_upper(body, start, end)
             fits = (
                 e

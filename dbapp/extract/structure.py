@@ -46,6 +46,10 @@ def agency_ranges(doc: ParsedDocument) -> list[tuple[int, int]]:
     """An agency naming itself is not news about it: credits ("(Reuters)", "AP/Jane Doe")
     and, for the document's own source, "told Reuters", "Reuters reported" and the like."""
     body = doc.body
+    own = doc.source_name
+    own = own if own and own.lower() != "unknown" and own in body else None
+    if own is None and not any(name in body for name in AGENCIES):
+        return []  # no agency named at all: the usual case
     found = []
     if "(" in body:
         found += [(m.start(1), m.end(1)) for m in _PAREN.finditer(body) if m[1] in _AGENCY_NAMES]
@@ -56,8 +60,7 @@ def agency_ranges(doc: ParsedDocument) -> list[tuple[int, int]]:
                 found.append((m.start(1), m.end(1)))
             elif name.split()[-1] in _AGENCY_NAMES:  # "photo Reuters/Jane Doe"
                 found.append((m.end(1) - len(name.split()[-1]), m.end(1)))
-    own = doc.source_name
-    if own and own.lower() != "unknown":
+    if own is not None:
         at = body.find(own)
         while at >= 0:
             end = at + len(own)
