@@ -36,31 +36,41 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
-def _leftovers(started: float, me: int) -> list[psutil.Process]:
-    """Processes this test session started that still run: its own children, and orphans
-    (workers, resource trackers, reapers, servers) that were re-parented to init."""
+SESSION_MARK = "DBAPP_TEST_SESSION"
+
+
+def _leftovers(mark: str, me: int) -> list[psutil.Process]:
+    """Processes this test session started that still run: every process whose environment
+    carries this session's mark (children inherit it: loaders, workers, resource trackers,
+    reapers, embedded servers), other than this pytest itself."""
     found = []
-    for proc in psutil.process_iter(["pid", "ppid", "create_time", "cmdline", "name"]):
-        info = proc.info
-        if info["pid"] == me or (info["create_time"] or 0) < started:
+    for proc in psutil.process_iter(["pid"]):
+        if proc.info["pid"] == me:
             continue
-        cmdline = " ".join(info["cmdline"] or [])
-        if info["ppid"] == me and "resource_tracker" in cmdline:
-            continue  # this pytest's own tracker (in-process loads with workers): ends with it
-        ours = "dbapp" in cmdline or "multiprocessing" in cmdline or "pytest-of-" in cmdline
-        if ours and (info["ppid"] in (1, me) or proc in psutil.Process(me).children(True)):
-            found.append(proc)
+        try:
+            if proc.environ().get(SESSION_MARK) == mark:
+                found.append(proc)
+        except psutil.Error:
+            continue
     return found
 
 
 @pytest.fixture(scope="session", autouse=True)
 def no_process_left_behind() -> Iterator[None]:
     """Fails the run if any process the tests started outlives them (checked last)."""
-    started = time.time()
+    mark = uuid.uuid4().hex
+    os.environ[SESSION_MARK] = mark
     yield
     me = os.getpid()
+    # This pytest's own multiprocessing resource tracker (in-process loads with workers)
+    # ends with it; everything else must be gone.
+    own = {
+        p.pid for p in psutil.Process(me).children() if "resource_tracker" in " ".join(p.cmdline())
+    }
     deadline = time.monotonic() + 30  # reapers and servers stop within seconds of release
-    while (left := _leftovers(started, me)) and time.monotonic() < deadline:
+    while (left := [p for p in _leftovers(mark, me) if p.pid not in own]) and (
+        time.monotonic() < deadline
+    ):
         time.sleep(0.5)
     if left:
         described = [" ".join(p.cmdline()[:6]) for p in left if p.is_running()]

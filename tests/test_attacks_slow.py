@@ -8,6 +8,8 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -260,6 +262,35 @@ def test_20_peak_memory_is_bounded_on_bombs(fresh_db: str, engine: Engine, tmp_p
 # -- 29. backup and restore ----------------------------------------------------------------
 
 
+def _backup_during(url: str, engine: Engine, load_args: list[str], dump: Path) -> None:
+    """Start a load, take a backup once it has committed a batch, let the load finish."""
+    before = last_load(engine)
+    load = spawn(dbapp_process(url, "load", *load_args, "--no-progress"))
+    assert wait_for_progress(engine, load, after=before)
+    backup = subprocess.run(dbapp_process(url, "db", "backup", str(dump)),
+                            capture_output=True, text=True)  # fmt: skip
+    assert backup.returncode == 0, backup.stderr
+    assert load.wait(timeout=600) == 0
+
+
+@contextmanager
+def _restored(server_url: str, dump: Path) -> Iterator[tuple[str, Engine]]:
+    """A new database with ``dump`` restored into it (dropped afterwards)."""
+    name = "dbapp_test_restore_" + os.urandom(4).hex()
+    target = create_database(server_url, name)
+    try:
+        restored = subprocess.run(dbapp_process(target, "db", "restore", str(dump)),
+                                  capture_output=True, text=True)  # fmt: skip
+        assert restored.returncode == 0, restored.stderr
+        target_engine = create_engine(target)
+        try:
+            yield target, target_engine
+        finally:
+            target_engine.dispose()
+    finally:
+        drop_database(server_url, name)
+
+
 def test_29_backup_while_loading_restores_identically(
     database: tuple[str, Engine],  # noqa: F811
     corpus: list[Path],  # noqa: F811
@@ -270,26 +301,13 @@ def test_29_backup_while_loading_restores_identically(
     first = subprocess.run(dbapp_process(url, "load", str(corpus[0]), "--no-progress"),
                            capture_output=True, text=True)  # fmt: skip
     assert first.returncode == 0, first.stderr
-    before = last_load(engine)
-    load = spawn(dbapp_process(url, "load", *map(str, corpus[1:]), "--no-progress",
-                               "--batch-size", "50"))  # fmt: skip
-    assert wait_for_progress(engine, load, after=before)
     dump = tmp_path / "news.dump"
-    backup = subprocess.run(dbapp_process(url, "db", "backup", str(dump)),
-                            capture_output=True, text=True)  # fmt: skip
-    assert backup.returncode == 0, backup.stderr
-    assert load.wait(timeout=600) == 0
+    _backup_during(url, engine, [*map(str, corpus[1:]), "--batch-size", "50"], dump)
     # The backup holds a consistent snapshot; restore it, then finish the load there too.
-    name = "dbapp_test_restore_" + os.urandom(4).hex()
-    target = create_database(server_url, name)
-    try:
-        restored = subprocess.run(dbapp_process(target, "db", "restore", str(dump)),
-                                  capture_output=True, text=True)  # fmt: skip
-        assert restored.returncode == 0, restored.stderr
+    with _restored(server_url, dump) as (target, target_engine):
         again = subprocess.run(dbapp_process(target, "db", "restore", str(dump)),
                                capture_output=True, text=True)  # fmt: skip
         assert again.returncode == 2 and "empty database" in again.stderr
-        target_engine = create_engine(target)
         finish = subprocess.run(dbapp_process(target, "load", *map(str, corpus), "--no-progress"),
                                 capture_output=True, text=True)  # fmt: skip
         assert finish.returncode == 0, finish.stderr
@@ -301,9 +319,6 @@ def test_29_backup_while_loading_restores_identically(
                 == run_report(b, "top-entities", params).rows
             )
         assert migrate.check(target_engine) is None
-        target_engine.dispose()
-    finally:
-        drop_database(server_url, name)
 
 
 # -- the second attack -----------------------------------------------------------------------
@@ -381,24 +396,9 @@ def test_14_a_backup_taken_during_a_bulk_load_restores_with_its_indexes(
     tmp_path: Path,
 ) -> None:
     url, engine = database
-    load = spawn(dbapp_process(url, "load", *map(str, corpus), "--bulk", "--batch-size", "100",
-                               "--no-progress"))  # fmt: skip
-    assert wait_for_progress(engine, load)
     dump = tmp_path / "during-bulk.dump"
-    backup = subprocess.run(dbapp_process(url, "db", "backup", str(dump)),
-                            capture_output=True, text=True)  # fmt: skip
-    assert backup.returncode == 0, backup.stderr
-    assert load.wait(timeout=600) == 0
-    name = "dbapp_test_restore_" + os.urandom(4).hex()
-    target = create_database(server_url, name)
-    try:
-        restored = subprocess.run(dbapp_process(target, "db", "restore", str(dump)),
-                                  capture_output=True, text=True)  # fmt: skip
-        assert restored.returncode == 0, restored.stderr
-        target_engine = create_engine(target)
+    _backup_during(url, engine, [*map(str, corpus), "--bulk", "--batch-size", "100"], dump)
+    with _restored(server_url, dump) as (_, target_engine):
         with target_engine.connect() as conn:
             assert bulk.missing(conn) == []
         assert migrate.check(target_engine) is None
-        target_engine.dispose()
-    finally:
-        drop_database(server_url, name)
