@@ -41,20 +41,25 @@ def _major(version_text: str) -> int:
 
 
 def _tool(name: str, server_major: int) -> str:
-    """The ``pg_dump``/``pg_restore`` to use for a server of ``server_major``."""
+    """The ``pg_dump``/``pg_restore`` for a server of ``server_major``: one of the same major
+    version if there is one (a newer one writes settings an older server does not know, e.g.
+    18's ``transaction_timeout``), else the oldest newer one."""
     candidates = [str(_bin_path() / name)]
     on_path = shutil.which(name)
     if on_path:
         candidates.append(on_path)
-    best = None
-    for exe in candidates:
+    candidates += sorted(str(p) for p in Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    versions: dict[str, int] = {}
+    for exe in dict.fromkeys(candidates):
         try:
             out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30)
         except OSError:
             continue
-        if out.returncode == 0 and _major(out.stdout.split(")")[-1]) >= server_major:
-            best = exe
-            break
+        if out.returncode == 0:
+            versions[exe] = _major(out.stdout.split(")")[-1])
+    fitting = sorted((v, exe) for exe, v in versions.items() if v >= server_major)
+    exact = [exe for v, exe in fitting if v == server_major]
+    best = exact[0] if exact else (fitting[0][1] if fitting else None)
     if best is None:
         raise ConfigError(
             f"no {name} of version {server_major} or newer: install PostgreSQL {server_major}'s "

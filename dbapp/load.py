@@ -68,9 +68,9 @@ ORDER BY md5(path), line_number, record_number, error_code
 ON CONFLICT (md5(path), coalesce(line_number, -1), coalesce(record_number, -1), error_code,
              coalesce(raw_sha256, '')) DO NOTHING
 """
-REJECT_BATCH_BYTES = 32 * 1024 * 1024
+REJECT_BATCH_BYTES = 8 * 1024 * 1024
 # A batch is also cut at this many bytes of rows: 1,000 documents of 5 MB would not fit.
-BATCH_BYTES = 32 * 1024 * 1024
+BATCH_BYTES = 8 * 1024 * 1024
 INSERT_SOURCES = """
 INSERT INTO sources (name)
 SELECT DISTINCT source_name FROM staging_documents ORDER BY 1

@@ -38,6 +38,7 @@ WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
 
 
 MAX_TIMEOUT_S = 86_400.0
+MIN_TIMEOUT_S = 0.001  # PostgreSQL counts milliseconds; 0 ms would mean no timeout at all
 
 
 def timeout_s() -> float:
@@ -49,9 +50,10 @@ def timeout_s() -> float:
         value = float(raw)
     except ValueError:
         value = math.nan
-    if not (0 < value <= MAX_TIMEOUT_S):
+    if not (MIN_TIMEOUT_S <= value <= MAX_TIMEOUT_S):
         raise ConfigError(
-            f"DBAPP_LOCK_TIMEOUT={raw!r}: give seconds, more than 0 and at most {MAX_TIMEOUT_S:g}"
+            f"DBAPP_LOCK_TIMEOUT={raw!r}: give seconds, from {MIN_TIMEOUT_S:g} to "
+            f"{MAX_TIMEOUT_S:g} (0 would mean waiting forever)"
         )
     return value
 
@@ -67,7 +69,7 @@ def holders(conn: Connection) -> list[str]:
 
 
 def _acquire(conn: Connection, sql: str, what: str) -> None:
-    conn.execute(text(f"SET LOCAL lock_timeout = '{int(timeout_s() * 1000)}ms'"))
+    conn.execute(text(f"SET LOCAL lock_timeout = '{max(1, round(timeout_s() * 1000))}ms'"))
     try:
         with conn.begin_nested():
             conn.execute(text(sql), {"key": CATALOGUE_KEY})

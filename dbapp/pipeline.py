@@ -224,18 +224,21 @@ def run_units(units: Iterator[Unit], ctx: ParseContext, workers: int = 1) -> Ite
 
 
 def submit_quietly(pool: ProcessPoolExecutor, fn: Any, *args: Any) -> Future[Any]:
-    """``pool.submit``, but a worker process started here (by exec) starts with Ctrl-C
-    ignored, so one interrupted while it still imports prints no traceback. (An ignored
-    signal survives exec; our own handler is back right after.)"""
+    """``pool.submit``, but a worker process started here never sees a Ctrl-C while it
+    still imports (no traceback), and we do not lose one that arrives meanwhile."""
+    # SIGINT is blocked, not ignored: a new worker inherits the blocked mask (so it never sees
+    # a Ctrl-C while it imports), and a Ctrl-C meant for us stays pending and arrives (as
+    # KeyboardInterrupt) the moment it is unblocked below.
     main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    if main:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         return pool.submit(fn, *args)
     except BrokenProcessPool:
         raise WorkerDied(WORKER_DIED) from None
     finally:
         if main:
-            signal.signal(signal.SIGINT, previous)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _result(future: Future[list[UnitResult]]) -> list[UnitResult]:

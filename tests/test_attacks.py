@@ -585,10 +585,88 @@ def test_memory_bounds_batches_mentions_and_column_cache(
     assert len(tabular._COLUMN_CACHE) == 0
 
 
-@pytest.mark.parametrize("value", ["inf", "nan", "1e30", "-1", "soon"])
+@pytest.mark.parametrize("value", ["inf", "nan", "1e30", "-1", "soon", "0", "0.0005", "1e-300"])
 def test_bad_lock_timeouts_are_usage_errors(
     fresh_db: str, value: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DBAPP_LOCK_TIMEOUT", value)
     result = dbapp(fresh_db, "load", "seeds", "--no-progress")
     assert result.exit_code == 2 and "DBAPP_LOCK_TIMEOUT" in result.output, result.output
+
+
+# -- the third attack ---------------------------------------------------------------------------
+
+
+def test_backup_tools_match_the_server_version() -> None:
+    """A newer pg_dump/pg_restore writes settings an older server refuses (18's
+    transaction_timeout on 15): a tool of the server's own major version is chosen if any."""
+    import subprocess
+
+    from dbapp.backup import _major, _tool
+
+    for major in (15, 16, 17, 18):
+        for name in ("pg_dump", "pg_restore"):
+            try:
+                chosen = _tool(name, major)
+            except Exception:  # noqa: BLE001 - no tool of this version or newer here
+                continue
+            out = subprocess.run([chosen, "--version"], capture_output=True, text=True).stdout
+            version = _major(out.split(")")[-1])
+            exists = any(
+                _major(
+                    subprocess.run([p, "--version"], capture_output=True, text=True).stdout.split(
+                        ")"
+                    )[-1]
+                )
+                == major
+                for p in map(str, Path("/usr/lib/postgresql").glob(f"{major}/bin/{name}"))
+            )
+            assert version >= major
+            if exists:
+                assert version == major, (name, major, chosen)
+
+
+def test_an_unclosed_array_element_does_not_swallow_the_rest(
+    fresh_db: str, engine: Engine, tmp_path: Path
+) -> None:
+    (tmp_path / "m.json").write_bytes(
+        b'[\n{"id":"x","text":"missing close brace",\n{"id":"a","text":"after one"},\n'
+        b'{"id":"b","text":"after two"}\n]\n'
+    )
+    result = dbapp(fresh_db, "load", str(tmp_path), "--no-progress")
+    assert result.exit_code == EXIT_REJECTS, result.output
+    assert sorted(b for (b,) in rows(engine, "SELECT body FROM documents")) == [
+        "after one",
+        "after two",
+    ]
+    [reject] = _rejects(engine)
+    assert reject[4] == b'{"id":"x","text":"missing close brace",'
+
+
+def test_each_broken_sgml_record_is_its_own_reject(
+    fresh_db: str, engine: Engine, tmp_path: Path
+) -> None:
+    records = []
+    for i in range(10):
+        tag = b"<REUTER " if 3 <= i < 7 else b"<REUTERS "
+        records.append(tag + b'NEWID="%d"><TEXT><BODY>Story %d.</BODY></TEXT></REUTERS>\n' % (i, i))
+    records.append(
+        b'<reuters newid="99"><text type="brief"><title>LOWER CASE</title></text></reuters>\n'
+    )
+    (tmp_path / "r.sgm").write_bytes(b"".join(records))
+    result = dbapp(fresh_db, "load", str(tmp_path), "--no-progress")
+    assert result.exit_code == EXIT_REJECTS, result.output
+    assert scalar(engine, "SELECT count(*) FROM documents") == 7
+    assert scalar(engine, "SELECT external_id FROM documents WHERE body = 'LOWER CASE'") == "99"
+    assert [r[1] for r in _rejects(engine)] == [4, 5, 6, 7]
+
+
+def test_the_same_file_however_typed_records_its_rejects_once(
+    fresh_db: str, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("".join(f'{{"broken {i}",\n' for i in range(20)))
+    monkeypatch.chdir(tmp_path)
+    for typed in ("bad.jsonl", "./bad.jsonl", str(bad), f"../{tmp_path.name}/bad.jsonl"):
+        assert dbapp(fresh_db, "load", typed, "--no-progress").exit_code == EXIT_REJECTS
+    assert scalar(engine, "SELECT count(*) FROM load_rejects") == 20

@@ -369,7 +369,7 @@ def test_10_concurrent_loads_record_each_reject_once(
         assert conn.scalar(text("SELECT count(*) FROM load_rejects")) == 2000
 
 
-@pytest.mark.parametrize("delay", [0.15, 0.6, 1.2])
+@pytest.mark.parametrize("delay", [0.15, 0.6, 0.9, 1.0, 1.2])
 def test_11_ctrl_c_at_any_moment_is_quiet(
     database: tuple[str, Engine],  # noqa: F811
     corpus: list[Path],  # noqa: F811
@@ -384,7 +384,7 @@ def test_11_ctrl_c_at_any_moment_is_quiet(
     children = _descendants(proc.pid)
     os.killpg(proc.pid, signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode in (130, 0), stderr  # 0: it finished before the signal
+    assert proc.returncode == 130, stderr  # never lost, even while workers start
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
     assert not _wait_gone(children)
 

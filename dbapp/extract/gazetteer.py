@@ -39,6 +39,7 @@ from dbapp.parse.records import ParsedDocument
 CODE_VERSION = "1"
 KIND_PRIORITY = ("ORG", "GPE", "LOC", "NORP", "EVENT", "MISC", "PERSON")
 SHORT_ACRONYM = 3
+MAX_HITS = 100_000  # automaton hits per document and automaton
 
 
 def _fold_table() -> dict[int, int]:
@@ -301,11 +302,16 @@ class Gazetteer:
 
     def _candidates(self, text: str) -> list[tuple[int, int, tuple[_Entry, ...]]]:
         found = []
-        if len(self._exact):
-            for end, (length, entries) in self._exact.iter(text):
-                found.append((end + 1 - length, end + 1, entries))
-        if len(self._folded):
-            for end, (length, entries) in self._folded.iter(fold(text)):
+        # A text of names and nothing else ("Baku, Baku, ...") would give millions of hits:
+        # the first MAX_HITS of each automaton bound memory (mentions are capped anyway).
+        for automaton, haystack in ((self._exact, text), (self._folded, None)):
+            if not len(automaton):
+                continue
+            for n, (end, (length, entries)) in enumerate(
+                automaton.iter(fold(text) if haystack is None else haystack)
+            ):
+                if n >= MAX_HITS:
+                    break
                 found.append((end + 1 - length, end + 1, entries))
         return found
 

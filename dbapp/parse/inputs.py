@@ -57,8 +57,9 @@ class InputFile:
 
     @property
     def display(self) -> str:
-        """The path as text that can be stored and printed (bad bytes as ``\\xff``)."""
-        return "<stdin>" if self.is_stdin else display_path(self.path)
+        """The absolute path as text that can be stored and printed (bad bytes as ``\\xff``):
+        the same file is the same path however it was typed (rejects are kept once a file)."""
+        return "<stdin>" if self.is_stdin else display_path(os.path.abspath(self.path))
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,8 +23,10 @@ _CLOSE = b"</REUTERS>"
 # whose tags are broken (``<REUTER ...>``) and must not vanish.
 _IGNORABLE = re.compile(rb"\A(?:\s|<!DOCTYPE[^>]*>)*\Z", re.I)
 _LONGEST_TAG = len(b"</REUTERS>")
-_NEWID = re.compile(r'NEWID="(\d+)"')
-_TEXT_TYPE = re.compile(r'<TEXT(?:\s+TYPE="(?P<type>[A-Z]+)")?\s*>(?P<text>.*?)</TEXT>', re.S)
+_NEWID = re.compile(r'NEWID="(\d+)"', re.I)
+_TEXT_TYPE = re.compile(
+    r'<TEXT(?:\s+TYPE="(?P<type>[A-Z]+)")?\s*>(?P<text>.*?)</TEXT>', re.S | re.I
+)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 # "    SALVADOR, Feb 26 - "
 _DATELINE = re.compile(
@@ -50,6 +52,18 @@ def _capped_reject(record: Capped, path: str, line: int, code: str, message: str
         raw_size=record.size,
         raw_sha256=record.sha256,
     )
+
+
+_LINE_WITH_TAG = re.compile(rb"(?<=\n)(?=<[A-Za-z])")
+
+
+def _pieces(segment: bytes, line: int) -> Iterator[tuple[bytes, int | None]]:
+    """Text between records cut where a line opens a tag (each broken record on its own):
+    (piece, its first line) for a piece that starts such a line, (piece, None) otherwise."""
+    parts = _LINE_WITH_TAG.split(segment)
+    for i, part in enumerate(parts):
+        yield part, (line if i else None)
+        line += part.count(b"\n")
 
 
 def _stray(outside: Capped, path: str, line: int) -> Iterator[Reject]:
@@ -93,7 +107,11 @@ def split_records(
             if record is not None:
                 record.add(segment)
             else:
-                outside.add(segment)
+                for piece, piece_line in _pieces(segment, line):
+                    if piece_line is not None:  # a line opening some other tag
+                        yield from _stray(outside, path, outside_line)
+                        outside, outside_line = Capped(), piece_line
+                    outside.add(piece)
             line += segment.count(b"\n")
             if m.group().upper() != _CLOSE:
                 yield from _stray(outside, path, outside_line)
@@ -130,11 +148,15 @@ def split_records(
             pos = m.end()
         rest = max(pos, scan_end)
         segment = data[pos:rest]
-        line += segment.count(b"\n")
         if record is not None:
             record.add(segment)
         else:
-            outside.add(segment)
+            for piece, piece_line in _pieces(segment, line):
+                if piece_line is not None:
+                    yield from _stray(outside, path, outside_line)
+                    outside, outside_line = Capped(), piece_line
+                outside.add(piece)
+        line += segment.count(b"\n")
         tail = data[rest:]
     yield from _stray(outside, path, outside_line)
     if record is not None:
@@ -148,7 +170,7 @@ def split_records(
 
 
 def _element(record: str, name: str) -> str | None:
-    m = re.search(rf"<{name}>(.*?)</{name}>", record, re.S)
+    m = re.search(rf"<{name}>(.*?)</{name}>", record, re.S | re.I)
     return m.group(1) if m else None
 
 
@@ -185,7 +207,7 @@ def parse_sgml_record(
     body_raw = _element(inner, "BODY")
     if body_raw is not None:
         body = clean_text(_text(body_raw))
-    elif body_el["type"] == "BRIEF":
+    elif (body_el["type"] or "").upper() == "BRIEF":
         body = title or ""
     else:
         body = clean_text(_text(re.sub(r"<[^>]+>", " ", inner)))

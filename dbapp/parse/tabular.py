@@ -345,7 +345,12 @@ def split_array(stream: Any, path: str, max_bytes: int = 5_000_000) -> Iterator[
                 seg = pos
         add(data[seg:])
         data = stream.read(CHUNK)
-    # The input ended inside the array: keep what is left of it as a reject.
+    # The input ended inside the array. An element that never closed ("{...," then more
+    # elements) swallowed the rest: one element a line, as arrays are usually written, gets
+    # the later ones back; what still does not parse is a reject.
+    if element.size <= max_bytes and element.newlines and element.raw.strip(_WHITESPACE):
+        yield from _salvage_lines(element.raw, path, elem_line, number)
+        return
     if element.raw.strip(_WHITESPACE) or element.size > max_bytes or number == 0:
         number += 1
         yield Reject(
@@ -358,6 +363,46 @@ def split_array(stream: Any, path: str, max_bytes: int = 5_000_000) -> Iterator[
             raw_size=element.size or 1,
             raw_sha256=element.sha256 if element.size else None,
         )
+
+
+def _salvage_lines(raw: bytes, path: str, line: int, number: int) -> Iterator[ArrayItem | Reject]:
+    """The elements of an unclosed array's tail, one a line; bad runs of lines are rejects."""
+    bad: list[bytes] = []
+    bad_line = line
+
+    def flush() -> Iterator[Reject]:
+        nonlocal number
+        if bad and b"".join(bad).strip(_WHITESPACE):
+            number += 1
+            yield Reject(
+                path,
+                "malformed_json",
+                f"item {number}: an element that never closes (the array is not closed)",
+                b"".join(bad).strip(_WHITESPACE),
+                line_number=bad_line,
+                record_number=number,
+            )
+        bad.clear()
+
+    for offset, piece in enumerate(raw.split(b"\n")):
+        item = piece.strip(_WHITESPACE).rstrip(b",").rstrip(b"]").rstrip(_WHITESPACE).rstrip(b",")
+        if not item:
+            continue  # a blank line, or the array's closing bracket
+        value = None
+        if item.startswith(b"{"):
+            try:
+                value = json.loads(item)
+            except (ValueError, RecursionError):
+                value = None
+        if isinstance(value, dict):
+            yield from flush()
+            number += 1
+            yield ArrayItem(item, number, line + offset)
+        else:
+            if not bad:
+                bad_line = line + offset
+            bad.append(piece + b"\n")
+    yield from flush()
 
 
 def _next_significant(rest: bytes, stream: Any) -> tuple[bytes, bytes]:
