@@ -70,7 +70,7 @@ ON CONFLICT (md5(path), coalesce(line_number, -1), coalesce(record_number, -1), 
 """
 REJECT_BATCH_BYTES = 8 * 1024 * 1024
 # A batch is also cut at this many bytes of rows: 1,000 documents of 5 MB would not fit.
-BATCH_BYTES = 8 * 1024 * 1024
+BATCH_BYTES = 4 * 1024 * 1024
 INSERT_SOURCES = """
 INSERT INTO sources (name)
 SELECT DISTINCT source_name FROM staging_documents ORDER BY 1

@@ -213,7 +213,7 @@ def run_units(units: Iterator[Unit], ctx: ParseContext, workers: int = 1) -> Ite
         pending: deque[Future[list[UnitResult]]] = deque()
         for group in _groups(units):
             pending.append(submit_quietly(pool, _work, group))
-            if len(pending) >= workers * 3:
+            if len(pending) >= workers * 2:
                 yield from _result(pending.popleft())
         while pending:
             yield from _result(pending.popleft())

@@ -130,7 +130,8 @@ def storage_problem(doc: ParsedDocument) -> tuple[str, str] | None:
             )
     if len(doc.body) + len(doc.title or "") > TSVECTOR_CHECK_CHARS:
         counts: dict[str, int] = {}
-        for word in _WORD.findall(f"{doc.title or ''} {doc.body}".lower()):
+        for m in _WORD.finditer(f"{doc.title or ''} {doc.body}".lower()):  # no list of words
+            word = m.group()
             counts[word] = counts.get(word, 0) + 1
         size = sum(len(w.encode()) + 4 + 2 * min(n, 256) for w, n in counts.items())
         if size > MAX_TSVECTOR_BYTES:
@@ -154,7 +155,8 @@ def content_sha256(body: str) -> str:
 
 
 def word_count(body: str) -> int:
-    return len(_WORD.findall(body))
+    # A long text's word list would cost far more memory than the text.
+    return len(_WORD.findall(body)) if len(body) < 100_000 else sum(1 for _ in _WORD.finditer(body))
 
 
 def clean_field(value: object) -> str | None:
