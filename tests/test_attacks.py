@@ -670,3 +670,23 @@ def test_the_same_file_however_typed_records_its_rejects_once(
     for typed in ("bad.jsonl", "./bad.jsonl", str(bad), f"../{tmp_path.name}/bad.jsonl"):
         assert dbapp(fresh_db, "load", typed, "--no-progress").exit_code == EXIT_REJECTS
     assert scalar(engine, "SELECT count(*) FROM load_rejects") == 20
+
+
+def test_a_quote_that_never_closes_keeps_the_rows_it_swallowed(
+    fresh_db: str, engine: Engine, tmp_path: Path
+) -> None:
+    data = (
+        b"id,title,text\n"
+        b'10,t10,"unterminated quote start\n'
+        b"11,t11,good eleven\n"
+        b'12,t12,"multi\n'
+        b'line quoted ok"\n'
+        b"13,t13,fine\n"
+    )
+    (tmp_path / "q.csv").write_bytes(data)
+    result = dbapp(fresh_db, "load", str(tmp_path), "--no-progress")
+    assert result.exit_code == EXIT_REJECTS, result.output
+    assert [b for (b,) in rows(engine, "SELECT body FROM documents")] == ["fine"]
+    kept = b"".join(r[4] for r in _rejects(engine))
+    assert b"11,t11,good eleven" in kept  # not merged into a document: a reject, bytes and all
+    assert {r[3] for r in _rejects(engine)} <= {"malformed_csv", "csv_field_count"}

@@ -571,7 +571,7 @@ def iter_csv_records(stream: Any, path: str, max_bytes: int) -> Iterator[RawReco
         stream = io.BytesIO(stream)
     csv.field_size_limit(max(max_bytes, 1))
     tap = _LineTap(stream, max_bytes)
-    reader = csv.reader(tap)
+    reader = csv.reader(tap, strict=True)
     header: list[str] | None = None
     header_fault: str | None = None
     number = 0
@@ -596,7 +596,7 @@ def iter_csv_records(stream: Any, path: str, max_bytes: int) -> Iterator[RawReco
                 raw_size=record.size,
                 raw_sha256=record.sha256,
             )
-            reader = csv.reader(tap)  # a fresh parser state after the skipped record
+            reader = csv.reader(tap, strict=True)  # fresh state after the skipped record
             continue
         except csv.Error as exc:
             yield Reject(
