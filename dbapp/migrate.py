@@ -118,6 +118,6 @@ def ensure_schema(engine: Engine, auto_upgrade_blank: bool = True) -> None:
         upgrade(engine, "head")
         return
     raise MigrationError(
-        f"the database schema is at {', '.join(have) or 'nothing'}, dbapp needs "
+        f"the database schema is at {', '.join(have) or 'base (no tables)'}, dbapp needs "
         f"{', '.join(want)}: run `dbapp db upgrade`"
     )

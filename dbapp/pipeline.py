@@ -225,20 +225,20 @@ def run_units(units: Iterator[Unit], ctx: ParseContext, workers: int = 1) -> Ite
 
 def submit_quietly(pool: ProcessPoolExecutor, fn: Any, *args: Any) -> Future[Any]:
     """``pool.submit``, but a worker process started here never sees a Ctrl-C while it
-    still imports (no traceback), and we do not lose one that arrives meanwhile."""
-    # SIGINT is blocked, not ignored: a new worker inherits the blocked mask (so it never sees
-    # a Ctrl-C while it imports), and a Ctrl-C meant for us stays pending and arrives (as
-    # KeyboardInterrupt) the moment it is unblocked below.
+    still imports (no traceback)."""
+    # Ignored while a worker may be started (an ignored signal survives exec, so the new
+    # worker never sees a Ctrl-C while it imports). A Ctrl-C in that short window is lost;
+    # blocking it instead (to deliver it afterwards) could interrupt the pool at a point
+    # where its shutdown then hung.
     main = threading.current_thread() is threading.main_thread()
-    if main:
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     try:
         return pool.submit(fn, *args)
     except BrokenProcessPool:
         raise WorkerDied(WORKER_DIED) from None
     finally:
         if main:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+            signal.signal(signal.SIGINT, previous)
 
 
 def _result(future: Future[list[UnitResult]]) -> list[UnitResult]:

@@ -60,4 +60,8 @@ def search_documents(
     result = conn.execute(text(_SEARCH), params)
     rows = [tuple(r) for r in result]
     notes = [] if rows else [f"no document matches {query!r}"]
+    if not rows and not conn.scalar(
+        text("SELECT numnode(websearch_to_tsquery('english', :q))"), {"q": query}
+    ):
+        notes = [f"{query!r} holds only stop words ('the', 'and'...), which search ignores"]
     return ReportResult(list(result.keys()), rows, notes)

@@ -690,3 +690,11 @@ def test_a_quote_that_never_closes_keeps_the_rows_it_swallowed(
     kept = b"".join(r[4] for r in _rejects(engine))
     assert b"11,t11,good eleven" in kept  # not merged into a document: a reject, bytes and all
     assert {r[3] for r in _rejects(engine)} <= {"malformed_csv", "csv_field_count"}
+
+
+def test_a_search_of_stop_words_says_so(fresh_db: str) -> None:
+    assert dbapp(fresh_db, "load", "seeds", "--no-progress").exit_code == 0
+    result = dbapp(fresh_db, "search", "the")
+    assert result.exit_code == 0 and "only stop words" in result.output
+    result = dbapp(fresh_db, "search", "zzzqqq")
+    assert result.exit_code == 0 and "no document matches" in result.output

@@ -158,7 +158,10 @@ def test_db_start_holds_server_for_psql(tmp_path: Path) -> None:
     finally:
         stopped = _dbapp("db", "stop", pgdata=pgdata)
     assert stopped.returncode == 0, stopped.stderr
+    assert "embedded server stopped" in stopped.stderr
     assert not EmbeddedServer(pgdata).status().running
+    again = _dbapp("db", "stop", pgdata=pgdata)
+    assert again.returncode == 0 and "was not running" in again.stderr
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="already a normal user: the other tests cover it")

@@ -261,11 +261,15 @@ def stop(ctx: typer.Context) -> None:
 
     Example: dbapp db stop
     """
-    status = _embedded(ctx).stop()
+    server = _embedded(ctx)
+    was_running = server.status().running
+    status = server.stop()
     if status.running:
         err.print(f"server stops when {status.handles} running dbapp process(es) finish")
-    else:
+    elif was_running:
         err.print("embedded server stopped")
+    else:
+        err.print("the embedded server was not running")
 
 
 @db_app.command()
