@@ -93,6 +93,16 @@ def split_records(
     record: Capped | None = None
     start = line = outside_line = 1
     outside = Capped()
+
+    def between(segment: bytes, at_line: int) -> Iterator[Reject]:
+        """Text between records: a line opening some other tag starts a broken record."""
+        nonlocal outside, outside_line
+        for piece, piece_line in _pieces(segment, at_line):
+            if piece_line is not None:
+                yield from _stray(outside, path, outside_line)
+                outside, outside_line = Capped(), piece_line
+            outside.add(piece)
+
     tail = b""
     eof = False
     while not eof:
@@ -107,11 +117,7 @@ def split_records(
             if record is not None:
                 record.add(segment)
             else:
-                for piece, piece_line in _pieces(segment, line):
-                    if piece_line is not None:  # a line opening some other tag
-                        yield from _stray(outside, path, outside_line)
-                        outside, outside_line = Capped(), piece_line
-                    outside.add(piece)
+                yield from between(segment, line)
             line += segment.count(b"\n")
             if m.group().upper() != _CLOSE:
                 yield from _stray(outside, path, outside_line)
@@ -151,11 +157,7 @@ def split_records(
         if record is not None:
             record.add(segment)
         else:
-            for piece, piece_line in _pieces(segment, line):
-                if piece_line is not None:
-                    yield from _stray(outside, path, outside_line)
-                    outside, outside_line = Capped(), piece_line
-                outside.add(piece)
+            yield from between(segment, line)
         line += segment.count(b"\n")
         tail = data[rest:]
     yield from _stray(outside, path, outside_line)
