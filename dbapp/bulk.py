@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
 
 from dbapp.ledger import LOCK_NAMESPACE
+from dbapp.locks import within_lock_wait
 
 BULK_LOCK = 0  # (LOCK_NAMESPACE, 0): "a bulk load owns the deferred indexes"
 _LOCK = {"ns": LOCK_NAMESPACE, "k": BULK_LOCK}
@@ -86,19 +86,16 @@ def begin_bulk(conn: Connection) -> bool:
     if conn.scalar(text("SELECT EXISTS (SELECT 1 FROM documents)")):
         conn.execute(text("SELECT pg_advisory_unlock(:ns, :k)"), _LOCK)
         return False
-    try:
-        # Dropping needs exclusive locks; a reader's open transaction must not stall the load
-        # forever: after a short wait it loads without bulk mode instead.
-        with conn.begin_nested():
-            conn.execute(text(f"SET LOCAL lock_timeout = '{DROP_WAIT}'"))
-            for name, (table, _) in DEFERRED_FOREIGN_KEYS.items():
-                conn.execute(text(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}"))
-            for name in DEFERRED_INDEXES:
-                conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
-            conn.execute(text("SET LOCAL lock_timeout = 0"))
-    except DBAPIError as exc:
-        if getattr(exc.orig, "sqlstate", None) != "55P03":
-            raise
+
+    def drop() -> None:
+        for name, (table, _) in DEFERRED_FOREIGN_KEYS.items():
+            conn.execute(text(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}"))
+        for name in DEFERRED_INDEXES:
+            conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
+
+    # Dropping needs exclusive locks; a reader's open transaction must not stall the load
+    # forever: after a short wait it loads without bulk mode instead.
+    if not within_lock_wait(conn, DROP_WAIT, drop):
         conn.execute(text("SELECT pg_advisory_unlock(:ns, :k)"), _LOCK)
         return False
     return True

@@ -30,7 +30,7 @@ from dbapp.parse.inputs import InputFile, Skipped, discover, iter_units
 from dbapp.parse.records import Reject
 from dbapp.pgcopy import copy_rows, copy_text
 from dbapp.pipeline import ParseContext, Prepared, UnitResult, run_units
-from dbapp.report import refresh_reports
+from dbapp.report import refresh_reports, resolve_source
 
 DEFAULT_BATCH_SIZE = 1000
 DEFAULT_MAX_DOCUMENT_BYTES = 5_000_000
@@ -591,16 +591,9 @@ def _known_source(engine: Engine, name: str) -> str:
     """``--source trend`` files under the existing ``Trend``, not a second source."""
     try:
         with engine.connect() as conn:
-            found = conn.scalar(
-                text(
-                    "SELECT name FROM sources WHERE lower(name) = lower(:n) "
-                    "ORDER BY name = :n DESC, name LIMIT 1"
-                ),
-                {"n": name},
-            )
+            return resolve_source(conn, name, must_exist=False) or name
     except DBAPIError:  # no schema yet (a dry run on a fresh database)
         return name
-    return str(found) if found else name
 
 
 def _refresh(engine: Engine) -> list[str]:

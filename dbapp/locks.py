@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import text
@@ -68,20 +68,29 @@ def holders(conn: Connection) -> list[str]:
     return found
 
 
-def _acquire(conn: Connection, sql: str, what: str) -> None:
-    conn.execute(text(f"SET LOCAL lock_timeout = '{max(1, round(timeout_s() * 1000))}ms'"))
+def within_lock_wait(conn: Connection, wait: str, statements: Callable[[], object]) -> bool:
+    """Run ``statements`` in a savepoint that waits at most ``wait`` (``'5s'``) for any lock;
+    False, with the savepoint rolled back, when a lock was not had in time."""
     try:
         with conn.begin_nested():
-            conn.execute(text(sql), {"key": CATALOGUE_KEY})
+            conn.execute(text(f"SET LOCAL lock_timeout = '{wait}'"))
+            statements()
+            conn.execute(text("SET LOCAL lock_timeout = 0"))  # SET LOCAL outlives the savepoint
     except DBAPIError as exc:
         if getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
             raise
+        return False
+    return True
+
+
+def _acquire(conn: Connection, sql: str, what: str) -> None:
+    wait = f"{max(1, round(timeout_s() * 1000))}ms"
+    if not within_lock_wait(conn, wait, lambda: conn.execute(text(sql), {"key": CATALOGUE_KEY})):
         who = "; ".join(holders(conn)) or "another session"
         raise Busy(
             f"{what}: the catalogue is in use by {who} and stayed so for "
             f"{timeout_s():g} s (DBAPP_LOCK_TIMEOUT); try again when it is done"
-        ) from None
-    conn.execute(text("SET LOCAL lock_timeout = 0"))
+        )
 
 
 def lock_for_curation(conn: Connection) -> None:

@@ -11,10 +11,10 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
 
 from dbapp.entities import find_entity
 from dbapp.errors import DbappError, NotFound, check_text
+from dbapp.locks import within_lock_wait
 from dbapp.models import ENTITY_KINDS
 
 REPORTS_DIR = Path(__file__).resolve().parent / "reports"
@@ -98,8 +98,9 @@ def get_report(name: str) -> Report:
     return reports[name]
 
 
-def resolve_source(conn: Connection, name: str | None) -> str | None:
-    """The stored name of source ``name``, matched case-insensitively; NotFound if none."""
+def resolve_source(conn: Connection, name: str | None, must_exist: bool = True) -> str | None:
+    """The stored name of source ``name``, matched case-insensitively; NotFound if none
+    (or, unless ``must_exist``, ``name`` itself: a new source, as a load may bring)."""
     if name is None:
         return None
     check_text(name, "--source")
@@ -112,8 +113,10 @@ def resolve_source(conn: Connection, name: str | None) -> str | None:
             {"n": name},
         )
     )
-    if found and (found[0] == name or len(found) == 1):
+    if found and (found[0] == name or len(found) == 1 or not must_exist):
         return str(found[0])
+    if not must_exist:
+        return name
     if found:
         raise NotFound(f"--source {name!r} matches {', '.join(found)}: give the exact case")
     known = list(conn.scalars(text("SELECT name FROM sources ORDER BY name LIMIT 10")))
@@ -173,17 +176,8 @@ def _refresh_plain(conn: Connection, name: str) -> bool:
     """The fast, locking refresh of an empty view, unless a reader holds it (say a BI query
     in an open transaction): then False, and the caller refreshes CONCURRENTLY, which readers
     do not block."""
-    try:
-        with conn.begin_nested():
-            conn.execute(text(f"SET LOCAL lock_timeout = '{PLAIN_REFRESH_WAIT}'"))
-            conn.execute(text(f"REFRESH MATERIALIZED VIEW {name}"))
-            conn.execute(text("SET LOCAL lock_timeout = 0"))
-        return True
-    except DBAPIError as exc:
-        if getattr(exc.orig, "sqlstate", None) != "55P03":
-            raise
-        conn.execute(text("SET LOCAL lock_timeout = 0"))
-        return False
+    refresh = text(f"REFRESH MATERIALIZED VIEW {name}")
+    return within_lock_wait(conn, PLAIN_REFRESH_WAIT, lambda: conn.execute(refresh))
 
 
 def refresh_reports(conn: Connection) -> list[str]:
