@@ -4,7 +4,8 @@ PostgreSQL's advice for populating a database: maintaining indexes and checking 
 row by row costs far more than building and validating them in one pass afterwards. Only a load
 into an empty ``documents`` table does this, under an advisory lock so one loader at a time. If
 such a load dies, the next load (or ``dbapp db upgrade``/``restore``) puts them back; search and
-reports work meanwhile, only slower.
+reports work meanwhile, only slower. The summary tables behind the report views are deferred the
+same way: marked stale, rebuilt at the end.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from dbapp import summaries
 from dbapp.ledger import LOCK_NAMESPACE
 from dbapp.locks import within_lock_wait
 
@@ -66,20 +68,24 @@ def _build(conn: Connection, names: list[str]) -> None:
 
 
 def restore(conn: Connection) -> list[str]:
-    """Put back what a dead bulk load left missing (unless a bulk load is running)."""
+    """Put back what a dead bulk load left missing or stale (unless a bulk load is running)."""
     gone = missing(conn)
-    if not gone:
+    stale = summaries.stale_reason(conn)
+    if not gone and not stale:
         return []
     if not conn.scalar(text("SELECT pg_try_advisory_xact_lock(:ns, :k)"), _LOCK):
         return []
     _build(conn, gone)
+    if stale:
+        summaries.rebuild(conn)
+        gone.append("summary tables")
     return gone
 
 
 def begin_bulk(conn: Connection) -> bool:
     """Drop the deferred indexes and keys if ``documents`` is empty and no bulk load runs.
 
-    Holds a session lock until :func:`end_bulk`; returns whether bulk mode is on.
+    Holds a session lock until :func:`release`; returns whether bulk mode is on.
     """
     if not conn.scalar(text("SELECT pg_try_advisory_lock(:ns, :k)"), _LOCK):
         return False
@@ -98,12 +104,20 @@ def begin_bulk(conn: Connection) -> bool:
     if not within_lock_wait(conn, DROP_WAIT, drop):
         conn.execute(text("SELECT pg_advisory_unlock(:ns, :k)"), _LOCK)
         return False
+    # Its writers skip the summary triggers; the summaries are rebuilt at the end (or by the
+    # next load, if this one dies).
+    summaries.mark_stale(conn, "a bulk load builds them at its end")
     return True
 
 
 def end_bulk(conn: Connection) -> None:
-    """Build the deferred indexes, validate the keys, gather statistics, release the lock."""
+    """Build the deferred indexes, validate the keys, gather statistics (the lock stays held
+    until :func:`release`, after the summaries are rebuilt)."""
     _build(conn, missing(conn))
     # Autovacuum would get to it later; the first queries after a big load need plans now.
     conn.execute(text("ANALYZE documents, mentions"))
+
+
+def release(conn: Connection) -> None:
+    """Bulk mode is over: another load may heal or start one."""
     conn.execute(text("SELECT pg_advisory_unlock(:ns, :k)"), _LOCK)

@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from dbapp import bulk, copyrows, ledger, mentions, migrate
+from dbapp import bulk, copyrows, ledger, mentions, migrate, summaries
 from dbapp.errors import DatabaseUnavailable, DbappError, InputError
 from dbapp.extract.base import Extractor
 from dbapp.ledger import LoadCounts
@@ -30,7 +30,7 @@ from dbapp.parse.inputs import InputFile, Skipped, discover, iter_units
 from dbapp.parse.records import Reject
 from dbapp.pgcopy import copy_rows, copy_text
 from dbapp.pipeline import ParseContext, Prepared, UnitResult, run_units
-from dbapp.report import refresh_reports, resolve_source
+from dbapp.report import resolve_source
 
 DEFAULT_BATCH_SIZE = 1000
 DEFAULT_MAX_DOCUMENT_BYTES = 5_000_000
@@ -117,7 +117,6 @@ class LoadOptions:
     workers: int = 0  # 0 = decide from the input size
     dry_run: bool = False
     max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
-    refresh: bool = True  # recompute the materialized report views when something changed
     bulk: bool | None = None  # defer index builds; None: when loading much into an empty table
     writers: int = 0  # connections writing batches; 0 = decide from the input size
 
@@ -148,7 +147,6 @@ class LoadResult:
     rejects: list[Reject] = field(default_factory=list)  # the first SAMPLE_SIZE
     duplicates: list[str] = field(default_factory=list)  # the first SAMPLE_SIZE, described
     dry_run: bool = False
-    refreshed: list[str] = field(default_factory=list)
     bulk: bool = False  # indexes were built at the end
     skipped: list[Skipped] = field(default_factory=list)  # directory entries not read
     repeated_rejects: int = 0  # rejects an earlier load already recorded
@@ -224,9 +222,12 @@ class BatchWriter:
     load_id: int
     extractor: Extractor
     lock: threading.Lock = field(default_factory=threading.Lock)
+    defer_summaries: bool = False  # a bulk load rebuilds them at its end
 
     def __post_init__(self) -> None:
         with self.conn.begin():
+            if self.defer_summaries:
+                summaries.defer(self.conn)
             for statement in STAGING_DDL.split(";"):
                 if statement.strip():
                     self.conn.execute(text(statement))
@@ -343,10 +344,16 @@ class WriterPool:
     def _run(self) -> None:
         try:
             with self.engine.connect() as conn:
-                writer = BatchWriter(conn, self.load_id, self.extractor, self.lock)
-                while (item := self.queue.get()) is not None:
-                    if not (self.errors or self.stopping):
-                        writer.write(item[0], item[1], self.result)
+                try:
+                    writer = BatchWriter(
+                        conn, self.load_id, self.extractor, self.lock, self.result.bulk
+                    )
+                    while (item := self.queue.get()) is not None:
+                        if not (self.errors or self.stopping):
+                            writer.write(item[0], item[1], self.result)
+                finally:
+                    if self.result.bulk:  # never hand a connection that skips the triggers on
+                        conn.invalidate()
         except BaseException as exc:  # noqa: BLE001 - handed to the loading thread
             self.errors.append(exc)
             while self.queue.get() is not None:  # keep the producer from blocking
@@ -547,15 +554,15 @@ def _load(
                 pool.close(abandon=True)
                 raise
             pool.close()
-            refresh = options.refresh and result.counts.documents_inserted > 0
-            # The report views do not need the deferred indexes: build both at once.
-            with ThreadPoolExecutor(1) as background:
-                views = background.submit(_refresh, engine) if refresh else None
-                if result.bulk:
+            if result.bulk:
+                # The summaries do not need the deferred indexes: build both at once.
+                with ThreadPoolExecutor(1) as background:
+                    rebuilt = background.submit(_rebuild_summaries, engine)
                     with conn.begin():
                         bulk.end_bulk(conn)
-                if views is not None:
-                    result.refreshed = views.result()
+                    rebuilt.result()
+                with conn.begin():
+                    bulk.release(conn)
             result.status = "partial" if result.counts.documents_rejected else "completed"
             with conn.begin():
                 ledger.finish_load(conn, load_id, result.status)
@@ -596,9 +603,9 @@ def _known_source(engine: Engine, name: str) -> str:
         return name
 
 
-def _refresh(engine: Engine) -> list[str]:
+def _rebuild_summaries(engine: Engine) -> None:
     with engine.begin() as conn:
-        return refresh_reports(conn)
+        summaries.rebuild(conn)
 
 
 def _finish_quietly(conn: Connection, load_id: int, status: str, error: str) -> None:

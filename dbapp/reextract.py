@@ -15,7 +15,7 @@ from dbapp.extract.base import Extractor
 from dbapp.load import Progress
 from dbapp.parse.native import apply_structure
 from dbapp.parse.records import ParsedDocument
-from dbapp.report import refresh_reports, resolve_source
+from dbapp.report import resolve_source
 
 DEFAULT_BATCH_SIZE = 500
 
@@ -72,7 +72,6 @@ def extract_documents(
     source: str | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Progress | None = None,
-    refresh: bool = True,
     load_id: int | None = None,
 ) -> ExtractResult:
     """Re-extract stored documents: add what the extractor finds now, remove what it no longer
@@ -107,9 +106,6 @@ def extract_documents(
             result.documents += len(rows)
             after = ids[-1]
             progress.advance(0, len(rows), 0)
-        if refresh and (result.added or result.removed):
-            with conn.begin():
-                refresh_reports(conn)
     progress.stop()
     result.elapsed = time.perf_counter() - started
     return result

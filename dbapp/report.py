@@ -14,20 +14,10 @@ from sqlalchemy.engine import Connection
 
 from dbapp.entities import find_entity
 from dbapp.errors import DbappError, NotFound, check_text
-from dbapp.locks import within_lock_wait
 from dbapp.models import ENTITY_KINDS
 
 REPORTS_DIR = Path(__file__).resolve().parent / "reports"
 PERIODS = ("day", "week", "month", "year")
-# Refreshed in this order: later ones read earlier ones.
-MATERIALIZED_VIEWS = (
-    "report_daily_documents",
-    "report_entity_daily",
-    "report_entity_totals",
-    "report_entity_monthly",
-    "report_source_entity_counts",
-    "report_co_mentions",
-)
 _PARAM = re.compile(r"(?<![:\w]):([a-z_]+)\b")
 
 
@@ -166,36 +156,7 @@ def run_report(conn: Connection, name: str, params: ReportParams | None = None) 
     ignored = [o for o in unused if o not in report.options]
     if ignored:
         notes.append(f"{name} ignores --{', --'.join(ignored)}")
+    stale = conn.scalar(text("SELECT reason FROM summary_state WHERE stale"))
+    if stale is not None:
+        notes.append(f"figures from the summary tables are incomplete: {stale}")
     return ReportResult(list(result.keys()), [tuple(r) for r in result], notes)
-
-
-PLAIN_REFRESH_WAIT = "2s"
-
-
-def _refresh_plain(conn: Connection, name: str) -> bool:
-    """The fast, locking refresh of an empty view, unless a reader holds it (say a BI query
-    in an open transaction): then False, and the caller refreshes CONCURRENTLY, which readers
-    do not block."""
-    refresh = text(f"REFRESH MATERIALIZED VIEW {name}")
-    return within_lock_wait(conn, PLAIN_REFRESH_WAIT, lambda: conn.execute(refresh))
-
-
-def refresh_reports(conn: Connection) -> list[str]:
-    """Recompute the materialized report views, readable throughout (CONCURRENTLY) once filled."""
-    present = set(
-        conn.scalars(
-            text("SELECT matviewname FROM pg_matviews WHERE schemaname = current_schema()")
-        )
-    )
-    done = []
-    for name in MATERIALIZED_VIEWS:
-        if name in present:
-            # CONCURRENTLY keeps the view readable but diffs old and new rows (several times
-            # slower); an empty view has no readers to keep.
-            empty = not conn.scalar(text(f"SELECT EXISTS (SELECT 1 FROM {name})"))
-            if empty and _refresh_plain(conn, name):
-                done.append(name)
-                continue
-            conn.execute(text(f"REFRESH MATERIALIZED VIEW CONCURRENTLY {name}"))
-            done.append(name)
-    return done

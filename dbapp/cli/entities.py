@@ -22,7 +22,7 @@ from dbapp.errors import InputError
 from dbapp.extract import DEFAULT_SPACY_MODEL, EXTRACTORS, extractor_for
 from dbapp.locks import catalogue_in_use, lock_for_curation
 from dbapp.reextract import DEFAULT_BATCH_SIZE, extract_documents
-from dbapp.report import refresh_reports, resolve_source
+from dbapp.report import resolve_source
 
 entities_app = typer.Typer(
     rich_markup_mode=None,
@@ -380,7 +380,6 @@ def alias_remove(
     with open_database(settings(ctx)) as db, db.engine.begin() as conn:
         lock_for_curation(conn)
         entity, removed = lib.remove_alias(conn, alias, kind)
-        refresh_reports(conn)
     out.print(f"removed {alias!r} from {entity} and {removed:,} mentions", highlight=False)
 
 
@@ -401,7 +400,6 @@ def merge(
         result = lib.merge_entities(
             conn, lib.find_entity(conn, source, kind), lib.find_entity(conn, target, kind)
         )
-        refresh_reports(conn)
     out.print(
         f"merged {result.source} into {result.target}: {result.mentions_moved:,} mentions "
         f"moved, {result.mentions_dropped:,} duplicates dropped, "
@@ -424,7 +422,6 @@ def ignore(
     with open_database(settings(ctx)) as db, db.engine.begin() as conn:
         lock_for_curation(conn)
         removed = lib.ignore_surface(conn, surface, note)
-        refresh_reports(conn)
     out.print(f"ignoring {surface!r}: {removed:,} mentions removed", highlight=False)
 
 

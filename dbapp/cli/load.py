@@ -157,7 +157,11 @@ def load(
     ] = None,
     refresh: Annotated[
         bool,
-        typer.Option("--refresh/--no-refresh", help="Recompute the report views afterwards."),
+        typer.Option(
+            "--refresh/--no-refresh",
+            hidden=True,
+            help="No effect: the report views are exact at every commit.",
+        ),
     ] = True,
     discover_names: Annotated[
         bool,
@@ -197,7 +201,6 @@ def load(
         writers=writers,
         dry_run=dry_run,
         max_document_bytes=int(max_document_size * 1_000_000),
-        refresh=refresh,
         bulk=bulk,
     )
     show = sys.stderr.isatty() if progress is None else progress

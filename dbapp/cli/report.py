@@ -14,8 +14,10 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from dbapp import migrate
-from dbapp.cli._common import MAX_ID, MAX_ROWS, err, out, settings
+from sqlalchemy.engine import Engine
+
+from dbapp import migrate, summaries
+from dbapp.cli._common import MAX_ID, MAX_ROWS, err, out, print_error, settings
 from dbapp.db import open_database
 from dbapp.plot import plot
 from dbapp.report import (
@@ -24,7 +26,6 @@ from dbapp.report import (
     ReportParams,
     ReportResult,
     list_reports,
-    refresh_reports,
     run_report,
 )
 from dbapp.search import HIGHLIGHT_START, HIGHLIGHT_STOP, search_documents
@@ -87,7 +88,7 @@ def report(
     name: Annotated[
         str,
         typer.Argument(
-            help="A report (see `dbapp report list`), or `list`, or `refresh`.",
+            help="A report (see `dbapp report list`), or `list`, or `check`.",
             show_default=False,
         ),
     ],
@@ -109,8 +110,16 @@ def report(
         Path | None,
         typer.Option("--plot", help="Also draw it: FILE.html (no extra needs), .png or .svg."),
     ] = None,
+    repair: Annotated[
+        bool,
+        typer.Option("--repair", help="check: rewrite the summary tables from the data."),
+    ] = False,
 ) -> None:
-    """Run a SQL report; `list` describes them, `refresh` recomputes the report views.
+    """Run a SQL report; `list` describes them; `check` verifies the summary tables.
+
+    The report views are exact at every commit. `check` recomputes them from the documents
+    and mentions and compares (exit 1, with the differing keys, if they disagree); `check
+    --repair` rewrites them.
 
     Example: dbapp report timeline --entity Karabakh --period month --plot karabakh.html
     """
@@ -123,9 +132,13 @@ def report(
     with open_database(settings(ctx)) as db:
         migrate.ensure_schema(db.engine, auto_upgrade_blank=False)
         if name == "refresh":
-            with db.engine.begin() as conn:
-                done = refresh_reports(conn)
-            err.print(f"refreshed {', '.join(done)}")
+            err.print(
+                "report views are exact at every commit; nothing to refresh "
+                "(`dbapp report check` verifies them)"
+            )
+            return
+        if name == "check":
+            _check(db.engine, repair, fmt)
             return
         params = ReportParams(
             since=_date(since),
@@ -144,6 +157,34 @@ def report(
     if plot_to is not None:
         title = f"{name}: {entity}" if entity else name
         err.print(f"wrote {plot(result, name, plot_to, title)}")
+
+
+def _check(engine: Engine, repair: bool, fmt: str) -> None:
+    with engine.connect() as conn:
+        if repair:
+            with conn.begin():
+                summaries.rebuild(conn)
+            err.print("rewrote the summary tables from the documents and mentions")
+        result = summaries.check_snapshot(conn)
+    rows = [
+        (t.table, t.rows, t.differing, "; ".join(_key(e) for e in t.examples)) for t in result.tables
+    ]
+    print_result(
+        ReportResult(["summary table", "rows", "differing keys", "examples"], list(rows)),
+        fmt,
+        title="check" if fmt == "table" else None,
+    )
+    if result.stale:
+        print_error(f"the summaries are stale: {result.stale}; run `dbapp report check --repair`")
+    if not result.ok:
+        if not result.stale:
+            print_error("the summary tables disagree with the data: `dbapp report check --repair`")
+        raise typer.Exit(code=1)
+    err.print("every summary table matches the data")
+
+
+def _key(example: dict[str, object]) -> str:
+    return ",".join(f"{k}={v}" for k, v in example.items())
 
 
 def search(
