@@ -106,6 +106,34 @@ class Load(Base):
     rejects: Mapped[list[LoadReject]] = relationship(back_populates="load")
 
 
+DELETION_STATUSES = ("running", "completed", "interrupted", "failed")
+
+
+class Deletion(Base):
+    """One run of ``dbapp documents delete`` or ``dbapp loads undo``: who, what, how many."""
+
+    __tablename__ = "deletions"
+    __table_args__ = (
+        CheckConstraint(_in("status", DELETION_STATUSES), name="status"),
+        {"comment": "One row per run of dbapp documents delete / loads undo: who, what, how many."},
+    )
+
+    deletion_id: Mapped[IntPK]
+    started_at: Mapped[CreatedAt]
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(Text, server_default="running")
+    criteria: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    load_id: Mapped[int | None] = mapped_column(
+        ForeignKey("loads.load_id", ondelete="SET NULL"), index=True
+    )
+    os_user: Mapped[str | None] = mapped_column(Text)
+    db_user: Mapped[str] = mapped_column(Text, server_default=text("CURRENT_USER"))
+    hostname: Mapped[str | None] = mapped_column(Text)
+    documents_deleted: Mapped[int] = mapped_column(Integer, server_default="0")
+    mentions_deleted: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    error: Mapped[str | None] = mapped_column(Text)
+
+
 class LoadReject(Base):
     """An input record a load could not accept, kept byte for byte so nothing is lost."""
 

@@ -19,10 +19,10 @@ MIGRATION_LOCK_KEY = 0x64626170_0001
 
 
 def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
-    # Views and materialized views are written in SQL in their revisions, not modelled; the
-    # loader's UNLOGGED staging tables are scratch space. Neither is schema drift.
+    # Views, and the summary tables their triggers maintain, are written in SQL in their
+    # revisions, not modelled; the loader's staging tables are scratch space. None is drift.
     if type_ == "table" and reflected and compare_to is None:
-        if name.startswith(("report_", "staging_")):
+        if name.startswith(("report_", "staging_", "summary_")):
             return False
     return True
 

@@ -10,6 +10,7 @@ import typer
 from dbapp import __version__
 from dbapp.cli._common import handle_errors
 from dbapp.cli.db import db_app
+from dbapp.cli.documents import documents_app, undo
 from dbapp.cli.entities import entities_app, extract
 from dbapp.cli.load import load, loads_app
 from dbapp.cli.report import report, search
@@ -27,6 +28,8 @@ app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.command()(handle_errors(load))
 app.add_typer(loads_app, name="loads")
+loads_app.command()(undo)
+app.add_typer(documents_app, name="documents")
 app.command()(handle_errors(extract))
 app.add_typer(entities_app, name="entities")
 app.command()(handle_errors(report))

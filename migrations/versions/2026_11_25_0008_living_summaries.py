@@ -32,7 +32,9 @@ Frozen history: never import from dbapp here; write views and functions in full 
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0008"
 down_revision: str | None = "0007"
@@ -128,6 +130,7 @@ CREATE TABLE summary_entity_pairs (
 );
 CREATE INDEX ix_summary_entity_pairs_entity_b_id ON summary_entity_pairs (entity_b_id);
 CREATE INDEX ix_summary_entity_pairs_documents ON summary_entity_pairs (documents DESC);
+
 """
 
 SUMMARY_TABLES = (
@@ -819,7 +822,38 @@ def _comment(kind: str, name: str, what: str, columns: dict[str, str]) -> None:
         op.execute(f"COMMENT ON COLUMN {name}.{column} IS {_literal(text)}")
 
 
+def _deletions() -> None:
+    op.create_table(
+        "deletions",
+        sa.Column("deletion_id", sa.Integer, sa.Identity(always=False), nullable=False),
+        sa.Column(
+            "started_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.Column("finished_at", sa.DateTime(timezone=True)),
+        sa.Column("status", sa.Text, server_default="running", nullable=False),
+        sa.Column("criteria", postgresql.JSONB, server_default="{}", nullable=False),
+        sa.Column("load_id", sa.Integer),
+        sa.Column("os_user", sa.Text),
+        sa.Column("db_user", sa.Text, server_default=sa.text("CURRENT_USER"), nullable=False),
+        sa.Column("hostname", sa.Text),
+        sa.Column("documents_deleted", sa.Integer, server_default="0", nullable=False),
+        sa.Column("mentions_deleted", sa.BigInteger, server_default="0", nullable=False),
+        sa.Column("error", sa.Text),
+        sa.PrimaryKeyConstraint("deletion_id", name="pk_deletions"),
+        sa.ForeignKeyConstraint(
+            ["load_id"], ["loads.load_id"], name="fk_deletions_load_id_loads", ondelete="SET NULL"
+        ),
+        sa.CheckConstraint(
+            "status IN ('running', 'completed', 'interrupted', 'failed')",
+            name="ck_deletions_status",
+        ),
+        comment="One row per run of dbapp documents delete / loads undo: who, what, how many.",
+    )
+    op.create_index("ix_deletions_load_id", "deletions", ["load_id"])
+
+
 def upgrade() -> None:
+    _deletions()
     op.execute(TABLES)
     op.execute(FUNCTIONS)
     op.execute("SELECT summary_rebuild()")
@@ -868,3 +902,4 @@ def downgrade() -> None:
     for name in reversed(SUMMARY_TABLES):
         op.execute(f"DROP TABLE {name}")
     op.execute("DROP TABLE summary_state")
+    op.execute("DROP TABLE deletions")
