@@ -323,7 +323,7 @@ $$;
 
 CREATE FUNCTION summary_mentions_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF summary_deferred() THEN RETURN NULL; END IF;
+    IF summary_deferred() OR NOT EXISTS (SELECT 1 FROM new_rows) THEN RETURN NULL; END IF;
     PERFORM summary_scratch();
     INSERT INTO summary_mention_changes
     SELECT document_id, entity_id, count(*) FROM new_rows WHERE role <> 'byline' GROUP BY 1, 2;
@@ -334,7 +334,7 @@ $$;
 
 CREATE FUNCTION summary_mentions_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF summary_deferred() THEN RETURN NULL; END IF;
+    IF summary_deferred() OR NOT EXISTS (SELECT 1 FROM old_rows) THEN RETURN NULL; END IF;
     PERFORM summary_scratch();
     INSERT INTO summary_mention_changes
     SELECT document_id, entity_id, -count(*) FROM old_rows WHERE role <> 'byline' GROUP BY 1, 2;
@@ -346,7 +346,7 @@ $$;
 -- Unchanged rows (a re-stamped extractor version) cancel out: +1 new, -1 old.
 CREATE FUNCTION summary_mentions_updated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF summary_deferred() THEN RETURN NULL; END IF;
+    IF summary_deferred() OR NOT EXISTS (SELECT 1 FROM new_rows) THEN RETURN NULL; END IF;
     PERFORM summary_scratch();
     INSERT INTO summary_mention_changes
     SELECT document_id, entity_id, sum(d) FROM (
@@ -361,7 +361,7 @@ $$;
 
 CREATE FUNCTION summary_documents_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF summary_deferred() THEN RETURN NULL; END IF;
+    IF summary_deferred() OR NOT EXISTS (SELECT 1 FROM new_rows) THEN RETURN NULL; END IF;
     INSERT INTO summary_source_days AS s (source_id, day, documents, words)
     SELECT source_id, published_on, count(*), coalesce(sum(word_count), 0)
     FROM new_rows GROUP BY 1, 2 ORDER BY 1, 2
@@ -373,7 +373,7 @@ $$;
 
 CREATE FUNCTION summary_documents_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF summary_deferred() THEN RETURN NULL; END IF;
+    IF summary_deferred() OR NOT EXISTS (SELECT 1 FROM old_rows) THEN RETURN NULL; END IF;
     INSERT INTO summary_source_days AS s (source_id, day, documents, words)
     SELECT source_id, published_on, -count(*), -coalesce(sum(word_count), 0)
     FROM old_rows GROUP BY 1, 2 ORDER BY 1, 2
@@ -426,7 +426,11 @@ $$;
 -- Mentions go first, while the document's source and date can still be read.
 CREATE FUNCTION summary_document_deleting() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    DELETE FROM mentions WHERE document_id = OLD.document_id;
+    -- dbapp deletes the mentions itself first; an empty DELETE would still fire the
+    -- statement triggers, once per document.
+    IF EXISTS (SELECT 1 FROM mentions WHERE document_id = OLD.document_id) THEN
+        DELETE FROM mentions WHERE document_id = OLD.document_id;
+    END IF;
     RETURN OLD;
 END
 $$;
