@@ -53,7 +53,8 @@ class Selection:
 
     def where(self) -> tuple[str, dict[str, Any]]:
         """A WHERE clause over ``documents d`` and its bound values."""
-        clauses, params = [], {}
+        clauses: list[str] = []
+        params: dict[str, Any] = {}
         if self.load_id is not None:
             clauses.append("d.load_id = :load_id")
             params["load_id"] = self.load_id

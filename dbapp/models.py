@@ -134,6 +134,24 @@ class Deletion(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+class WatchedFile(Base):
+    """A file ``dbapp watch`` loaded, as it was then: a restart skips it unless it changed."""
+
+    __tablename__ = "watched_files"
+    __table_args__ = (
+        {
+            "comment": "Files dbapp watch has loaded, as they were (size, mtime): a restart skips "
+            "them."
+        },
+    )
+
+    path: Mapped[str] = mapped_column(Text, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    load_id: Mapped[int | None] = mapped_column(ForeignKey("loads.load_id", ondelete="SET NULL"))
+    loaded_at: Mapped[CreatedAt]
+
+
 class LoadReject(Base):
     """An input record a load could not accept, kept byte for byte so nothing is lost."""
 

@@ -14,6 +14,7 @@ from dbapp.cli.documents import documents_app, undo
 from dbapp.cli.entities import entities_app, extract
 from dbapp.cli.load import load, loads_app
 from dbapp.cli.report import report, search
+from dbapp.cli.watch import watch_folder
 from dbapp.config import get_settings
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.command()(handle_errors(load))
 app.add_typer(loads_app, name="loads")
+app.command("watch")(handle_errors(watch_folder))
 loads_app.command()(undo)
 app.add_typer(documents_app, name="documents")
 app.command()(handle_errors(extract))

@@ -13,7 +13,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
-
 from sqlalchemy.engine import Engine
 
 from dbapp import migrate, summaries
@@ -167,7 +166,8 @@ def _check(engine: Engine, repair: bool, fmt: str) -> None:
             err.print("rewrote the summary tables from the documents and mentions")
         result = summaries.check_snapshot(conn)
     rows = [
-        (t.table, t.rows, t.differing, "; ".join(_key(e) for e in t.examples)) for t in result.tables
+        (t.table, t.rows, t.differing, "; ".join(_key(e) for e in t.examples))
+        for t in result.tables
     ]
     print_result(
         ReportResult(["summary table", "rows", "differing keys", "examples"], list(rows)),

@@ -312,7 +312,8 @@ BEGIN
     )
     INSERT INTO summary_entity_pairs AS s (entity_a_id, entity_b_id, documents)
     SELECT a, b, sum(d) FROM pairs GROUP BY a, b HAVING sum(d) <> 0 ORDER BY a, b
-    ON CONFLICT (entity_a_id, entity_b_id) DO UPDATE SET documents = s.documents + excluded.documents;
+    ON CONFLICT (entity_a_id, entity_b_id) DO UPDATE
+        SET documents = s.documents + excluded.documents;
     IF lost THEN
         DELETE FROM summary_entity_pairs WHERE documents <= 0;
     END IF;
@@ -504,6 +505,7 @@ CREATE TRIGGER summary_mentions_updated AFTER UPDATE ON mentions
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION summary_mentions_updated();
 """
+
 
 def _drop_zero(table: str, keys: tuple[str, str, str], expr: str, condition: str) -> str:
     """Delete the touched rows of ``table`` that fell to zero. Two statements, dated and
@@ -854,6 +856,24 @@ def _deletions() -> None:
         comment="One row per run of dbapp documents delete / loads undo: who, what, how many.",
     )
     op.create_index("ix_deletions_load_id", "deletions", ["load_id"])
+    op.create_table(
+        "watched_files",
+        sa.Column("path", sa.Text, nullable=False),
+        sa.Column("size", sa.BigInteger, nullable=False),
+        sa.Column("mtime_ns", sa.BigInteger, nullable=False),
+        sa.Column("load_id", sa.Integer),
+        sa.Column(
+            "loaded_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.PrimaryKeyConstraint("path", name="pk_watched_files"),
+        sa.ForeignKeyConstraint(
+            ["load_id"],
+            ["loads.load_id"],
+            name="fk_watched_files_load_id_loads",
+            ondelete="SET NULL",
+        ),
+        comment="Files dbapp watch has loaded, as they were (size, mtime): a restart skips them.",
+    )
 
 
 def upgrade() -> None:
@@ -870,12 +890,10 @@ def upgrade() -> None:
     for name, query in DEPENDENT_VIEWS.items():
         op.execute(f"CREATE OR REPLACE VIEW {name} AS {query}")
     op.execute(
-        "COMMENT ON COLUMN report_overview.mentions IS "
-        "'Entity mentions (bylines excluded).'"
+        "COMMENT ON COLUMN report_overview.mentions IS 'Entity mentions (bylines excluded).'"
     )
     op.execute(
-        "COMMENT ON COLUMN report_overview.entities_mentioned IS "
-        "'Distinct entities mentioned.'"
+        "COMMENT ON COLUMN report_overview.entities_mentioned IS 'Distinct entities mentioned.'"
     )
     for name in reversed(list(VIEWS)):
         op.execute(f"DROP MATERIALIZED VIEW {name}_old")
@@ -906,4 +924,5 @@ def downgrade() -> None:
     for name in reversed(SUMMARY_TABLES):
         op.execute(f"DROP TABLE {name}")
     op.execute("DROP TABLE summary_state")
+    op.execute("DROP TABLE watched_files")
     op.execute("DROP TABLE deletions")
