@@ -186,23 +186,17 @@ REPORT_CASES: list[tuple[str, dict[str, Any]]] = [
 SEARCHES = ["Azerbaijan", '"oil prices"', "Karabakh ceasefire -Armenia", "crude OR gasoline"]
 
 
-def time_reports(url: str, repeat: int = 3, refresh: bool = True) -> list[dict[str, Any]]:
+def time_reports(url: str, repeat: int = 3) -> list[dict[str, Any]]:
     import datetime as dt
 
     from sqlalchemy import create_engine
 
-    from dbapp.report import ReportParams, refresh_reports, run_report
+    from dbapp.report import ReportParams, run_report
     from dbapp.search import search_documents
 
     engine = create_engine(url)
     results = []
     with engine.connect() as conn:
-        if refresh:
-            started = time.perf_counter()
-            with conn.begin():
-                refresh_reports(conn)
-            elapsed = time.perf_counter() - started
-            results.append({"what": "report refresh (all views)", "seconds": elapsed})
         for name, options in REPORT_CASES:
             opts = {k: dt.date.fromisoformat(v) if k in ("since", "until") else v
                     for k, v in options.items()}  # fmt: skip
@@ -279,7 +273,7 @@ def main() -> None:
             results["postgres"] = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
         if args.reports_only:
             url = make_url(admin).set(database="dbapp_bench").render_as_string(hide_password=False)
-            results["reports"] = time_reports(url, refresh=False)
+            results["reports"] = time_reports(url)
             print_reports(results["reports"])
             (OUT / f"reports-{args.docs}.json").write_text(json.dumps(results, indent=1))
             return

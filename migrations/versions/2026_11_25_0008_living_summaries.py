@@ -144,7 +144,7 @@ SUMMARY_TABLES = (
     "summary_entity_pairs",
 )
 
-FUNCTIONS_TEMPLATE = r"""
+FUNCTIONS = r"""
 CREATE FUNCTION summary_deferred() RETURNS boolean LANGUAGE sql STABLE AS $$
     SELECT coalesce(current_setting('dbapp.defer_summaries', true), '') = 'on'
 $$;
@@ -160,13 +160,24 @@ BEGIN
             document_id bigint, entity_id integer, source_id integer, day date,
             mentions integer, present integer
         ) ON COMMIT DELETE ROWS;
+        -- Summary rows that fell to zero (to delete), by table; k is the day, month or year.
+        CREATE TEMPORARY TABLE summary_gone (
+            tbl text, entity_id integer, source_id integer, k date
+        ) ON COMMIT DELETE ROWS;
+        -- Entity rows per (source, month/year) created (+1) or gone (-1).
+        CREATE TEMPORARY TABLE summary_count_changes (
+            source_id integer, grain text, period date, delta integer
+        ) ON COMMIT DELETE ROWS;
     END IF;
 END
 $$;
 
 -- Fold summary_mention_changes (document, entity, +/- mentions) into every entity summary.
--- Called by the mention triggers; empties the scratch tables when done.
-CREATE FUNCTION summary_apply_mentions() RETURNS void LANGUAGE plpgsql AS $$
+-- Called by the mention triggers; empties the scratch tables when done. Every statement is a
+-- join on a summary table's unique key, so the work follows the rows changed, not the size of
+-- the database.
+CREATE FUNCTION summary_apply_mentions() RETURNS void LANGUAGE plpgsql
+    SET work_mem = '64MB' AS $$
 DECLARE
     lost boolean;
 BEGIN
@@ -187,99 +198,147 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM summary_touched) THEN
         RETURN;
     END IF;
+    -- Temporary tables get no statistics from autovacuum; plans need them.
+    ANALYZE summary_touched;
     lost := EXISTS (SELECT 1 FROM summary_touched WHERE mentions < 0 OR present < 0);
 
-    INSERT INTO summary_entity_days AS s (entity_id, source_id, day, mentions, documents)
-    SELECT entity_id, source_id, day, sum(mentions), sum(present)
-    FROM summary_touched GROUP BY 1, 2, 3
-    HAVING sum(mentions) <> 0 OR sum(present) <> 0
-    ORDER BY 1, 2, 3
-    ON CONFLICT (entity_id, source_id, day) DO UPDATE
-        SET mentions = s.mentions + excluded.mentions, documents = s.documents + excluded.documents;
+    WITH up AS (
+        INSERT INTO summary_entity_days AS s (entity_id, source_id, day, mentions, documents)
+        SELECT entity_id, source_id, day, sum(mentions), sum(present)
+        FROM summary_touched GROUP BY 1, 2, 3
+        HAVING sum(mentions) <> 0 OR sum(present) <> 0
+        ORDER BY 1, 2, 3
+        ON CONFLICT (entity_id, source_id, day) DO UPDATE
+            SET mentions = s.mentions + excluded.mentions,
+                documents = s.documents + excluded.documents
+        RETURNING s.entity_id, s.source_id, s.day, s.documents, s.mentions
+    )
+    INSERT INTO summary_gone
+    SELECT 'days', entity_id, source_id, day FROM up WHERE documents <= 0 AND mentions <= 0;
 
-    INSERT INTO summary_entity_months AS s (entity_id, source_id, month, mentions, documents)
-    SELECT entity_id, source_id, date_trunc('month', day)::date, sum(mentions), sum(present)
-    FROM summary_touched GROUP BY 1, 2, 3
-    HAVING sum(mentions) <> 0 OR sum(present) <> 0
-    ORDER BY 1, 2, 3
-    ON CONFLICT (entity_id, source_id, month) DO UPDATE
-        SET mentions = s.mentions + excluded.mentions, documents = s.documents + excluded.documents;
+    WITH up AS (
+        INSERT INTO summary_entity_months AS s (entity_id, source_id, month, mentions, documents)
+        SELECT entity_id, source_id, date_trunc('month', day)::date, sum(mentions), sum(present)
+        FROM summary_touched GROUP BY 1, 2, 3
+        HAVING sum(mentions) <> 0 OR sum(present) <> 0
+        ORDER BY 1, 2, 3
+        ON CONFLICT (entity_id, source_id, month) DO UPDATE
+            SET mentions = s.mentions + excluded.mentions,
+                documents = s.documents + excluded.documents
+        -- xmax is 0 on a row this statement inserted (and not on one it updated).
+        RETURNING s.entity_id, s.source_id, s.month, s.documents, s.mentions,
+                  (s.xmax = 0) AS created
+    ),
+    gone AS (
+        INSERT INTO summary_gone
+        SELECT 'months', entity_id, source_id, month FROM up
+        WHERE documents <= 0 AND mentions <= 0
+    )
+    INSERT INTO summary_count_changes
+    SELECT source_id, 'month', month, count(*) FROM up WHERE created GROUP BY 1, 3;
 
-    INSERT INTO summary_entity_years AS s (entity_id, source_id, year, documents)
-    SELECT entity_id, source_id, date_trunc('year', day)::date, sum(present)
-    FROM summary_touched GROUP BY 1, 2, 3
-    HAVING sum(present) <> 0
-    ORDER BY 1, 2, 3
-    ON CONFLICT (entity_id, source_id, year) DO UPDATE
-        SET documents = s.documents + excluded.documents;
+    WITH up AS (
+        INSERT INTO summary_entity_years AS s (entity_id, source_id, year, documents)
+        SELECT entity_id, source_id, date_trunc('year', day)::date, sum(present)
+        FROM summary_touched GROUP BY 1, 2, 3
+        HAVING sum(present) <> 0
+        ORDER BY 1, 2, 3
+        ON CONFLICT (entity_id, source_id, year) DO UPDATE
+            SET documents = s.documents + excluded.documents
+        RETURNING s.entity_id, s.source_id, s.year, s.documents, (s.xmax = 0) AS created
+    ),
+    gone AS (
+        INSERT INTO summary_gone
+        SELECT 'years', entity_id, source_id, year FROM up WHERE documents <= 0
+    )
+    INSERT INTO summary_count_changes
+    SELECT source_id, 'year', year, count(*) FROM up WHERE created GROUP BY 1, 3;
 
-    INSERT INTO summary_entity_sources AS s
-        (entity_id, source_id, mentions, documents, first_seen, last_seen)
-    SELECT entity_id, source_id, sum(mentions), sum(present),
-           min(day) FILTER (WHERE present > 0), max(day) FILTER (WHERE present > 0)
-    FROM summary_touched GROUP BY 1, 2
-    HAVING sum(mentions) <> 0 OR sum(present) <> 0
-    ORDER BY 1, 2
-    ON CONFLICT (entity_id, source_id) DO UPDATE
-        SET mentions = s.mentions + excluded.mentions,
-            documents = s.documents + excluded.documents,
-            first_seen = least(s.first_seen, excluded.first_seen),
-            last_seen = greatest(s.last_seen, excluded.last_seen);
+    WITH up AS (
+        INSERT INTO summary_entity_sources AS s
+            (entity_id, source_id, mentions, documents, first_seen, last_seen)
+        SELECT entity_id, source_id, sum(mentions), sum(present),
+               min(day) FILTER (WHERE present > 0), max(day) FILTER (WHERE present > 0)
+        FROM summary_touched GROUP BY 1, 2
+        HAVING sum(mentions) <> 0 OR sum(present) <> 0
+        ORDER BY 1, 2
+        ON CONFLICT (entity_id, source_id) DO UPDATE
+            SET mentions = s.mentions + excluded.mentions,
+                documents = s.documents + excluded.documents,
+                first_seen = least(s.first_seen, excluded.first_seen),
+                last_seen = greatest(s.last_seen, excluded.last_seen)
+        RETURNING s.entity_id, s.source_id, s.documents, s.mentions
+    )
+    INSERT INTO summary_gone
+    SELECT 'sources', entity_id, source_id, NULL FROM up WHERE documents <= 0 AND mentions <= 0;
 
     IF lost THEN
-{DROP_ZERO_DAYS}
-        -- min/max cannot be un-counted: read them again from the days left.
-        UPDATE summary_entity_sources s SET first_seen = r.first_seen, last_seen = r.last_seen
-        FROM (SELECT e.entity_id, e.source_id, min(e.day) AS first_seen, max(e.day) AS last_seen
-              FROM summary_entity_days e
-              JOIN (SELECT DISTINCT entity_id, source_id FROM summary_touched
-                    WHERE present < 0 OR mentions < 0) t
-                ON t.entity_id = e.entity_id AND t.source_id = e.source_id
-              GROUP BY 1, 2) r
-        WHERE s.entity_id = r.entity_id AND s.source_id = r.source_id
-          AND (s.first_seen IS DISTINCT FROM r.first_seen
-               OR s.last_seen IS DISTINCT FROM r.last_seen);
+        ANALYZE summary_gone;
+        DELETE FROM summary_entity_days s USING summary_gone g
+        WHERE g.tbl = 'days' AND s.entity_id = g.entity_id AND s.source_id = g.source_id
+          AND s.day = g.k;
+        DELETE FROM summary_entity_days s USING summary_gone g
+        WHERE g.tbl = 'days' AND s.entity_id = g.entity_id AND s.source_id = g.source_id
+          AND s.day IS NULL AND g.k IS NULL;
+        DELETE FROM summary_entity_months s USING summary_gone g
+        WHERE g.tbl = 'months' AND s.entity_id = g.entity_id AND s.source_id = g.source_id
+          AND s.month = g.k;
+        DELETE FROM summary_entity_months s USING summary_gone g
+        WHERE g.tbl = 'months' AND s.entity_id = g.entity_id AND s.source_id = g.source_id
+          AND s.month IS NULL AND g.k IS NULL;
+        DELETE FROM summary_entity_years s USING summary_gone g
+        WHERE g.tbl = 'years' AND s.entity_id = g.entity_id AND s.source_id = g.source_id
+          AND s.year = g.k;
+        DELETE FROM summary_entity_years s USING summary_gone g
+        WHERE g.tbl = 'years' AND s.entity_id = g.entity_id AND s.source_id = g.source_id
+          AND s.year IS NULL AND g.k IS NULL;
+        DELETE FROM summary_entity_sources s USING summary_gone g
+        WHERE g.tbl = 'sources' AND s.entity_id = g.entity_id AND s.source_id = g.source_id;
+        INSERT INTO summary_count_changes
+        SELECT source_id, CASE tbl WHEN 'months' THEN 'month' ELSE 'year' END, k, -count(*)
+        FROM summary_gone WHERE tbl IN ('months', 'years') GROUP BY 1, 2, 3;
+        -- min/max cannot be un-counted: where a day that went was the first or last seen,
+        -- read them again (the unique index answers min and max directly).
+        UPDATE summary_entity_sources s
+        SET first_seen = (SELECT min(e.day) FROM summary_entity_days e
+                          WHERE e.entity_id = s.entity_id AND e.source_id = s.source_id),
+            last_seen = (SELECT max(e.day) FROM summary_entity_days e
+                         WHERE e.entity_id = s.entity_id AND e.source_id = s.source_id)
+        FROM (SELECT DISTINCT entity_id, source_id, k FROM summary_gone WHERE tbl = 'days') g
+        WHERE s.entity_id = g.entity_id AND s.source_id = g.source_id
+          AND (g.k = s.first_seen OR g.k = s.last_seen);
+        DELETE FROM summary_gone;
     END IF;
 
-    -- Distinct entities per source and month/year: counted again for the touched periods.
+    -- Distinct entities per source and month/year: the entity rows created and gone.
     INSERT INTO summary_source_entity_counts AS s (source_id, grain, period, entities)
-    SELECT k.source_id, k.grain, k.period, CASE
-        WHEN k.grain = 'month' AND k.period IS NULL THEN (
-            SELECT count(*) FROM summary_entity_months e
-            WHERE e.source_id = k.source_id AND e.month IS NULL)
-        WHEN k.grain = 'month' THEN (
-            SELECT count(*) FROM summary_entity_months e
-            WHERE e.source_id = k.source_id AND e.month = k.period)
-        WHEN k.period IS NULL THEN (
-            SELECT count(*) FROM summary_entity_years e
-            WHERE e.source_id = k.source_id AND e.year IS NULL)
-        ELSE (
-            SELECT count(*) FROM summary_entity_years e
-            WHERE e.source_id = k.source_id AND e.year = k.period)
-        END
-    FROM (SELECT DISTINCT source_id, 'month' AS grain, date_trunc('month', day)::date AS period
-          FROM summary_touched
-          UNION
-          SELECT DISTINCT source_id, 'year', date_trunc('year', day)::date
-          FROM summary_touched) k
+    SELECT source_id, grain, period, sum(delta) FROM summary_count_changes
+    GROUP BY 1, 2, 3 HAVING sum(delta) <> 0
     ORDER BY 1, 2, 3
-    ON CONFLICT (source_id, grain, period) DO UPDATE SET entities = excluded.entities;
+    ON CONFLICT (source_id, grain, period) DO UPDATE SET entities = s.entities + excluded.entities;
     IF lost THEN
-        DELETE FROM summary_source_entity_counts s USING (
-            SELECT DISTINCT source_id FROM summary_touched) t
-        WHERE s.source_id = t.source_id AND s.entities <= 0;
+        DELETE FROM summary_source_entity_counts s
+        USING (SELECT DISTINCT source_id FROM summary_count_changes) c
+        WHERE s.source_id = c.source_id AND s.entities <= 0;
     END IF;
+    DELETE FROM summary_count_changes;
 
-    INSERT INTO summary_entities AS s (entity_id, mentions, documents)
-    SELECT entity_id, sum(mentions), sum(present)
-    FROM summary_touched GROUP BY 1
-    HAVING sum(mentions) <> 0 OR sum(present) <> 0
-    ORDER BY 1
-    ON CONFLICT (entity_id) DO UPDATE
-        SET mentions = s.mentions + excluded.mentions, documents = s.documents + excluded.documents;
+    WITH up AS (
+        INSERT INTO summary_entities AS s (entity_id, mentions, documents)
+        SELECT entity_id, sum(mentions), sum(present)
+        FROM summary_touched GROUP BY 1
+        HAVING sum(mentions) <> 0 OR sum(present) <> 0
+        ORDER BY 1
+        ON CONFLICT (entity_id) DO UPDATE
+            SET mentions = s.mentions + excluded.mentions,
+                documents = s.documents + excluded.documents
+        RETURNING s.entity_id, s.documents, s.mentions
+    )
+    INSERT INTO summary_gone SELECT 'entities', entity_id, NULL, NULL FROM up
+    WHERE documents <= 0 AND mentions <= 0;
     IF lost THEN
-        DELETE FROM summary_entities s USING (SELECT DISTINCT entity_id FROM summary_touched) t
-        WHERE s.entity_id = t.entity_id AND s.documents <= 0 AND s.mentions <= 0;
+        DELETE FROM summary_entities s USING summary_gone g
+        WHERE g.tbl = 'entities' AND s.entity_id = g.entity_id;
     END IF;
 
     -- Pairs change only in documents whose set of entities changed: pairs with an entity that
@@ -289,9 +348,14 @@ BEGIN
         SELECT document_id, entity_id, present FROM summary_touched WHERE present <> 0
     ),
     now_ AS (
-        SELECT DISTINCT m.document_id, m.entity_id
-        FROM mentions m
-        WHERE m.document_id IN (SELECT document_id FROM changed) AND m.role <> 'byline'
+        -- Per document through the index (OFFSET 0 keeps it a lookup per document: the
+        -- planner misjudges the join and would read all of mentions).
+        SELECT DISTINCT c.document_id, m.entity_id
+        FROM (SELECT DISTINCT document_id FROM changed) c
+        CROSS JOIN LATERAL (
+            SELECT x.entity_id FROM mentions x
+            WHERE x.document_id = c.document_id AND x.role <> 'byline' OFFSET 0
+        ) m
     ),
     before AS (
         SELECT document_id, entity_id FROM now_
@@ -309,16 +373,25 @@ BEGIN
         FROM changed c
         JOIN before b ON b.document_id = c.document_id AND b.entity_id <> c.entity_id
         WHERE c.present < 0
+    ),
+    up AS (
+        INSERT INTO summary_entity_pairs AS s (entity_a_id, entity_b_id, documents)
+        SELECT a, b, sum(d) FROM pairs GROUP BY a, b HAVING sum(d) <> 0 ORDER BY a, b
+        ON CONFLICT (entity_a_id, entity_b_id) DO UPDATE
+            SET documents = s.documents + excluded.documents
+        RETURNING s.entity_a_id, s.entity_b_id, s.documents
     )
-    INSERT INTO summary_entity_pairs AS s (entity_a_id, entity_b_id, documents)
-    SELECT a, b, sum(d) FROM pairs GROUP BY a, b HAVING sum(d) <> 0 ORDER BY a, b
-    ON CONFLICT (entity_a_id, entity_b_id) DO UPDATE
-        SET documents = s.documents + excluded.documents;
+    -- (a pair's two entity ids ride in summary_gone's entity_id and source_id)
+    INSERT INTO summary_gone SELECT 'pairs', entity_a_id, entity_b_id, NULL FROM up
+    WHERE documents <= 0;
     IF lost THEN
-        DELETE FROM summary_entity_pairs WHERE documents <= 0;
+        DELETE FROM summary_entity_pairs s USING summary_gone g
+        WHERE g.tbl = 'pairs' AND s.entity_a_id = g.entity_id AND s.entity_b_id = g.source_id;
     END IF;
 
     DELETE FROM summary_touched;
+    DELETE FROM summary_gone;
+    DELETE FROM summary_count_changes;
 END
 $$;
 
@@ -438,7 +511,8 @@ $$;
 
 -- Recompute every summary from documents and mentions, under locks that let readers read and
 -- make writers wait (taken in the triggers' order, so they cannot deadlock with them).
-CREATE FUNCTION summary_rebuild() RETURNS void LANGUAGE plpgsql AS $$
+CREATE FUNCTION summary_rebuild() RETURNS void LANGUAGE plpgsql
+    SET work_mem = '256MB' AS $$
 BEGIN
     LOCK TABLE summary_source_days, summary_entity_days, summary_entity_months,
                summary_entity_years, summary_entity_sources, summary_source_entity_counts,
@@ -481,6 +555,10 @@ BEGIN
       ON b.document_id = a.document_id AND a.entity_id < b.entity_id
     GROUP BY 1, 2;
     UPDATE summary_state SET stale = false, reason = NULL, marked_at = now();
+    -- Fresh statistics: the next queries plan against the new row counts.
+    ANALYZE summary_source_days, summary_entity_days, summary_entity_months,
+            summary_entity_years, summary_entity_sources, summary_source_entity_counts,
+            summary_entities, summary_entity_pairs;
 END
 $$;
 
@@ -507,51 +585,6 @@ CREATE TRIGGER summary_mentions_updated AFTER UPDATE ON mentions
 """
 
 
-def _drop_zero(table: str, keys: tuple[str, str, str], expr: str, condition: str) -> str:
-    """Delete the touched rows of ``table`` that fell to zero. Two statements, dated and
-    undated, because a join on ``IS NOT DISTINCT FROM`` cannot use the unique index."""
-    a, b, date = keys
-    touched = f"(SELECT DISTINCT entity_id, source_id, {expr} AS k FROM summary_touched) t"
-    match = f"s.{a} = t.entity_id AND s.{b} = t.source_id"
-    return (
-        f"        DELETE FROM {table} s USING {touched}\n"
-        f"        WHERE {match} AND s.{date} = t.k AND {condition};\n"
-        f"        DELETE FROM {table} s USING {touched}\n"
-        f"        WHERE {match} AND s.{date} IS NULL AND t.k IS NULL AND {condition};"
-    )
-
-
-FUNCTIONS = FUNCTIONS_TEMPLATE.replace(
-    "{DROP_ZERO_DAYS}",
-    "\n".join(
-        [
-            _drop_zero(
-                "summary_entity_days",
-                ("entity_id", "source_id", "day"),
-                "day",
-                "s.documents <= 0 AND s.mentions <= 0",
-            ),
-            _drop_zero(
-                "summary_entity_months",
-                ("entity_id", "source_id", "month"),
-                "date_trunc('month', day)::date",
-                "s.documents <= 0 AND s.mentions <= 0",
-            ),
-            _drop_zero(
-                "summary_entity_years",
-                ("entity_id", "source_id", "year"),
-                "date_trunc('year', day)::date",
-                "s.documents <= 0",
-            ),
-            "        DELETE FROM summary_entity_sources s USING (SELECT DISTINCT entity_id, "
-            "source_id\n            FROM summary_touched) t\n"
-            "        WHERE s.entity_id = t.entity_id AND s.source_id = t.source_id\n"
-            "          AND s.documents <= 0 AND s.mentions <= 0;",
-        ]
-    ),
-)
-
-
 DROP_FUNCTIONS = """
 DROP TRIGGER IF EXISTS summary_mentions_updated ON mentions;
 DROP TRIGGER IF EXISTS summary_mentions_deleted ON mentions;
@@ -575,12 +608,14 @@ DROP FUNCTION IF EXISTS summary_deferred();
 
 EXACT = " Kept exact at every commit (summary tables maintained by triggers)."
 
-# The former materialized views, as plain views with the same names and columns.
+# The former materialized views, as plain views with the same names and columns. LEFT JOINs
+# (every summary row has its entity and source) let PostgreSQL skip a join whose columns a
+# query does not use.
 VIEWS = {
     "report_daily_documents": (
         """
         SELECT s.source_id, src.name AS source, s.day, s.documents, s.words
-        FROM summary_source_days s JOIN sources src USING (source_id)""",
+        FROM summary_source_days s LEFT JOIN sources src USING (source_id)""",
         "Articles per source per publication day." + EXACT,
         {
             "source_id": "Source number.",
@@ -595,8 +630,8 @@ VIEWS = {
         SELECT s.entity_id, e.kind, e.canonical_name AS entity, s.source_id, src.name AS source,
                s.day, s.mentions, s.documents
         FROM summary_entity_days s
-        JOIN entities e USING (entity_id)
-        JOIN sources src ON src.source_id = s.source_id""",
+        LEFT JOIN entities e USING (entity_id)
+        LEFT JOIN sources src ON src.source_id = s.source_id""",
         "Mentions and mentioning articles per entity, source and day (bylines excluded)." + EXACT,
         {
             "entity_id": "Entity number.",
@@ -614,8 +649,8 @@ VIEWS = {
         SELECT s.entity_id, e.kind, e.canonical_name AS entity, s.source_id, src.name AS source,
                s.mentions, s.documents, s.first_seen, s.last_seen
         FROM summary_entity_sources s
-        JOIN entities e USING (entity_id)
-        JOIN sources src ON src.source_id = s.source_id""",
+        LEFT JOIN entities e USING (entity_id)
+        LEFT JOIN sources src ON src.source_id = s.source_id""",
         "All-time mentions and articles per entity and source." + EXACT,
         {
             "entity_id": "Entity number.",
@@ -634,8 +669,8 @@ VIEWS = {
         SELECT s.entity_id, e.kind, e.canonical_name AS entity, s.source_id, src.name AS source,
                s.month, s.mentions, s.documents
         FROM summary_entity_months s
-        JOIN entities e USING (entity_id)
-        JOIN sources src ON src.source_id = s.source_id""",
+        LEFT JOIN entities e USING (entity_id)
+        LEFT JOIN sources src ON src.source_id = s.source_id""",
         "Mentions and mentioning articles per entity, source and month." + EXACT,
         {
             "entity_id": "Entity number.",
@@ -651,7 +686,7 @@ VIEWS = {
     "report_source_entity_counts": (
         """
         SELECT s.source_id, src.name AS source, s.grain, s.period, s.entities
-        FROM summary_source_entity_counts s JOIN sources src USING (source_id)""",
+        FROM summary_source_entity_counts s LEFT JOIN sources src USING (source_id)""",
         "Distinct entities per source per month and per year." + EXACT,
         {
             "source_id": "Source number.",
@@ -672,8 +707,8 @@ VIEWS = {
         FROM summary_entity_pairs p
         JOIN summary_entities pa ON pa.entity_id = p.entity_a_id
         JOIN summary_entities pb ON pb.entity_id = p.entity_b_id
-        JOIN entities ea ON ea.entity_id = p.entity_a_id
-        JOIN entities eb ON eb.entity_id = p.entity_b_id
+        LEFT JOIN entities ea ON ea.entity_id = p.entity_a_id
+        LEFT JOIN entities eb ON eb.entity_id = p.entity_b_id
         CROSS JOIN (SELECT sum(documents)::float8 AS n FROM summary_source_days) t""",
         "Pairs of entities mentioned in the same articles, with lift and PMI (how much more "
         "often than chance)." + EXACT,
