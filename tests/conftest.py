@@ -173,3 +173,14 @@ def session(shared_db: Engine) -> Iterator[Session]:
         with Session(bind=conn, join_transaction_mode="create_savepoint") as sess:
             yield sess
         trans.rollback()
+
+
+def assert_summaries_exact(engine: Engine) -> None:
+    """The summary tables behind the report views equal a recomputation from the data (what
+    `dbapp report check` runs); fails with the differing keys."""
+    from dbapp import summaries
+
+    with engine.connect() as conn:
+        result = summaries.check_snapshot(conn)
+    wrong = {t.table: t.examples for t in result.tables if t.differing}
+    assert result.ok, f"summaries disagree with the data: {wrong}; stale: {result.stale}"

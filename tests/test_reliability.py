@@ -21,11 +21,11 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
-from dbapp import bulk, migrate
+from dbapp import bulk, migrate, summaries
 from dbapp.embedded import EmbeddedServer
 from dbapp.report import ReportParams, run_report
 from dbapp.search import search_documents
-from tests.conftest import create_database, drop_database
+from tests.conftest import assert_summaries_exact, create_database, drop_database
 from tests.synthetic import write_corpus
 
 pytestmark = pytest.mark.slow
@@ -157,10 +157,13 @@ def test_kill_9_at_random_points_then_rerun(
         # mentions a clean run gives it.
         partial = snapshot(engine)
         assert all(partial[sha] == reference[sha] for sha in partial)
+        # ...and every report figure is exact for what was committed, without a refresh.
+        assert_summaries_exact(engine)
     assert kills >= 3
     final = subprocess.run(cmd, capture_output=True, text=True)
     assert final.returncode == 0, final.stderr
     assert snapshot(engine) == reference
+    assert_summaries_exact(engine)
     with engine.connect() as conn:
         statuses = dict(
             conn.execute(text("SELECT status, count(*) FROM loads GROUP BY status")).all()
@@ -183,6 +186,7 @@ def test_kill_9_during_a_bulk_load_then_rerun(
     proc.wait()
     with engine.connect() as conn:
         assert bulk.missing(conn)  # it died in bulk mode
+        assert summaries.stale_reason(conn)  # its summaries were deferred, and say so
     partial = snapshot(engine)
     assert 0 < len(partial) < len(reference)
     assert all(partial[sha] == reference[sha] for sha in partial)
@@ -192,6 +196,7 @@ def test_kill_9_during_a_bulk_load_then_rerun(
     with engine.connect() as conn:
         assert bulk.missing(conn) == []
     assert migrate.check(engine) is None
+    assert_summaries_exact(engine)  # healed: rebuilt, no longer stale
 
 
 @pytest.mark.parametrize(
@@ -229,6 +234,7 @@ def test_database_restart_in_the_middle_of_a_load(
         engine = create_engine(server.url("dbapp"))
         assert snapshot(engine) == reference
         assert migrate.check(engine) is None  # a bulk load's dropped indexes are back
+        assert_summaries_exact(engine)
         with engine.connect() as conn:
             first = conn.scalar(text("SELECT status FROM loads ORDER BY load_id LIMIT 1"))
         engine.dispose()
@@ -257,6 +263,7 @@ def test_concurrent_overlapping_loaders(
         duplicates = conn.scalar(text("SELECT sum(documents_duplicate) FROM loads"))
     assert inserted == 6000  # each document inserted by exactly one loader
     assert duplicates == 3 * 4500 - 6000
+    assert_summaries_exact(engine)  # three loaders upserting the same keys, none lost
 
 
 def test_reports_and_search_answer_while_a_load_runs(
