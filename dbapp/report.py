@@ -18,6 +18,7 @@ from dbapp.models import ENTITY_KINDS
 
 REPORTS_DIR = Path(__file__).resolve().parent / "reports"
 PERIODS = ("day", "week", "month", "year")
+REPORT_WORK_MEM = "64MB"
 _PARAM = re.compile(r"(?<![:\w]):([a-z_]+)\b")
 
 
@@ -148,7 +149,11 @@ def run_report(conn: Connection, name: str, params: ReportParams | None = None) 
     """Run report ``name``; options a report does not take are ignored."""
     report = get_report(name)
     params = params or ReportParams()
-    result = conn.execute(text(report.sql), _bindings(conn, report, params))
+    bindings = _bindings(conn, report, params)
+    # Live aggregates (a date range's co-mentions) hash hundreds of thousands of rows: room
+    # for that in memory, for this transaction only.
+    conn.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
+    result = conn.execute(text(report.sql), bindings)
     notes = []
     unused = [
         o for o in ("since", "until", "source", "entity", "kind") if getattr(params, o) is not None

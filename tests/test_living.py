@@ -83,7 +83,8 @@ def test_every_kind_of_change_keeps_the_reports_exact(corpus: str, engine: Engin
         )
         conn.execute(text("DELETE FROM documents WHERE external_id = 'b1'"))
     timeline = report_json(corpus, "timeline", "--entity", "Armenia", "--period", "day")
-    assert [(r["period"], r["mentions"]) for r in timeline] == [("2024-03-01", 1)]
+    # (the timeline also lists the days with articles but no mention, as zeros)
+    assert [(r["period"], r["mentions"]) for r in timeline if r["mentions"]] == [("2024-03-01", 1)]
     assert top(corpus)["Armenia"] == (1, 1)
     assert_summaries_exact(engine)
 
