@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
+import secrets
 import socket
 import time
 from dataclasses import dataclass
@@ -130,19 +131,24 @@ def delete_documents(
             total, _ = count_selected(conn, selection)
         if selection.load_id is not None:
             _refuse_running_load(conn, selection.load_id)
+        key = secrets.randbits(62) + 1
         with conn.begin():
+            mark_interrupted(conn)
             deletion_id = conn.scalar(
                 text(
-                    "INSERT INTO deletions (criteria, load_id, os_user, hostname) "
-                    "VALUES (CAST(:c AS jsonb), :load, :user, :host) RETURNING deletion_id"
+                    "INSERT INTO deletions (criteria, load_id, os_user, hostname, lock_key) "
+                    "VALUES (CAST(:c AS jsonb), :load, :user, :host, :key) RETURNING deletion_id"
                 ),
                 {
                     "c": json.dumps(selection.as_json()),
                     "load": selection.load_id,
                     "user": _os_user(),
                     "host": socket.gethostname(),
+                    "key": key,
                 },
             )
+            # Held for the deletion's life: a killed one is told from a running one by it.
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
         result = DeleteResult(deletion_id)
         progress.start(total, "documents")
         try:
@@ -214,15 +220,32 @@ def _finish(conn: Connection, deletion_id: int, status: str, error: str | None =
         if conn.in_transaction():
             conn.rollback()
         with conn.begin():
-            conn.execute(
+            key = conn.scalar(
                 text(
                     "UPDATE deletions SET status = :s, error = :e, finished_at = now() "
-                    "WHERE deletion_id = :id"
+                    "WHERE deletion_id = :id RETURNING lock_key"
                 ),
                 {"s": status, "e": error, "id": deletion_id},
             )
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
     except Exception:  # noqa: BLE001 - already reporting the original failure
         pass
+
+
+def mark_interrupted(conn: Connection) -> None:
+    """Deletions still 'running' whose process is gone (their lock is free) are 'interrupted'."""
+    for deletion_id, key in conn.execute(
+        text("SELECT deletion_id, lock_key FROM deletions WHERE status = 'running'")
+    ).all():
+        if key is None or conn.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}):
+            conn.execute(
+                text(
+                    "UPDATE deletions SET status = 'interrupted', error = 'the deleting process "
+                    "ended without finishing: run the same delete again' "
+                    "WHERE deletion_id = :id AND status = 'running'"
+                ),
+                {"id": deletion_id},
+            )
 
 
 def dry_run(engine: Engine, selection: Selection) -> DeleteResult:
@@ -234,6 +257,8 @@ def dry_run(engine: Engine, selection: Selection) -> DeleteResult:
 
 
 def list_deletions(conn: Connection, limit: int = 20) -> list[Any]:
+    """The newest deletions first (dead 'running' ones marked interrupted)."""
+    mark_interrupted(conn)
     return list(
         conn.execute(
             text("SELECT * FROM deletions ORDER BY deletion_id DESC LIMIT :n"), {"n": limit}

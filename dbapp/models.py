@@ -132,6 +132,7 @@ class Deletion(Base):
     documents_deleted: Mapped[int] = mapped_column(Integer, server_default="0")
     mentions_deleted: Mapped[int] = mapped_column(BigInteger, server_default="0")
     error: Mapped[str | None] = mapped_column(Text)
+    lock_key: Mapped[int | None] = mapped_column(BigInteger)  # held while it runs
 
 
 class WatchedFile(Base):

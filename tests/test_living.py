@@ -340,3 +340,16 @@ def test_watch_refuses_bad_options(fresh_db: str, tmp_path: Path, value: str) ->
     assert result.exit_code == 2
     missing = dbapp(fresh_db, "watch", str(tmp_path / "nope"))
     assert missing.exit_code == 2 and "not a directory" in missing.stderr
+
+
+def test_a_killed_deletion_shows_as_interrupted(corpus: str, engine: Engine) -> None:  # noqa: F811
+    # A deletion whose process died (its liveness lock is free) while the ledger said running.
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO deletions (criteria, status, lock_key) VALUES ('{}', 'running', 42)")
+        )
+    listed = dbapp(corpus, "documents", "deletions")
+    assert listed.exit_code == 0 and "interrupted" in listed.stdout
+    assert rows(
+        engine, "SELECT status, error LIKE '%run the same delete again%' FROM deletions"
+    ) == [("interrupted", True)]

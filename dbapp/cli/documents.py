@@ -115,7 +115,7 @@ def deletions(
 
     Example: dbapp documents deletions --limit 5
     """
-    with open_database(settings(ctx)) as db, db.engine.connect() as conn:
+    with open_database(settings(ctx)) as db, db.engine.begin() as conn:
         migrate.ensure_schema(db.engine, auto_upgrade_blank=False)
         rows = list_deletions(conn, limit)
     table = Table("deletion", "started", "status", "by", "what", "documents", "mentions")

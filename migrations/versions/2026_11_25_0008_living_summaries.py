@@ -931,6 +931,7 @@ def _deletions() -> None:
         sa.Column("documents_deleted", sa.Integer, server_default="0", nullable=False),
         sa.Column("mentions_deleted", sa.BigInteger, server_default="0", nullable=False),
         sa.Column("error", sa.Text),
+        sa.Column("lock_key", sa.BigInteger),
         sa.PrimaryKeyConstraint("deletion_id", name="pk_deletions"),
         sa.ForeignKeyConstraint(
             ["load_id"], ["loads.load_id"], name="fk_deletions_load_id_loads", ondelete="SET NULL"
