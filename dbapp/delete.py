@@ -167,6 +167,13 @@ def delete_documents(
                 progress.advance(0, documents, 0)
                 if documents < chunk:
                     break
+            if selection.load_id is not None:
+                # A watched folder loads the files of an undone load again.
+                with conn.begin():
+                    conn.execute(
+                        text("DELETE FROM watched_files WHERE load_id = :l"),
+                        {"l": selection.load_id},
+                    )
             _finish(conn, deletion_id, "completed")
         except KeyboardInterrupt:
             _finish(conn, deletion_id, "interrupted", "interrupted by the user")

@@ -110,8 +110,11 @@ def resolve_source(conn: Connection, name: str | None, must_exist: bool = True) 
         return name
     if found:
         raise NotFound(f"--source {name!r} matches {', '.join(found)}: give the exact case")
-    known = list(conn.scalars(text("SELECT name FROM sources ORDER BY name LIMIT 10")))
-    raise NotFound(f"no source {name!r} (sources: {', '.join(known) or 'none yet'})")
+    known = list(conn.scalars(text("SELECT name FROM sources ORDER BY name LIMIT 11")))
+    listed = ", ".join(known[:10]) + (
+        ", ... (dbapp report source-coverage lists them)" if len(known) > 10 else ""
+    )
+    raise NotFound(f"no source {name!r} (sources: {listed or 'none yet'})")
 
 
 def _bindings(conn: Connection, report: Report, params: ReportParams) -> dict[str, Any]:
@@ -163,5 +166,8 @@ def run_report(conn: Connection, name: str, params: ReportParams | None = None) 
         notes.append(f"{name} ignores --{', --'.join(ignored)}")
     stale = conn.scalar(text("SELECT reason FROM summary_state WHERE stale"))
     if stale is not None:
-        notes.append(f"figures from the summary tables are incomplete: {stale}")
+        notes.append(
+            f"the summary tables behind this report are stale ({stale}): the next load, or "
+            "`dbapp report check --repair`, rebuilds them"
+        )
     return ReportResult(list(result.keys()), [tuple(r) for r in result], notes)

@@ -29,7 +29,8 @@ from dbapp.parse.inputs import discover
 
 DEFAULT_INTERVAL = 2.0
 DEFAULT_SETTLE = 2.0
-# A round loads at most this many files; the rest wait for the next round.
+# A round loads at most this many files (one load, one ledger row); the rest go in the next
+# round, straight after.
 MAX_FILES_PER_ROUND = 200
 
 _FINGERPRINT = """

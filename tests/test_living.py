@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -353,3 +354,31 @@ def test_a_killed_deletion_shows_as_interrupted(corpus: str, engine: Engine) -> 
     assert rows(
         engine, "SELECT status, error LIKE '%run the same delete again%' FROM deletions"
     ) == [("interrupted", True)]
+
+
+def test_watch_once_says_when_input_was_rejected(fresh_db: str, tmp_path: Path) -> None:
+    (tmp_path / "good.jsonl").write_text(_lines(2))
+    (tmp_path / "bad.jsonl").write_text("{not json\n")
+    for path in tmp_path.iterdir():
+        os.utime(path, (time.time() - 60, time.time() - 60))
+    result = dbapp(fresh_db, "watch", str(tmp_path), "--once")
+    assert result.exit_code == 5 and "1 records rejected" in result.stderr
+    bogus = dbapp(fresh_db, "watch", str(tmp_path), "--extractor", "bogus")
+    assert bogus.exit_code == 2 and "unknown extractor" in bogus.stderr
+
+
+def test_a_reader_that_stops_reading_is_not_an_error(
+    fresh_db: str, engine: Engine, tmp_path: Path
+) -> None:
+    files = write_corpus(tmp_path, documents=1500, files=1, seed=5)
+    assert dbapp(fresh_db, "load", *map(str, files)).exit_code == 0
+    # `| head -1` of far more than a pipe holds: dbapp stops quietly, as `cat` would.
+    shell = (
+        f"{sys.executable} -m dbapp --database-url '{fresh_db}' "
+        "search officials --limit 100000 --format csv | head -1"
+    )
+    done = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", shell], capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.startswith("document_id,"), done.stderr
+    assert "error" not in done.stderr and done.returncode == 0, done.stderr

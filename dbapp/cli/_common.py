@@ -93,6 +93,12 @@ def handle_errors(fn: F) -> F:
         except KeyboardInterrupt:
             err.print(styled("interrupted", "yellow"))
             raise typer.Exit(code=EXIT_INTERRUPTED) from None
+        except BrokenPipeError:
+            # The reader went away (`| head`): it has what it wanted. Point stdout at
+            # /dev/null so the interpreter's final flush does not complain either.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(code=0) from None
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise  # typer's own: usage errors, exits
         except Exception as exc:

@@ -41,6 +41,7 @@ def _confirm(what: str, yes: bool) -> None:
     if not sys.stdin.isatty():
         raise ConfigError(f"this deletes {what}: add --yes to confirm")
     if not typer.confirm(f"delete {what}?", default=False):
+        err.print("nothing deleted")
         raise typer.Exit(code=1)
 
 
@@ -50,12 +51,21 @@ def _run(ctx: typer.Context, selection: Selection, dry: bool, yes: bool) -> Dele
         planned = dry_run(db.engine, selection)
         what = f"{planned.documents:,} documents and {planned.mentions:,} mentions"
         if dry or not planned.documents:
-            verb = "would delete" if dry else "nothing to delete:"
-            out.print(f"{verb} {what}" if dry else f"{verb} no document matches", highlight=False)
+            out.print(
+                f"would delete {what}" if planned.documents else "no document matches",
+                highlight=False,
+            )
             return planned
         _confirm(what, yes)
         bar = RichBar("deleting") if sys.stderr.isatty() else None
-        result = delete_documents(db.engine, selection, bar)
+        try:
+            result = delete_documents(db.engine, selection, bar)
+        except KeyboardInterrupt:
+            err.print(
+                "deletion interrupted: the chunks already deleted stay deleted (see `dbapp "
+                "documents deletions`); run the same command again to finish"
+            )
+            raise
     out.print(
         f"deletion {result.deletion_id}: deleted {result.documents:,} documents and "
         f"{result.mentions:,} mentions in {result.elapsed:.2f} s",
@@ -83,7 +93,9 @@ def delete(
     ] = None,
     ids: Annotated[
         list[int] | None,
-        typer.Option("--id", min=1, help="A document id (repeat the option for more)."),
+        typer.Option(
+            "--id", min=1, metavar="ID", help="A document id (repeat the option for more)."
+        ),
     ] = None,
     dry: DryRunOption = False,
     yes: YesOption = False,
@@ -147,5 +159,5 @@ def undo(
     Example: dbapp loads undo 7 --yes
     """
     result = _run(ctx, Selection(load_id=load_id), dry, yes)
-    if not result.dry_run:
+    if not result.dry_run and result.documents:
         err.print(f"load {load_id} undone: load its files again to restore them", highlight=False)

@@ -26,6 +26,12 @@ from dbapp.parse.inputs import FORMATS
 from dbapp.parse.tabular import parse_mapping
 from dbapp.watch import DEFAULT_INTERVAL, DEFAULT_SETTLE, WatchOptions, WatchTotals, watch
 
+EXIT_REJECTS = 5
+_STOPPED = (
+    "a load in flight kept its committed batches (ledger 'interrupted'); start the watch "
+    "again to finish its files"
+)
+
 
 class _Terminated(KeyboardInterrupt):
     """SIGTERM: stop like Ctrl-C (the batch in flight rolls back whole), but exit 0."""
@@ -96,6 +102,9 @@ def watch_folder(
     restart skips them, and a file that changes is loaded again (stored documents count as
     duplicates). SIGTERM or Ctrl-C stops it; a batch in flight commits or rolls back whole.
 
+    Exit status: 0 when stopped (or, with --once, when done), 5 if some input was rejected,
+    130 on Ctrl-C.
+
     Example: dbapp watch incoming/ --source Trend
     """
     if not (math.isfinite(interval) and math.isfinite(settle)):
@@ -106,6 +115,10 @@ def watch_folder(
         raise InputError(str(exc)) from None
     if not directory.is_dir():
         raise InputError(f"not a directory: {directory}")
+    if extractor not in EXTRACTORS:
+        raise InputError(f"unknown extractor {extractor!r} (one of: {', '.join(EXTRACTORS)})")
+    if fmt is not None and fmt not in FORMATS:
+        raise InputError(f"unknown --format {fmt!r} (one of: {', '.join(FORMATS)})")
     options = WatchOptions(
         interval=interval,
         settle=settle,
@@ -126,7 +139,7 @@ def watch_folder(
             live = Live(_status(directory, totals), console=err, transient=False)
             if live_terminal:
                 live.start()
-            else:
+            elif not once:
                 err.print(f"watching {directory.resolve()} (every {interval:g} s)")
 
             def on_load(result: LoadResult, files: list[str]) -> None:
@@ -156,11 +169,14 @@ def watch_folder(
                 if live_terminal:
                     live.stop()
     except _Terminated:
-        err.print("stopped (SIGTERM)")
+        err.print(f"stopped (SIGTERM); {_STOPPED}")
         raise typer.Exit(code=0) from None
     except KeyboardInterrupt:
-        err.print("stopped (Ctrl-C)")
+        err.print(f"stopped (Ctrl-C); {_STOPPED}")
         raise typer.Exit(code=EXIT_INTERRUPTED) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
     err.print(str(_status(directory, totals)), highlight=False)
+    if totals.rejected:
+        err.print(f"{totals.rejected:,} records rejected: see `dbapp loads show ID`")
+        raise typer.Exit(code=EXIT_REJECTS)

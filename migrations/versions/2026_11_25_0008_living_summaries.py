@@ -938,7 +938,7 @@ def _deletions() -> None:
         ),
         sa.CheckConstraint(
             "status IN ('running', 'completed', 'interrupted', 'failed')",
-            name="ck_deletions_status",
+            name=op.f("ck_deletions_status"),
         ),
         comment="One row per run of dbapp documents delete / loads undo: who, what, how many.",
     )
