@@ -17,7 +17,7 @@ from dbapp import summaries
 from dbapp.ledger import LOCK_NAMESPACE
 from dbapp.locks import within_lock_wait
 
-BULK_LOCK = 0  # (LOCK_NAMESPACE, 0): "a bulk load owns the deferred indexes"
+BULK_LOCK = summaries.BULK_LOCK  # (LOCK_NAMESPACE, 0): "a bulk load owns the deferred indexes"
 _LOCK = {"ns": LOCK_NAMESPACE, "k": BULK_LOCK}
 # The same definitions as the migrations; tests check the schema has no drift after a bulk load.
 DEFERRED_INDEXES = {

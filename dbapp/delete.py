@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from dbapp import ledger
 from dbapp.errors import BadArgument, Busy
 from dbapp.load import Progress
+from dbapp.locks import RETRIES, retryable
 from dbapp.report import resolve_source
 
 CHUNK = 5000
@@ -153,8 +154,8 @@ def delete_documents(
         progress.start(total, "documents")
         try:
             while True:
+                documents, mentions = _delete_chunk_retrying(conn, selection, chunk)
                 with conn.begin():
-                    documents, mentions = _delete_chunk(conn, selection, chunk)
                     result.documents += documents
                     result.mentions += mentions
                     conn.execute(
@@ -167,8 +168,9 @@ def delete_documents(
                 progress.advance(0, documents, 0)
                 if documents < chunk:
                     break
-            if selection.load_id is not None:
-                # A watched folder loads the files of an undone load again.
+            if selection == Selection(load_id=selection.load_id) and selection.load_id:
+                # A whole load undone: a watched folder loads its files again. (Not after a
+                # partial delete, a takedown say: that must stay deleted.)
                 with conn.begin():
                     conn.execute(
                         text("DELETE FROM watched_files WHERE load_id = :l"),
@@ -186,6 +188,19 @@ def delete_documents(
             progress.stop()
     result.elapsed = time.perf_counter() - started
     return result
+
+
+def _delete_chunk_retrying(conn: Connection, selection: Selection, chunk: int) -> tuple[int, int]:
+    """One chunk, in a transaction of its own; run again after a deadlock with another
+    writer (it rolled back whole)."""
+    for attempt in range(RETRIES + 1):
+        try:
+            with conn.begin():
+                return _delete_chunk(conn, selection, chunk)
+        except DBAPIError as exc:
+            if not retryable(exc) or attempt == RETRIES:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _delete_chunk(conn: Connection, selection: Selection, chunk: int) -> tuple[int, int]:

@@ -26,6 +26,7 @@ from dbapp import bulk, copyrows, ledger, mentions, migrate, summaries
 from dbapp.errors import DatabaseUnavailable, DbappError, InputError
 from dbapp.extract.base import Extractor
 from dbapp.ledger import LoadCounts
+from dbapp.locks import RETRIES, retryable
 from dbapp.parse.inputs import InputFile, Skipped, discover, iter_units
 from dbapp.parse.records import Reject
 from dbapp.pgcopy import copy_rows, copy_text
@@ -252,7 +253,7 @@ class BatchWriter:
         document at a time and turn each refused document into a reject, so one bad record
         never costs the rest (or the load)."""
         try:
-            self._write(batch, rejects, result)
+            self._write_retrying(batch, rejects, result)
         except (DBAPIError, psycopg.Error, UnicodeEncodeError) as exc:
             if not _refused_data(exc) or (len(batch) <= 1 and not rejects):
                 if len(batch) == 1 and _refused_data(exc):
@@ -268,6 +269,19 @@ class BatchWriter:
                     if not _refused_data(one):
                         raise
                     self._write([], [_refused(doc, one)], result, refused=1)
+
+    def _write_retrying(
+        self, batch: list[Prepared], rejects: list[Reject], result: LoadResult
+    ) -> None:
+        """A deadlock with another writer (a delete, curation) rolled the batch back whole:
+        write it again."""
+        for attempt in range(RETRIES + 1):
+            try:
+                self._write(batch, rejects, result)
+                return
+            except (DBAPIError, psycopg.Error) as exc:
+                if not retryable(exc) or attempt == RETRIES:
+                    raise
 
     def _write(
         self,

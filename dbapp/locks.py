@@ -112,3 +112,15 @@ def catalogue_in_use(engine: Engine) -> Iterator[None]:
                 conn.commit()
             except DBAPIError:
                 pass  # the connection is gone, and the session lock with it
+
+
+# A deadlock or serialization failure rolls back one transaction whole; running it again is
+# safe wherever a transaction is a unit of work that is idempotent (a batch, a chunk).
+RETRYABLE_STATES = ("40P01", "40001")
+RETRIES = 5
+
+
+def retryable(exc: BaseException, also: tuple[str, ...] = ()) -> bool:
+    """Whether ``exc`` (SQLAlchemy's or psycopg's) is worth running the transaction again."""
+    orig = getattr(exc, "orig", None) or exc
+    return getattr(orig, "sqlstate", None) in (*RETRYABLE_STATES, *also)

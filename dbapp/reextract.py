@@ -9,14 +9,17 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, Row
+from sqlalchemy.exc import DBAPIError
 
 from dbapp import mentions
 from dbapp.extract.base import Extractor
 from dbapp.load import Progress
+from dbapp.locks import RETRIES, retryable
 from dbapp.parse.native import apply_structure
 from dbapp.parse.records import ParsedDocument
 from dbapp.report import resolve_source
 
+FOREIGN_KEY_VIOLATION = "23503"
 DEFAULT_BATCH_SIZE = 500
 
 _SELECT = """
@@ -88,6 +91,7 @@ def extract_documents(
             mentions.create_staging(conn)
         progress.start(total, "documents")
         after = 0
+        attempts = 0
         while True:
             rows = list(conn.execute(text(_SELECT), {**params, "after": after, "n": batch_size}))
             conn.rollback()
@@ -98,11 +102,22 @@ def extract_documents(
             staged = (
                 (doc_id, extractor.extract(doc)) for doc_id, doc in zip(ids, docs, strict=True)
             )
-            with conn.begin():
-                mentions.stage(conn, staged)
-                mentions.resolve(conn)
-                result.removed += mentions.prune(conn, ids, extractor.name, extractor.version)
-                result.added += mentions.insert(conn, extractor.name, extractor.version)
+            try:
+                with conn.begin():
+                    mentions.stage(conn, staged)
+                    mentions.resolve(conn)
+                    removed = mentions.prune(conn, ids, extractor.name, extractor.version)
+                    added = mentions.insert(conn, extractor.name, extractor.version)
+            except DBAPIError as exc:
+                # A deadlock with a concurrent writer, or documents deleted under this batch
+                # (foreign key): the batch rolled back whole; read it again and redo it.
+                if not retryable(exc, also=(FOREIGN_KEY_VIOLATION,)) or attempts >= RETRIES:
+                    raise
+                attempts += 1
+                continue
+            attempts = 0
+            result.removed += removed
+            result.added += added
             result.documents += len(rows)
             after = ids[-1]
             progress.advance(0, len(rows), 0)

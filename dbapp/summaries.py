@@ -13,8 +13,12 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from dbapp.errors import Busy
+from dbapp.ledger import LOCK_NAMESPACE
+
 # The settings name the triggers read: 'on' on a connection makes them skip (see bulk loads).
 DEFER_SETTING = "dbapp.defer_summaries"
+BULK_LOCK = 0  # (LOCK_NAMESPACE, 0), held by a bulk load (see dbapp.bulk)
 EXAMPLES = 10
 
 # Recomputed from documents and mentions, independently of the triggers' arithmetic.
@@ -114,6 +118,20 @@ def defer(conn: Connection) -> None:
 def rebuild(conn: Connection) -> None:
     """Recompute every summary table (writers wait; readers keep reading the old rows)."""
     conn.execute(text("SELECT summary_rebuild()"))
+
+
+def repair(conn: Connection) -> None:
+    """:func:`rebuild`, unless a bulk load runs: it defers the summaries and rebuilds them at
+    its end, and a rebuild now would be overtaken by its later batches."""
+    free = conn.scalar(
+        text("SELECT pg_try_advisory_xact_lock(:ns, :k)"), {"ns": LOCK_NAMESPACE, "k": BULK_LOCK}
+    )
+    if not free:
+        raise Busy(
+            "a bulk load is running: it rebuilds the summaries at its end (or the next load "
+            "does, if it dies); repair after it"
+        )
+    rebuild(conn)
 
 
 def check(conn: Connection) -> CheckResult:

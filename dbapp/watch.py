@@ -23,11 +23,15 @@ from sqlalchemy.engine import Engine
 
 from dbapp.errors import InputError
 from dbapp.extract.base import Extractor
-from dbapp.load import LoadOptions, LoadResult, load_documents
+from dbapp.load import LoadOptions, LoadResult, _storable, load_documents
 from dbapp.locks import catalogue_in_use
 from dbapp.parse.inputs import discover
 
 DEFAULT_INTERVAL = 2.0
+# How often the record of loaded files is read again (a `loads undo` makes files new again).
+REREAD_SECONDS = 30.0
+# --once gives up on files that keep changing after this long (a cron job must end).
+ONCE_MAX_WAIT = 60.0
 DEFAULT_SETTLE = 2.0
 # A round loads at most this many files (one load, one ledger row); the rest go in the next
 # round, straight after.
@@ -57,6 +61,7 @@ class WatchTotals:
     rejected: int = 0
     mentions: int = 0
     stopped_by: str = ""
+    still_changing: list[str] = field(default_factory=list)  # --once gave up waiting on these
 
 
 @dataclass
@@ -95,6 +100,7 @@ class Watcher:
         self.extractor: Extractor | None = None
         self.fingerprint = ""
         self.totals = WatchTotals()
+        self.still_changing: list[str] = []
         self._known()
 
     def _known(self) -> None:
@@ -109,10 +115,13 @@ class Watcher:
                 {"p": prefix},
             )
             self.loaded = {r.path: (r.size, r.mtime_ns) for r in rows}
+        self.known_at = time.monotonic()
 
     def ready(self) -> tuple[list[tuple[str, int, int]], bool]:
         """Files complete and not loaded as they are now; and whether any are still settling."""
         now = time.monotonic()
+        if now - self.known_at >= REREAD_SECONDS:
+            self._known()
         present: set[str] = set()
         complete = []
         for item in discover([str(self.directory)], self.options.load.fmt, []):
@@ -120,9 +129,11 @@ class Watcher:
                 st = os.stat(item.path)
             except OSError:
                 continue  # gone between the listing and the look
+            if not os.access(item.path, os.R_OK):
+                continue  # unreadable: looked at again when that changes
             present.add(item.path)
             state = (st.st_size, st.st_mtime_ns)
-            if self.loaded.get(item.path) == state:
+            if self.loaded.get(_storable(item.path)) == state:
                 continue
             seen = self.settling.get(item.path)
             if seen is None and time.time() - st.st_mtime >= self.options.settle:
@@ -136,8 +147,10 @@ class Watcher:
         # Forget what left the folder: memory follows the folder, not the hours watched.
         for path in [p for p in self.settling if p not in present]:
             del self.settling[path]
-        for path in [p for p in self.loaded if p not in present]:
+        kept = {_storable(p) for p in present}
+        for path in [p for p in self.loaded if p not in kept]:
             del self.loaded[path]
+        self.still_changing = sorted(self.settling)
         complete.sort()
         return complete[:MAX_FILES_PER_ROUND], bool(self.settling) or len(complete) > len(
             complete[:MAX_FILES_PER_ROUND]
@@ -158,14 +171,24 @@ class Watcher:
         with catalogue_in_use(self.engine):
             extractor = self._current_extractor()
             result = load_documents(self.engine, [f[0] for f in files], extractor, options)
+        # Recorded only if it is still the file that was read (not gone, replaced or made
+        # unreadable meanwhile); anything else is looked at again next round.
+        done = []
+        for path, size, mtime_ns in files:
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            if (st.st_size, st.st_mtime_ns) == (size, mtime_ns) and os.access(path, os.R_OK):
+                done.append((_storable(path), size, mtime_ns))
+            self.settling.pop(path, None)
         with self.engine.begin() as conn:
-            for path, size, mtime_ns in files:
+            for path, size, mtime_ns in done:
                 conn.execute(
                     text(_RECORD), {"p": path, "s": size, "m": mtime_ns, "l": result.load_id}
                 )
-        for path, size, mtime_ns in files:
+        for path, size, mtime_ns in done:
             self.loaded[path] = (size, mtime_ns)
-            self.settling.pop(path, None)
         t = self.totals
         t.rounds += 1
         t.files += len(files)
@@ -190,16 +213,28 @@ def watch(
     options = options or WatchOptions()
     stop = stop or threading.Event()
     watcher = Watcher(engine, directory, make_extractor, options)
+    started = time.monotonic()
     while not stop.is_set():
+        if not directory.is_dir():
+            raise InputError(f"the watched folder is gone: {directory}")
         files, waiting = watcher.ready()
         if files:
-            result = watcher.load(files)
+            present = [f for f in files if os.path.exists(f[0])]
+            if not present:
+                continue
+            try:
+                result = watcher.load(present)
+            except InputError:
+                continue  # a file went between the look and the load: look again
             if on_load is not None:
-                on_load(result, [f[0] for f in files])
+                on_load(result, [f[0] for f in present])
             continue  # more may be ready already
-        if options.once and not waiting:
+        if options.once and (
+            not waiting or time.monotonic() - started > max(ONCE_MAX_WAIT, 10 * options.settle)
+        ):
             break
         if on_idle is not None:
             on_idle(watcher.totals)
         stop.wait(options.interval if not waiting else min(options.interval, options.settle))
+    watcher.totals.still_changing = watcher.still_changing if options.once else []
     return watcher.totals

@@ -382,3 +382,91 @@ def test_a_reader_that_stops_reading_is_not_an_error(
     )
     assert done.stdout.startswith("document_id,"), done.stderr
     assert "error" not in done.stderr and done.returncode == 0, done.stderr
+
+
+def test_repair_waits_for_a_bulk_load(corpus: str, engine: Engine) -> None:  # noqa: F811
+    # A bulk load holds its lock for its life; a repair now would be overtaken by its batches.
+    with engine.connect() as holder:
+        holder.execute(text("SELECT pg_advisory_lock(25698, 0)"))
+        refused = dbapp(corpus, "report", "check", "--repair")
+        holder.execute(text("SELECT pg_advisory_unlock(25698, 0)"))
+        holder.commit()
+    assert refused.exit_code == 6 and "bulk load is running" in refused.stderr
+
+
+def test_plain_sql_moves_truncates_and_concurrent_writers_stay_exact(
+    corpus: str,  # noqa: F811
+    engine: Engine,
+) -> None:
+    # A document moved to a later day of the same source moves the entity's last seen.
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE documents SET published_on = '2030-01-01' WHERE external_id = 'b1'")
+        )
+    assert report_json(corpus, "top-entities", "--limit", "50")[0]["last_seen"] == "2030-01-01"
+    assert_summaries_exact(engine)
+
+    # Two open transactions add a mention of the same (document, entity): counted once.
+    a2 = doc_id(engine, "a2")
+    karabakh = scalar(engine, "SELECT entity_id FROM entities WHERE canonical_name = 'Karabakh'")
+    insert = text(
+        'INSERT INTO mentions (document_id, entity_id, start, "end", surface, extractor, '
+        "extractor_version) VALUES (:d, :e, :s, :s + 1, 'A', 'test', '1')"
+    )
+    first = engine.connect()
+    first.execute(insert, {"d": a2, "e": karabakh, "s": 0})
+    second_done = threading.Event()
+
+    def second() -> None:
+        with engine.begin() as conn:
+            conn.execute(insert, {"d": a2, "e": karabakh, "s": 2})
+        second_done.set()
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    time.sleep(0.5)
+    assert not second_done.is_set()  # it waits for the first, on the document
+    first.commit()
+    first.close()
+    thread.join(timeout=30)
+    assert second_done.is_set()
+    assert top(corpus)["Karabakh"] == (3, 2)  # b1 once, a2 twice: two articles
+    assert_summaries_exact(engine)
+
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE mentions"))
+    assert top(corpus) == {}
+    assert_summaries_exact(engine)
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE documents CASCADE"))
+    assert report_json(corpus, "overview")[0]["documents"] == 0
+    assert_summaries_exact(engine)
+
+
+def test_watch_survives_odd_names_and_partial_deletes_stay_deleted(
+    fresh_db: str, engine: Engine, tmp_path: Path
+) -> None:
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    odd = os.fsencode(folder) + b"/caf\xff-feed.jsonl"
+    with open(odd, "w") as f:
+        f.write(_lines(2))
+        f.write(json.dumps({"id": "other", "source": "Other", "date": "2024-05-01",
+                            "text": "Armenia."}) + "\n")  # fmt: skip
+    old = time.time() - 60
+    os.utime(odd, (old, old))
+    first = dbapp(fresh_db, "watch", str(folder), "--once")
+    assert first.exit_code == 0, first.output
+    assert scalar(engine, "SELECT count(*) FROM watched_files") == 1
+    load_id = scalar(engine, "SELECT max(load_id) FROM loads")
+    # A takedown inside a watched load stays deleted...
+    taken = dbapp(fresh_db, "documents", "delete", "--load", str(load_id), "--source", "Other",
+                  "--yes")  # fmt: skip
+    assert taken.exit_code == 0, taken.output
+    assert dbapp(fresh_db, "watch", str(folder), "--once").exit_code == 0
+    assert scalar(engine, "SELECT count(*) FROM documents") == 2
+    # ...while undoing the whole load makes the folder load it again.
+    assert dbapp(fresh_db, "loads", "undo", str(load_id), "--yes").exit_code == 0
+    assert dbapp(fresh_db, "watch", str(folder), "--once").exit_code == 0
+    assert scalar(engine, "SELECT count(*) FROM documents") == 3
+    assert_summaries_exact(engine)

@@ -75,6 +75,14 @@ def handle_errors(fn: F) -> F:
             print_error(str(exc))
             raise typer.Exit(code=exc.exit_code) from None
         except (OperationalError, psycopg.OperationalError) as exc:
+            orig = getattr(exc, "orig", None) or exc
+            if isinstance(orig, psycopg.errors.TransactionRollback):
+                # A deadlock or serialization failure: the transaction rolled back whole.
+                print_error(
+                    f"database error: {_first_line(exc)} (its transaction was rolled back "
+                    "whole; run the command again)"
+                )
+                raise typer.Exit(code=1) from None
             print_error(f"database connection failed: {_first_line(exc)}")
             raise typer.Exit(code=DatabaseUnavailable.exit_code) from None
         except (DBAPIError, psycopg.Error) as exc:

@@ -132,7 +132,12 @@ def deletions(
         rows = list_deletions(conn, limit)
     table = Table("deletion", "started", "status", "by", "what", "documents", "mentions")
     for r in rows:
-        what = ", ".join(f"{k} {v}" for k, v in r.criteria.items())
+        what = ", ".join(
+            f"ids {v[:5]}{f' and {len(v) - 5:,} more' if len(v) > 5 else ''}"
+            if k == "ids" and isinstance(v, list)
+            else f"{k} {str(v)[:80]}"
+            for k, v in r.criteria.items()
+        )
         table.add_row(
             str(r.deletion_id),
             f"{r.started_at:%Y-%m-%d %H:%M:%S}",

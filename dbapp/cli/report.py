@@ -162,7 +162,7 @@ def _check(engine: Engine, repair: bool, fmt: str) -> None:
     with engine.connect() as conn:
         if repair:
             with conn.begin():
-                summaries.rebuild(conn)
+                summaries.repair(conn)
             err.print("rewrote the summary tables from the documents and mentions")
         result = summaries.check_snapshot(conn)
     rows = [

@@ -49,9 +49,14 @@ def _status(directory: Path, totals: WatchTotals) -> Text:
     )
 
 
+def _printable(name: str) -> str:
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)
+
+
 def _line(result: LoadResult, files: list[str]) -> str:
     c = result.counts
-    names = ", ".join(Path(f).name for f in files[:3]) + (
+    # repr-style names: a newline or control character in a file name cannot fake a line.
+    names = ", ".join(_printable(Path(f).name) for f in files[:3]) + (
         f" and {len(files) - 3} more" if len(files) > 3 else ""
     )
     return (
@@ -177,6 +182,8 @@ def watch_folder(
     finally:
         signal.signal(signal.SIGTERM, previous)
     err.print(str(_status(directory, totals)), highlight=False)
+    for path in totals.still_changing[:10]:
+        err.print(f"still changing, not loaded: {path!r}", highlight=False)
     if totals.rejected:
         err.print(f"{totals.rejected:,} records rejected: see `dbapp loads show ID`")
         raise typer.Exit(code=EXIT_REJECTS)

@@ -181,6 +181,12 @@ CREATE FUNCTION summary_apply_mentions() RETURNS void LANGUAGE plpgsql
 DECLARE
     lost boolean;
 BEGIN
+    -- Two transactions changing one document's mentions take turns here, so each reads the
+    -- other's committed mentions below (a fresh snapshot per statement); the lock does not
+    -- block foreign-key checks (loads) or readers.
+    PERFORM 1 FROM documents
+    WHERE document_id IN (SELECT DISTINCT document_id FROM summary_mention_changes)
+    ORDER BY document_id FOR NO KEY UPDATE;
     -- Per (document, entity): the change in mentions, and in presence (did the document mention
     -- the entity before, does it now), read from the mentions as they are after the statement.
     INSERT INTO summary_touched
@@ -260,7 +266,8 @@ BEGIN
         SELECT entity_id, source_id, sum(mentions), sum(present),
                min(day) FILTER (WHERE present > 0), max(day) FILTER (WHERE present > 0)
         FROM summary_touched GROUP BY 1, 2
-        HAVING sum(mentions) <> 0 OR sum(present) <> 0
+        -- (a document moved to another day nets to zero, but may move first or last seen)
+        HAVING sum(mentions) <> 0 OR sum(present) <> 0 OR bool_or(present > 0)
         ORDER BY 1, 2
         ON CONFLICT (entity_id, source_id) DO UPDATE
             SET mentions = s.mentions + excluded.mentions,
@@ -613,6 +620,27 @@ BEGIN
 END
 $$;
 
+-- TRUNCATE removes every row without row triggers: empty what summarised them.
+CREATE FUNCTION summary_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'documents' THEN
+        DELETE FROM summary_source_days;
+    END IF;
+    DELETE FROM summary_entity_days;
+    DELETE FROM summary_entity_months;
+    DELETE FROM summary_entity_years;
+    DELETE FROM summary_entity_sources;
+    DELETE FROM summary_source_entity_counts;
+    DELETE FROM summary_entities;
+    DELETE FROM summary_entity_pairs;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER summary_documents_truncated AFTER TRUNCATE ON documents
+    FOR EACH STATEMENT EXECUTE FUNCTION summary_truncated();
+CREATE TRIGGER summary_mentions_truncated AFTER TRUNCATE ON mentions
+    FOR EACH STATEMENT EXECUTE FUNCTION summary_truncated();
 CREATE TRIGGER summary_documents_inserted AFTER INSERT ON documents
     REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION summary_documents_inserted();
@@ -637,6 +665,9 @@ CREATE TRIGGER summary_mentions_updated AFTER UPDATE ON mentions
 
 
 DROP_FUNCTIONS = """
+DROP TRIGGER IF EXISTS summary_mentions_truncated ON mentions;
+DROP TRIGGER IF EXISTS summary_documents_truncated ON documents;
+DROP FUNCTION IF EXISTS summary_truncated();
 DROP TRIGGER IF EXISTS summary_mentions_updated ON mentions;
 DROP TRIGGER IF EXISTS summary_mentions_deleted ON mentions;
 DROP TRIGGER IF EXISTS summary_mentions_inserted ON mentions;
