@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 
 from dbapp.errors import InputError
 from dbapp.extract.base import Extractor
-from dbapp.load import LoadOptions, LoadResult, _storable, load_documents
+from dbapp.load import LoadOptions, LoadResult, Progress, _storable, load_documents
 from dbapp.locks import catalogue_in_use
 from dbapp.parse.inputs import discover
 
@@ -165,12 +165,16 @@ class Watcher:
             self.fingerprint = fingerprint
         return self.extractor
 
-    def load(self, files: list[tuple[str, int, int]]) -> LoadResult:
+    def load(
+        self, files: list[tuple[str, int, int]], progress: Progress | None = None
+    ) -> LoadResult:
         """One round: the files in one load, then recorded as loaded."""
         options = replace(self.options.load, bulk=False)
         with catalogue_in_use(self.engine):
             extractor = self._current_extractor()
-            result = load_documents(self.engine, [f[0] for f in files], extractor, options)
+            result = load_documents(
+                self.engine, [f[0] for f in files], extractor, options, progress
+            )
         # Recorded only if it is still the file that was read (not gone, replaced or made
         # unreadable meanwhile); anything else is looked at again next round.
         done = []
@@ -205,6 +209,7 @@ def watch(
     make_extractor: Callable[[], Extractor],
     options: WatchOptions | None = None,
     on_load: Callable[[LoadResult, list[str]], None] | None = None,
+    progress: Progress | None = None,
     on_idle: Callable[[WatchTotals], None] | None = None,
     stop: threading.Event | None = None,
 ) -> WatchTotals:
@@ -223,7 +228,7 @@ def watch(
             if not present:
                 continue
             try:
-                result = watcher.load(present)
+                result = watcher.load(present, progress)
             except InputError:
                 continue  # a file went between the look and the load: look again
             if on_load is not None:

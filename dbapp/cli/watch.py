@@ -21,7 +21,7 @@ from dbapp.db import open_database
 from dbapp.errors import InputError
 from dbapp.extract import DEFAULT_SPACY_MODEL, EXTRACTORS, extractor_for
 from dbapp.extract.base import Extractor
-from dbapp.load import LoadOptions, LoadResult
+from dbapp.load import LoadOptions, LoadResult, Progress
 from dbapp.parse.inputs import FORMATS
 from dbapp.parse.tabular import parse_mapping
 from dbapp.watch import DEFAULT_INTERVAL, DEFAULT_SETTLE, WatchOptions, WatchTotals, watch
@@ -154,6 +154,20 @@ def watch_folder(
                     out.print(_line(result, files), highlight=False)
                     sys.stdout.flush()
 
+            class LiveProgress(Progress):
+                """The live line counts a load's documents as they are read."""
+
+                documents = 0
+
+                def start(self, total: int | None, unit: str) -> None:
+                    self.documents = 0
+
+                def advance(self, nbytes: int, documents: int, rejects: int) -> None:
+                    self.documents += documents
+                    live.update(
+                        Text(f"{_status(directory, totals)}; loading: {self.documents:,} read")
+                    )
+
             def on_idle(current: WatchTotals) -> None:
                 nonlocal totals
                 totals = current
@@ -168,6 +182,7 @@ def watch_folder(
                     options,
                     on_load=on_load,
                     on_idle=on_idle,
+                    progress=LiveProgress() if live_terminal else None,
                     stop=stop,
                 )
             finally:
