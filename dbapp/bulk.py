@@ -73,7 +73,7 @@ def restore(conn: Connection) -> list[str]:
     stale = summaries.stale_reason(conn)
     if not gone and not stale:
         return []
-    if not conn.scalar(text("SELECT pg_try_advisory_xact_lock(:ns, :k)"), _LOCK):
+    if summaries.bulk_load_running(conn):
         return []
     _build(conn, gone)
     if stale:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
-import secrets
 import socket
 import time
 from dataclasses import dataclass
@@ -23,9 +22,15 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from dbapp import ledger
-from dbapp.errors import BadArgument, Busy
+from dbapp.errors import BadArgument, Busy, first_line
 from dbapp.load import Progress
-from dbapp.locks import RETRIES, retryable
+from dbapp.locks import (
+    hold_liveness,
+    holder_gone,
+    liveness_key,
+    release_liveness,
+    retrying,
+)
 from dbapp.report import resolve_source
 
 CHUNK = 5000
@@ -93,6 +98,12 @@ def resolve(conn: Connection, selection: Selection) -> Selection:
     return Selection(selection.load_id, source, selection.before, selection.ids)
 
 
+def count_documents(conn: Connection, selection: Selection) -> int:
+    """How many documents the selection holds now."""
+    where, params = selection.where()
+    return int(conn.scalar(text(f"SELECT count(*) FROM documents d WHERE {where}"), params) or 0)
+
+
 def count_selected(conn: Connection, selection: Selection) -> tuple[int, int]:
     """How many documents, and mentions of them, the selection holds now."""
     where, params = selection.where()
@@ -129,10 +140,10 @@ def delete_documents(
     with engine.connect() as conn:
         with conn.begin():
             selection = resolve(conn, selection)
-            total, _ = count_selected(conn, selection)
+            total = count_documents(conn, selection)  # for the progress bar
         if selection.load_id is not None:
             _refuse_running_load(conn, selection.load_id)
-        key = secrets.randbits(62) + 1
+        key = liveness_key()
         with conn.begin():
             mark_interrupted(conn)
             deletion_id = conn.scalar(
@@ -149,12 +160,13 @@ def delete_documents(
                 },
             )
             # Held for the deletion's life: a killed one is told from a running one by it.
-            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            hold_liveness(conn, key)
         result = DeleteResult(deletion_id)
         progress.start(total, "documents")
         try:
             while True:
-                documents, mentions = _delete_chunk_retrying(conn, selection, chunk)
+                # A deadlock with another writer rolls a chunk back whole: run it again.
+                documents, mentions = retrying(lambda: _delete_chunk(conn, selection, chunk))
                 with conn.begin():
                     result.documents += documents
                     result.mentions += mentions
@@ -181,8 +193,7 @@ def delete_documents(
             _finish(conn, deletion_id, "interrupted", "interrupted by the user")
             raise
         except (DBAPIError, psycopg.Error) as exc:
-            orig = getattr(exc, "orig", None) or exc
-            _finish(conn, deletion_id, "failed", (str(orig).strip().splitlines() or ["?"])[0])
+            _finish(conn, deletion_id, "failed", first_line(exc))
             raise
         finally:
             progress.stop()
@@ -190,20 +201,13 @@ def delete_documents(
     return result
 
 
-def _delete_chunk_retrying(conn: Connection, selection: Selection, chunk: int) -> tuple[int, int]:
-    """One chunk, in a transaction of its own; run again after a deadlock with another
-    writer (it rolled back whole)."""
-    for attempt in range(RETRIES + 1):
-        try:
-            with conn.begin():
-                return _delete_chunk(conn, selection, chunk)
-        except DBAPIError as exc:
-            if not retryable(exc) or attempt == RETRIES:
-                raise
-    raise AssertionError("unreachable")
-
-
 def _delete_chunk(conn: Connection, selection: Selection, chunk: int) -> tuple[int, int]:
+    """One chunk of the selection, in a transaction of its own."""
+    with conn.begin():
+        return _delete_chunk_in(conn, selection, chunk)
+
+
+def _delete_chunk_in(conn: Connection, selection: Selection, chunk: int) -> tuple[int, int]:
     where, params = selection.where()
     ids = list(
         conn.scalars(
@@ -249,7 +253,7 @@ def _finish(conn: Connection, deletion_id: int, status: str, error: str | None =
                 ),
                 {"s": status, "e": error, "id": deletion_id},
             )
-            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            release_liveness(conn, key)
     except Exception:  # noqa: BLE001 - already reporting the original failure
         pass
 
@@ -259,7 +263,7 @@ def mark_interrupted(conn: Connection) -> None:
     for deletion_id, key in conn.execute(
         text("SELECT deletion_id, lock_key FROM deletions WHERE status = 'running'")
     ).all():
-        if key is None or conn.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}):
+        if key is None or holder_gone(conn, key):
             conn.execute(
                 text(
                     "UPDATE deletions SET status = 'interrupted', error = 'the deleting process "

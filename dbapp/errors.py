@@ -61,6 +61,13 @@ class BadArgument(DbappError):
     exit_code = 2
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an error (a driver's own error under SQLAlchemy's wrapper), or its
+    type's name when it has no text."""
+    orig = getattr(exc, "orig", None) or exc
+    return (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+
+
 def check_text(value: str | None, what: str) -> None:
     """PostgreSQL text cannot hold NUL; say so instead of failing inside the driver."""
     if value is not None and "\x00" in value:

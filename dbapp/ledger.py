@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import socket
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +11,8 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import Connection, Row
 
 from dbapp import __version__
-from dbapp.errors import DbappError, NotFound
+from dbapp.errors import NotFound
+from dbapp.locks import hold_liveness, liveness_key
 from dbapp.models import Load, LoadReject
 
 # Advisory lock namespace: a running load holds (LOCK_NAMESPACE, load_id) for its lifetime, so
@@ -42,7 +42,7 @@ def start_load(conn: Connection, arguments: dict[str, Any]) -> int:
     The lock key is random and taken before the row is committed, so no other session (a
     reader login included) can see it, let alone take it, first.
     """
-    key = secrets.randbits(62) + 1
+    key = liveness_key()
     load_id = conn.execute(
         insert(Load)
         .values(
@@ -54,8 +54,7 @@ def start_load(conn: Connection, arguments: dict[str, Any]) -> int:
         )
         .returning(Load.load_id)
     ).scalar_one()
-    if not conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}):
-        raise DbappError("could not take a fresh load lock (is someone guessing keys?)")
+    hold_liveness(conn, key)
     return int(load_id)
 
 

@@ -23,10 +23,10 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from dbapp import bulk, copyrows, ledger, mentions, migrate, summaries
-from dbapp.errors import DatabaseUnavailable, DbappError, InputError
+from dbapp.errors import DatabaseUnavailable, DbappError, InputError, first_line
 from dbapp.extract.base import Extractor
 from dbapp.ledger import LoadCounts
-from dbapp.locks import RETRIES, retryable
+from dbapp.locks import retrying
 from dbapp.parse.inputs import InputFile, Skipped, discover, iter_units
 from dbapp.parse.records import Reject
 from dbapp.pgcopy import copy_rows, copy_text
@@ -183,8 +183,7 @@ def _refused_data(exc: BaseException) -> bool:
 def _refused(doc: Prepared, exc: BaseException) -> Reject:
     """A document PostgreSQL refused, as a reject (its row as parsed: the input's bytes stayed
     with the parser)."""
-    orig = getattr(exc, "orig", None) or exc
-    reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    reason = first_line(exc)
     path, _, line = doc.where.rpartition(":")
     return Reject(
         path if line.isdigit() else doc.where,
@@ -253,7 +252,8 @@ class BatchWriter:
         document at a time and turn each refused document into a reject, so one bad record
         never costs the rest (or the load)."""
         try:
-            self._write_retrying(batch, rejects, result)
+            # A deadlock with another writer (a delete, curation) rolls the batch back whole.
+            retrying(lambda: self._write(batch, rejects, result))
         except (DBAPIError, psycopg.Error, UnicodeEncodeError) as exc:
             if not _refused_data(exc) or (len(batch) <= 1 and not rejects):
                 if len(batch) == 1 and _refused_data(exc):
@@ -269,19 +269,6 @@ class BatchWriter:
                     if not _refused_data(one):
                         raise
                     self._write([], [_refused(doc, one)], result, refused=1)
-
-    def _write_retrying(
-        self, batch: list[Prepared], rejects: list[Reject], result: LoadResult
-    ) -> None:
-        """A deadlock with another writer (a delete, curation) rolled the batch back whole:
-        write it again."""
-        for attempt in range(RETRIES + 1):
-            try:
-                self._write(batch, rejects, result)
-                return
-            except (DBAPIError, psycopg.Error) as exc:
-                if not retryable(exc) or attempt == RETRIES:
-                    raise
 
     def _write(
         self,
@@ -588,7 +575,7 @@ def _load(
             # psycopg errors come unwrapped from the COPYs, which use the driver directly.
             result.status = "failed"
             orig = exc.orig if isinstance(exc, DBAPIError) else exc
-            reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+            reason = first_line(exc)
             _finish_quietly(conn, load_id, "failed", reason)
             lost = isinstance(orig, psycopg.OperationalError) or (
                 isinstance(exc, DBAPIError) and exc.connection_invalidated

@@ -13,14 +13,19 @@ from __future__ import annotations
 
 import math
 import os
+import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
+import psycopg
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from dbapp.errors import Busy, ConfigError
+from dbapp.errors import Busy, ConfigError, DbappError
+
+T = TypeVar("T")
 
 # One bigint key ("dbapp catalogue"); the (int, int) keys of the load ledger are another space.
 CATALOGUE_KEY = 0x6462_6361_7461_6C67
@@ -124,3 +129,40 @@ def retryable(exc: BaseException, also: tuple[str, ...] = ()) -> bool:
     """Whether ``exc`` (SQLAlchemy's or psycopg's) is worth running the transaction again."""
     orig = getattr(exc, "orig", None) or exc
     return getattr(orig, "sqlstate", None) in (*RETRYABLE_STATES, *also)
+
+
+def retrying(transaction: Callable[[], T], also: tuple[str, ...] = ()) -> T:
+    """``transaction()`` (which runs one whole transaction), again after a deadlock or
+    serialization failure (or an error whose SQLSTATE is in ``also``), up to
+    :data:`RETRIES` more times."""
+    for _ in range(RETRIES):
+        try:
+            return transaction()
+        except (DBAPIError, psycopg.Error) as exc:
+            if not retryable(exc, also):
+                raise
+    return transaction()
+
+
+# A liveness lock: a long run (a load, a deletion) holds a random advisory key for its life, so
+# another session tells a running one from one whose process was killed.
+
+
+def liveness_key() -> int:
+    """A fresh random key (never 0); :func:`hold_liveness` takes it."""
+    return secrets.randbits(62) + 1
+
+
+def hold_liveness(conn: Connection, key: int) -> None:
+    """Take ``key`` for this session's life (or until it is unlocked)."""
+    if not conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}):
+        raise DbappError("could not take a fresh liveness lock (is someone guessing keys?)")
+
+
+def release_liveness(conn: Connection, key: int | None) -> None:
+    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+
+
+def holder_gone(conn: Connection, key: int) -> bool:
+    """Whether nobody holds ``key`` any more (its run ended without saying so)."""
+    return bool(conn.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}))

@@ -9,12 +9,11 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, Row
-from sqlalchemy.exc import DBAPIError
 
 from dbapp import mentions
 from dbapp.extract.base import Extractor
 from dbapp.load import Progress
-from dbapp.locks import RETRIES, retryable
+from dbapp.locks import retrying
 from dbapp.parse.native import apply_structure
 from dbapp.parse.records import ParsedDocument
 from dbapp.report import resolve_source
@@ -91,31 +90,32 @@ def extract_documents(
             mentions.create_staging(conn)
         progress.start(total, "documents")
         after = 0
-        attempts = 0
-        while True:
+
+        def batch() -> tuple[list[Row[Any]], int, int]:
+            """The next batch, read and extracted again on every try."""
             rows = list(conn.execute(text(_SELECT), {**params, "after": after, "n": batch_size}))
             conn.rollback()
             if not rows:
+                return rows, 0, 0
+            ids = [r.document_id for r in rows]
+            staged = (
+                (doc_id, extractor.extract(doc))
+                for doc_id, doc in zip(ids, _documents(rows), strict=True)
+            )
+            with conn.begin():
+                mentions.stage(conn, staged)
+                mentions.resolve(conn)
+                removed = mentions.prune(conn, ids, extractor.name, extractor.version)
+                added = mentions.insert(conn, extractor.name, extractor.version)
+            return rows, removed, added
+
+        while True:
+            # A deadlock with a concurrent writer, or documents deleted under the batch
+            # (foreign key), rolls it back whole: it is read again and redone.
+            rows, removed, added = retrying(batch, also=(FOREIGN_KEY_VIOLATION,))
+            if not rows:
                 break
             ids = [r.document_id for r in rows]
-            docs = _documents(rows)
-            staged = (
-                (doc_id, extractor.extract(doc)) for doc_id, doc in zip(ids, docs, strict=True)
-            )
-            try:
-                with conn.begin():
-                    mentions.stage(conn, staged)
-                    mentions.resolve(conn)
-                    removed = mentions.prune(conn, ids, extractor.name, extractor.version)
-                    added = mentions.insert(conn, extractor.name, extractor.version)
-            except DBAPIError as exc:
-                # A deadlock with a concurrent writer, or documents deleted under this batch
-                # (foreign key): the batch rolled back whole; read it again and redo it.
-                if not retryable(exc, also=(FOREIGN_KEY_VIOLATION,)) or attempts >= RETRIES:
-                    raise
-                attempts += 1
-                continue
-            attempts = 0
             result.removed += removed
             result.added += added
             result.documents += len(rows)

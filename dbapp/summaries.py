@@ -120,13 +120,17 @@ def rebuild(conn: Connection) -> None:
     conn.execute(text("SELECT summary_rebuild()"))
 
 
+def bulk_load_running(conn: Connection) -> bool:
+    """Whether a bulk load holds its lock; if not, this transaction holds it (so none starts)."""
+    return not conn.scalar(
+        text("SELECT pg_try_advisory_xact_lock(:ns, :k)"), {"ns": LOCK_NAMESPACE, "k": BULK_LOCK}
+    )
+
+
 def repair(conn: Connection) -> None:
     """:func:`rebuild`, unless a bulk load runs: it defers the summaries and rebuilds them at
     its end, and a rebuild now would be overtaken by its later batches."""
-    free = conn.scalar(
-        text("SELECT pg_try_advisory_xact_lock(:ns, :k)"), {"ns": LOCK_NAMESPACE, "k": BULK_LOCK}
-    )
-    if not free:
+    if bulk_load_running(conn):
         raise Busy(
             "a bulk load is running: it rebuilds the summaries at its end (or the next load "
             "does, if it dies); repair after it"

@@ -60,7 +60,6 @@ class WatchTotals:
     duplicates: int = 0
     rejected: int = 0
     mentions: int = 0
-    stopped_by: str = ""
     still_changing: list[str] = field(default_factory=list)  # --once gave up waiting on these
 
 
@@ -100,12 +99,11 @@ class Watcher:
         self.extractor: Extractor | None = None
         self.fingerprint = ""
         self.totals = WatchTotals()
-        self.still_changing: list[str] = []
         self._known()
 
     def _known(self) -> None:
         """What earlier runs loaded from this folder (so a restart reads nothing again)."""
-        prefix = str(self.directory).rstrip("/") + "/"
+        prefix = _storable(str(self.directory).rstrip("/") + "/")
         with self.engine.connect() as conn:
             rows = conn.execute(
                 text(
@@ -131,9 +129,10 @@ class Watcher:
                 continue  # gone between the listing and the look
             if not os.access(item.path, os.R_OK):
                 continue  # unreadable: looked at again when that changes
-            present.add(item.path)
+            key = _storable(item.path)
+            present.add(key)
             state = (st.st_size, st.st_mtime_ns)
-            if self.loaded.get(_storable(item.path)) == state:
+            if self.loaded.get(key) == state:
                 continue
             seen = self.settling.get(item.path)
             if seen is None and time.time() - st.st_mtime >= self.options.settle:
@@ -145,12 +144,10 @@ class Watcher:
             if now - seen.since >= self.options.settle:
                 complete.append((item.path, st.st_size, st.st_mtime_ns))
         # Forget what left the folder: memory follows the folder, not the hours watched.
-        for path in [p for p in self.settling if p not in present]:
+        for path in [p for p in self.settling if _storable(p) not in present]:
             del self.settling[path]
-        kept = {_storable(p) for p in present}
-        for path in [p for p in self.loaded if p not in kept]:
+        for path in [p for p in self.loaded if p not in present]:
             del self.loaded[path]
-        self.still_changing = sorted(self.settling)
         complete.sort()
         return complete[:MAX_FILES_PER_ROUND], bool(self.settling) or len(complete) > len(
             complete[:MAX_FILES_PER_ROUND]
@@ -241,5 +238,5 @@ def watch(
         if on_idle is not None:
             on_idle(watcher.totals)
         stop.wait(options.interval if not waiting else min(options.interval, options.settle))
-    watcher.totals.still_changing = watcher.still_changing if options.once else []
+    watcher.totals.still_changing = sorted(watcher.settling) if options.once else []
     return watcher.totals

@@ -16,7 +16,7 @@ from rich.text import Text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from dbapp.config import Settings
-from dbapp.errors import DatabaseUnavailable, DbappError, MigrationError
+from dbapp.errors import DatabaseUnavailable, DbappError, MigrationError, first_line
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -56,11 +56,6 @@ def settings(ctx: typer.Context) -> Settings:
     return obj
 
 
-def _first_line(exc: Exception) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    return (str(orig).strip().splitlines() or [type(orig).__name__])[0]
-
-
 def handle_errors(fn: F) -> F:
     """Turn errors into one line on stderr and a meaningful exit code (no traceback).
 
@@ -79,24 +74,24 @@ def handle_errors(fn: F) -> F:
             if isinstance(orig, psycopg.errors.TransactionRollback):
                 # A deadlock or serialization failure: the transaction rolled back whole.
                 print_error(
-                    f"database error: {_first_line(exc)} (its transaction was rolled back "
+                    f"database error: {first_line(exc)} (its transaction was rolled back "
                     "whole; run the command again)"
                 )
                 raise typer.Exit(code=1) from None
-            print_error(f"database connection failed: {_first_line(exc)}")
+            print_error(f"database connection failed: {first_line(exc)}")
             raise typer.Exit(code=DatabaseUnavailable.exit_code) from None
         except (DBAPIError, psycopg.Error) as exc:
             orig = getattr(exc, "orig", None) or exc
             if isinstance(orig, psycopg.errors.UndefinedTable | psycopg.errors.UndefinedColumn):
                 print_error(
-                    f"the database schema is not migrated ({_first_line(exc)}): "
+                    f"the database schema is not migrated ({first_line(exc)}): "
                     "run `dbapp db upgrade`"
                 )
                 raise typer.Exit(code=MigrationError.exit_code) from None
             if isinstance(orig, psycopg.errors.ReadOnlySqlTransaction):
-                print_error(f"this server is read-only (a replica?): {_first_line(exc)}")
+                print_error(f"this server is read-only (a replica?): {first_line(exc)}")
                 raise typer.Exit(code=1) from None
-            print_error(f"database error: {_first_line(exc)}")
+            print_error(f"database error: {first_line(exc)}")
             raise typer.Exit(code=1) from None
         except KeyboardInterrupt:
             err.print(styled("interrupted", "yellow"))

@@ -6,7 +6,6 @@ import datetime as dt
 import math
 import signal
 import sys
-import threading
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -19,10 +18,10 @@ from dbapp import migrate
 from dbapp.cli._common import EXIT_INTERRUPTED, err, out, settings
 from dbapp.db import open_database
 from dbapp.errors import InputError
-from dbapp.extract import DEFAULT_SPACY_MODEL, EXTRACTORS, extractor_for
+from dbapp.extract import DEFAULT_SPACY_MODEL, EXTRACTORS, check_extractor, extractor_for
 from dbapp.extract.base import Extractor
 from dbapp.load import LoadOptions, LoadResult, Progress
-from dbapp.parse.inputs import FORMATS
+from dbapp.parse.inputs import FORMATS, check_format
 from dbapp.parse.tabular import parse_mapping
 from dbapp.watch import DEFAULT_INTERVAL, DEFAULT_SETTLE, WatchOptions, WatchTotals, watch
 
@@ -120,10 +119,8 @@ def watch_folder(
         raise InputError(str(exc)) from None
     if not directory.is_dir():
         raise InputError(f"not a directory: {directory}")
-    if extractor not in EXTRACTORS:
-        raise InputError(f"unknown extractor {extractor!r} (one of: {', '.join(EXTRACTORS)})")
-    if fmt is not None and fmt not in FORMATS:
-        raise InputError(f"unknown --format {fmt!r} (one of: {', '.join(FORMATS)})")
+    check_extractor(extractor)  # now, not when the first file comes
+    check_format(fmt)
     options = WatchOptions(
         interval=interval,
         settle=settle,
@@ -132,7 +129,6 @@ def watch_folder(
     )
     live_terminal = sys.stderr.isatty()
     previous = signal.signal(signal.SIGTERM, _on_term)
-    stop = threading.Event()
     totals = WatchTotals()
     try:
         with open_database(settings(ctx)) as db:
@@ -183,7 +179,6 @@ def watch_folder(
                     on_load=on_load,
                     on_idle=on_idle,
                     progress=LiveProgress() if live_terminal else None,
-                    stop=stop,
                 )
             finally:
                 if live_terminal:

@@ -39,6 +39,12 @@ def make_extractor(
     raise InputError(f"unknown extractor {name!r} (one of: {', '.join(EXTRACTORS)})")
 
 
+def check_extractor(name: str) -> None:
+    """InputError unless ``name`` is an extractor dbapp has."""
+    if name not in EXTRACTORS:
+        raise InputError(f"unknown extractor {name!r} (one of: {', '.join(EXTRACTORS)})")
+
+
 def extractor_for(
     engine: Engine, name: str, spacy_model: str = DEFAULT_SPACY_MODEL, seed: bool = True
 ) -> Extractor:
@@ -46,8 +52,7 @@ def extractor_for(
 
     Without a catalogue in the database (a dry run on a fresh one) the shipped file is used.
     """
-    if name not in EXTRACTORS:
-        raise InputError(f"unknown extractor {name!r} (one of: {', '.join(EXTRACTORS)})")
+    check_extractor(name)
     if seed and name != "none":
         with engine.begin() as conn:
             seed_catalogue(conn)

@@ -117,6 +117,12 @@ def _kind(path: Path) -> str | None:
     return "not a regular file"
 
 
+def check_format(fmt: str | None) -> None:
+    """InputError unless ``fmt`` is None or a known input format."""
+    if fmt is not None and fmt not in FORMATS:
+        raise InputError(f"unknown --format {fmt!r} (one of: {', '.join(FORMATS)})")
+
+
 def discover(
     paths: list[str], fmt: str | None = None, skipped: list[Skipped] | None = None
 ) -> list[InputFile]:
@@ -126,8 +132,7 @@ def discover(
     symlink loops) and files of no known format are skipped and listed in ``skipped``. A path
     given by name must be a readable file or a pipe (``<(zcat x.gz)``), never a device.
     """
-    if fmt is not None and fmt not in FORMATS:
-        raise InputError(f"unknown --format {fmt!r} (one of: {', '.join(FORMATS)})")
+    check_format(fmt)
     found: list[InputFile] = []
     seen: set[str] = set()
     skips: list[Skipped] = [] if skipped is None else skipped
