@@ -14,9 +14,13 @@ def _interrupted(signum: int, frame: FrameType | None) -> None:
 
 
 def main() -> None:
-    """Run the CLI; until it is imported, Ctrl-C exits 130 without a traceback."""
+    """Run the CLI; until it is imported and built, Ctrl-C exits 130 without a traceback."""
     signal.signal(signal.SIGINT, _interrupted)
+    from typer.main import get_command
+
     from dbapp.cli import app
 
+    # Building the click command (reading every option's type hints) is start-up too.
+    command = get_command(app)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    app(prog_name="dbapp")
+    command(prog_name="dbapp")
