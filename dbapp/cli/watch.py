@@ -69,7 +69,10 @@ def _line(result: LoadResult, files: list[str]) -> str:
 def watch_folder(
     ctx: typer.Context,
     directory: Annotated[
-        Path, typer.Argument(help="The folder to watch (and its subfolders).", show_default=False)
+        Path,
+        typer.Argument(
+            metavar="DIR", help="The folder to watch (and its subfolders).", show_default=False
+        ),
     ],
     interval: Annotated[
         float, typer.Option(min=0.05, max=3600, help="Seconds between looks at the folder.")
