@@ -186,6 +186,33 @@ REPORT_CASES: list[tuple[str, dict[str, Any]]] = [
 SEARCHES = ["Azerbaijan", '"oil prices"', "Karabakh ceasefire -Armenia", "crude OR gasoline"]
 
 
+SIZES = """
+SELECT pg_database_size(current_database()),
+       sum(pg_table_size(c.oid)) FILTER (WHERE c.relkind IN ('r', 'm')),
+       sum(pg_relation_size(c.oid)) FILTER (WHERE c.relkind = 'i')
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = 'public'
+"""
+
+
+def database_sizes(url: str) -> dict[str, float]:
+    """Database, table (with TOAST) and index sizes in MB."""
+    with psycopg.connect(libpq(url)) as conn:
+        row = conn.execute(SIZES).fetchone()
+        per_table = conn.execute(
+            "SELECT c.relname, pg_table_size(c.oid), pg_indexes_size(c.oid) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' "
+            "AND c.relkind = 'r' ORDER BY pg_total_relation_size(c.oid) DESC LIMIT 8"
+        ).fetchall()
+    assert row is not None
+    return {
+        "database_mb": row[0] / 1e6,
+        "tables_mb": float(row[1]) / 1e6,
+        "indexes_mb": float(row[2]) / 1e6,
+        "largest": {name: {"table_mb": t / 1e6, "indexes_mb": i / 1e6} for name, t, i in per_table},
+    }
+
+
 def time_reports(url: str, repeat: int = 3) -> list[dict[str, Any]]:
     import datetime as dt
 
@@ -302,6 +329,10 @@ def main() -> None:
                 f"dbapp / (COPY + GIN) = {results['ratio_vs_copy_gin']:.2f}   "
                 f"dbapp / raw COPY = {results['ratio_vs_raw_copy']:.2f}"
             )
+        results["sizes"] = database_sizes(url)
+        print(f"database {results['sizes']['database_mb']:,.0f} MB: tables "
+              f"{results['sizes']['tables_mb']:,.0f} MB, indexes "
+              f"{results['sizes']['indexes_mb']:,.0f} MB")  # fmt: skip
         if args.reports:
             results["reports"] = time_reports(url)
             print_reports(results["reports"])

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from dbapp.config import EMBEDDED_DATABASE, Settings, mask_password
 from dbapp.embedded import EmbeddedServer
-from dbapp.errors import DatabaseUnavailable
+from dbapp.errors import DatabaseUnavailable, ReadOnlyServer
 
 
 @dataclass(frozen=True)
@@ -42,12 +42,32 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def read_only_message(detail: str = "") -> str:
+    why = f" ({detail})" if detail else ""
+    return (
+        f"this server is a read-only replica (hot standby){why}: write to the primary, or make "
+        "this one a primary with `dbapp db replica promote DIR`"
+    )
+
+
+def ensure_writable(engine: Engine) -> None:
+    """Refuse, in one line, to write to a hot standby (before any work is done)."""
+    with engine.connect() as conn:
+        if conn.scalar(text("SELECT pg_is_in_recovery()")):
+            raise ReadOnlyServer(read_only_message())
+
+
 @contextmanager
-def open_database(settings: Settings) -> Iterator[Database]:
-    """Yield the configured database; the embedded server runs only as long as the block does."""
+def open_database(settings: Settings, writes: bool = False) -> Iterator[Database]:
+    """Yield the configured database; the embedded server runs only as long as the block does.
+
+    ``writes``: the command changes the database, so a read-only replica is refused up front.
+    """
     if settings.database_url is not None:
         engine = make_engine(settings.database_url)
         try:
+            if writes:
+                ensure_writable(engine)
             yield Database(engine, settings.database_url, embedded=False)
         finally:
             engine.dispose()
@@ -60,6 +80,8 @@ def open_database(settings: Settings) -> Iterator[Database]:
         url = server.url(EMBEDDED_DATABASE)
         engine = make_engine(url)
         try:
+            if writes:
+                ensure_writable(engine)
             yield Database(engine, url, embedded=True)
         finally:
             engine.dispose()

@@ -28,6 +28,7 @@ from dbapp.locks import (
     hold_liveness,
     holder_gone,
     liveness_key,
+    on_replica,
     release_liveness,
     retrying,
 )
@@ -260,6 +261,8 @@ def _finish(conn: Connection, deletion_id: int, status: str, error: str | None =
 
 def mark_interrupted(conn: Connection) -> None:
     """Deletions still 'running' whose process is gone (their lock is free) are 'interrupted'."""
+    if on_replica(conn):
+        return  # the primary holds the locks; the replica shows what it was told
     for deletion_id, key in conn.execute(
         text("SELECT deletion_id, lock_key FROM deletions WHERE status = 'running'")
     ).all():

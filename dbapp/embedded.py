@@ -181,7 +181,13 @@ class EmbeddedServer:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def _run(self, exe: str, args: list[str], timeout: float = START_TIMEOUT) -> str:
+    def _run(
+        self,
+        exe: str,
+        args: list[str],
+        timeout: float = START_TIMEOUT,
+        env: dict[str, str] | None = None,
+    ) -> str:
         cmd = [str(_bin_path() / exe), *args]
         try:
             proc = subprocess.run(
@@ -191,6 +197,7 @@ class EmbeddedServer:
                 stderr=subprocess.STDOUT,
                 text=True,
                 timeout=timeout,
+                env=os.environ | env if env else None,
                 user=self.system_user,
                 # pg_ctl's server must not die with our process group (Ctrl-C in a terminal).
                 start_new_session=True,
@@ -226,7 +233,7 @@ class EmbeddedServer:
         except (ValueError, psutil.Error):
             return None
         status = lines[7].strip() if len(lines) > 7 else ""
-        if status not in ("ready", ""):
+        if status not in ("ready", "standby", ""):  # "standby": a replica accepting reads
             return None
         port = int(lines[3]) if lines[3].strip() else None
         return pid, port
@@ -285,20 +292,30 @@ class EmbeddedServer:
         """The owner's password in libpq's pgpass format, readable by this OS user only."""
         return self.pgdata / PASSFILE
 
-    def _write_passfile(self, password: str) -> None:
-        fd = os.open(self.passfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{HOST}:*:*:{SUPERUSER}:{password}\n")
-        os.chmod(self.passfile, 0o600)
+    def _write_passfile(self, password: str, user: str = SUPERUSER) -> None:
+        write_pgpass(self.passfile, user, password)
 
-    def password(self) -> str:
+    def _passfile_fields(self) -> list[str]:
         try:
             line = self.passfile.read_text().strip()
         except OSError as exc:
             raise EmbeddedServerError(
                 f"cannot read the server's password file {self.passfile}: {exc.strerror}"
             ) from None
-        return line.rsplit(":", 1)[1]
+        fields = pgpass_fields(line)
+        if len(fields) != 5:
+            raise EmbeddedServerError(f"the server's password file {self.passfile} is damaged")
+        return fields
+
+    def password(self) -> str:
+        return self._passfile_fields()[4]
+
+    def owner(self) -> str:
+        """The login the passfile is for: the superuser, or a replica's primary's login."""
+        try:
+            return self._passfile_fields()[3] or SUPERUSER
+        except EmbeddedServerError:
+            return SUPERUSER
 
     def _trusting(self) -> bool:
         """True for a data directory made by dbapp < 0.2, which trusted every local login."""
@@ -455,13 +472,14 @@ class EmbeddedServer:
         if running is None or running[1] is None:
             raise EmbeddedServerError(f"the embedded server on {self.pgdata} is not running")
         password = quote(self.password(), safe="")
-        return f"postgresql+psycopg://{SUPERUSER}:{password}@{HOST}:{running[1]}/{database}"
+        user = quote(self.owner(), safe="")
+        return f"postgresql+psycopg://{user}:{password}@{HOST}:{running[1]}/{database}"
 
     def client_url(self, database: str = SUPERUSER, port: int | None = None) -> str:
         """A libpq URL for psql and tools: no password in it, libpq reads the passfile."""
         port = port or self.status().port or 5432
         return (
-            f"postgresql://{SUPERUSER}@{HOST}:{port}/{database}"
+            f"postgresql://{quote(self.owner(), safe='')}@{HOST}:{port}/{database}"
             f"?passfile={quote(str(self.passfile), safe='/')}"
         )
 
@@ -549,6 +567,47 @@ class EmbeddedServer:
             pinned=state.pinned,
             handles=len(state.handles),
         )
+
+
+def _pgpass_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace(":", "\\:")
+
+
+def write_pgpass(path: Path, user: str, password: str) -> None:
+    """One line of libpq's password file for ``user`` on HOST, readable by this OS user only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"{HOST}:*:*:{_pgpass_escape(user)}:{_pgpass_escape(password)}\n")
+    os.chmod(path, 0o600)
+    own_like_parent(path)
+
+
+def own_like_parent(path: Path) -> None:
+    """As root, give a file in a data directory to the server's OS user, who owns the directory:
+    pg_basebackup (run by the server) copies every file there and must be able to read it."""
+    if _as_root():
+        parent = path.parent.stat()
+        os.chown(path, parent.st_uid, parent.st_gid)
+
+
+def pgpass_fields(line: str) -> list[str]:
+    """The fields of a password-file line (``\\:`` and ``\\\\`` unescaped)."""
+    fields: list[str] = []
+    current: list[str] = []
+    escaped = False
+    for ch in line:
+        if escaped:
+            current.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == ":" and len(fields) < 4:
+            fields.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    fields.append("".join(current))
+    return fields
 
 
 def _prune_library_handles(pgdata: Path) -> None:

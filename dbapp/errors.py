@@ -49,6 +49,12 @@ class Busy(DbappError):
     exit_code = 6
 
 
+class ReadOnlyServer(DbappError):
+    """The server is a hot-standby replica: it serves reads, never writes."""
+
+    exit_code = 7
+
+
 class NotFound(DbappError):
     """A named object (report, entity, load) does not exist."""
 

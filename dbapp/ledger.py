@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection, Row
 
 from dbapp import __version__
 from dbapp.errors import NotFound
-from dbapp.locks import hold_liveness, liveness_key
+from dbapp.locks import hold_liveness, liveness_key, on_replica
 from dbapp.models import Load, LoadReject
 
 # Advisory lock namespace: a running load holds (LOCK_NAMESPACE, load_id) for its lifetime, so
@@ -67,6 +67,8 @@ def _lock_args(load_id: int, key: int | None) -> tuple[str, dict[str, int]]:
 
 def mark_interrupted_loads(conn: Connection) -> list[int]:
     """Mark 'running' loads whose process is gone (their lock is free) as 'interrupted'."""
+    if on_replica(conn):
+        return []  # the primary holds the locks; the replica shows what it was told
     stale = []
     for load_id, key in conn.execute(
         select(Load.load_id, Load.lock_key).where(Load.status == "running")

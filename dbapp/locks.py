@@ -163,6 +163,11 @@ def release_liveness(conn: Connection, key: int | None) -> None:
     conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
 
 
+def on_replica(conn: Connection) -> bool:
+    """A hot standby: the primary's locks are not visible here, and nothing can be written."""
+    return bool(conn.scalar(text("SELECT pg_is_in_recovery()")))
+
+
 def holder_gone(conn: Connection, key: int) -> bool:
     """Whether nobody holds ``key`` any more (its run ended without saying so)."""
     return bool(conn.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}))

@@ -16,7 +16,14 @@ from rich.text import Text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from dbapp.config import Settings
-from dbapp.errors import DatabaseUnavailable, DbappError, MigrationError, first_line
+from dbapp.db import read_only_message
+from dbapp.errors import (
+    DatabaseUnavailable,
+    DbappError,
+    MigrationError,
+    ReadOnlyServer,
+    first_line,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -89,8 +96,8 @@ def handle_errors(fn: F) -> F:
                 )
                 raise typer.Exit(code=MigrationError.exit_code) from None
             if isinstance(orig, psycopg.errors.ReadOnlySqlTransaction):
-                print_error(f"this server is read-only (a replica?): {first_line(exc)}")
-                raise typer.Exit(code=1) from None
+                print_error(read_only_message(first_line(exc)))
+                raise typer.Exit(code=ReadOnlyServer.exit_code) from None
             print_error(f"database error: {first_line(exc)}")
             raise typer.Exit(code=1) from None
         except KeyboardInterrupt:

@@ -13,6 +13,7 @@ from sqlalchemy.engine import URL, make_url
 from dbapp import bulk, migrate
 from dbapp.backup import backup, check_backup_file, restore
 from dbapp.cli._common import err, handle_errors, out, settings, styled
+from dbapp.cli.replica import replica_app
 from dbapp.db import client_url, open_database
 from dbapp.embedded import EmbeddedServer, ServerStatus
 from dbapp.errors import ConfigError
@@ -23,6 +24,7 @@ db_app = typer.Typer(
     help="Migrate the schema; start and stop the embedded server.",
     no_args_is_help=True,
 )
+db_app.add_typer(replica_app, name="replica")
 
 
 @db_app.command()
@@ -35,7 +37,7 @@ def upgrade(
 
     Example: dbapp db upgrade
     """
-    with open_database(settings(ctx)) as db:
+    with open_database(settings(ctx), writes=True) as db:
         migrate.upgrade(db.engine, revision)
         if set(migrate.current(db.engine)) == set(migrate.heads()):
             with db.engine.begin() as conn:
@@ -64,7 +66,7 @@ def downgrade(
             raise ConfigError(f"downgrading to {revision} drops {what}: add --yes to confirm")
         if not typer.confirm(f"downgrade to {revision}, dropping {what}?", default=False):
             raise typer.Exit(code=1)
-    with open_database(settings(ctx)) as db:
+    with open_database(settings(ctx), writes=True) as db:
         migrate.downgrade(db.engine, revision)
         err.print(f"schema at {', '.join(migrate.current(db.engine)) or 'base'}")
 
@@ -161,7 +163,7 @@ def grant_reader_command(
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     if password == "":
         raise ConfigError("empty password; use --no-password for a login without one")
-    with open_database(settings(ctx)) as db:
+    with open_database(settings(ctx), writes=True) as db:
         migrate.ensure_schema(db.engine, auto_upgrade_blank=False)
         with db.engine.begin() as conn:
             created = grant_reader(conn, name, password)
@@ -210,7 +212,7 @@ def restore_command(
     Example: dbapp --pgdata ~/restored db restore news.dump
     """
     check_backup_file(file)  # before a new data directory is made for nothing
-    with open_database(settings(ctx)) as db:
+    with open_database(settings(ctx), writes=True) as db:
         documents = restore(db.engine, file)
     err.print(f"restored {documents:,} documents from {file}")
 

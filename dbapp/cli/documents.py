@@ -46,7 +46,7 @@ def _confirm(what: str, yes: bool) -> None:
 
 
 def _run(ctx: typer.Context, selection: Selection, dry: bool, yes: bool) -> DeleteResult:
-    with open_database(settings(ctx)) as db:
+    with open_database(settings(ctx), writes=True) as db:
         migrate.ensure_schema(db.engine, auto_upgrade_blank=False)
         planned = dry_run(db.engine, selection)
         what = f"{planned.documents:,} documents and {planned.mentions:,} mentions"

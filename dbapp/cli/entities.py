@@ -52,7 +52,7 @@ def seed(
 
     Example: dbapp entities seed
     """
-    with open_database(settings(ctx)) as db:
+    with open_database(settings(ctx), writes=True) as db:
         migrate.ensure_schema(db.engine)
         with db.engine.begin() as conn:
             lock_for_curation(conn)
@@ -144,7 +144,7 @@ def add(
     Example: dbapp entities add "General Agreement on Tariffs and Trade" --kind ORG --alias GATT
     """
     spec = EntitySpec(name, kind, tuple(alias or ()), external_id, description)
-    with open_database(settings(ctx)) as db:
+    with open_database(settings(ctx), writes=True) as db:
         migrate.ensure_schema(db.engine)
         with db.engine.begin() as conn:
             seed_catalogue(conn)  # so a new name is checked against the shipped ones
@@ -172,7 +172,7 @@ def import_(
         data = file.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read {file}: {exc.strerror}") from None
-    with open_database(settings(ctx)) as db:
+    with open_database(settings(ctx), writes=True) as db:
         migrate.ensure_schema(db.engine)
         with db.engine.begin() as conn:
             seed_catalogue(conn)
@@ -256,7 +256,7 @@ def discover_command(
     Example: dbapp entities discover --since 2024-01-01 --sample 5000
     """
     show = sys.stderr.isatty() if progress is None else progress
-    with open_database(settings(ctx)) as db:
+    with open_database(settings(ctx), writes=True) as db:
         migrate.ensure_schema(db.engine)
         with db.engine.connect() as conn:
             source = resolve_source(conn, source)
@@ -324,7 +324,7 @@ def accept_command(
 
     Example: dbapp entities accept "Nikol Pashinyan" && dbapp entities accept --min-documents 5
     """
-    with open_database(settings(ctx)) as db, db.engine.begin() as conn:
+    with open_database(settings(ctx), writes=True) as db, db.engine.begin() as conn:
         lock_for_curation(conn)
         decision = accept(conn, names, kind, min_documents, min_sources)
     out.print(f"accepted {len(decision.accepted):,} entities; {REEXTRACT_HINT}", highlight=False)
@@ -342,7 +342,7 @@ def reject_command(
 
     Example: dbapp entities reject "Blah Blah"
     """
-    with open_database(settings(ctx)) as db, db.engine.begin() as conn:
+    with open_database(settings(ctx), writes=True) as db, db.engine.begin() as conn:
         decision = reject(conn, names)
     out.print(f"rejected {', '.join(decision.rejected)}", highlight=False)
 
@@ -359,7 +359,7 @@ def alias_add(
 
     Example: dbapp entities alias add "Baki" Baku && dbapp extract
     """
-    with open_database(settings(ctx)) as db, db.engine.begin() as conn:
+    with open_database(settings(ctx), writes=True) as db, db.engine.begin() as conn:
         lock_for_curation(conn)
         target = lib.find_entity(conn, entity, kind)
         lib.add_alias(conn, alias, target)
@@ -377,7 +377,7 @@ def alias_remove(
 
     Example: dbapp entities alias remove "America"
     """
-    with open_database(settings(ctx)) as db, db.engine.begin() as conn:
+    with open_database(settings(ctx), writes=True) as db, db.engine.begin() as conn:
         lock_for_curation(conn)
         entity, removed = lib.remove_alias(conn, alias, kind)
     out.print(f"removed {alias!r} from {entity} and {removed:,} mentions", highlight=False)
@@ -395,7 +395,7 @@ def merge(
 
     Example: dbapp entities merge Caucasus "South Caucasus"
     """
-    with open_database(settings(ctx)) as db, db.engine.begin() as conn:
+    with open_database(settings(ctx), writes=True) as db, db.engine.begin() as conn:
         lock_for_curation(conn)
         result = lib.merge_entities(
             conn, lib.find_entity(conn, source, kind), lib.find_entity(conn, target, kind)
@@ -419,7 +419,7 @@ def ignore(
 
     Example: dbapp entities ignore "Chad" --note "a first name in our corpus"
     """
-    with open_database(settings(ctx)) as db, db.engine.begin() as conn:
+    with open_database(settings(ctx), writes=True) as db, db.engine.begin() as conn:
         lock_for_curation(conn)
         removed = lib.ignore_surface(conn, surface, note)
     out.print(f"ignoring {surface!r}: {removed:,} mentions removed", highlight=False)
@@ -435,7 +435,7 @@ def unignore(
 
     Example: dbapp entities unignore "Chad" && dbapp extract
     """
-    with open_database(settings(ctx)) as db, db.engine.begin() as conn:
+    with open_database(settings(ctx), writes=True) as db, db.engine.begin() as conn:
         lock_for_curation(conn)
         lib.unignore_surface(conn, surface)
     out.print(f"{surface!r} may match again; {REEXTRACT_HINT}", highlight=False)
@@ -471,7 +471,7 @@ def extract(
     Example: dbapp extract --since 2023-01-01 --source Trend
     """
     show_bar = sys.stderr.isatty() if progress is None else progress
-    with open_database(settings(ctx)) as db:
+    with open_database(settings(ctx), writes=True) as db:
         migrate.ensure_schema(db.engine)
         with catalogue_in_use(db.engine):
             chosen = extractor_for(db.engine, extractor, spacy_model)

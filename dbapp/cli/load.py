@@ -204,7 +204,7 @@ def load(
         bulk=bulk,
     )
     show = sys.stderr.isatty() if progress is None else progress
-    with open_database(settings(ctx)) as db:
+    with open_database(settings(ctx), writes=not dry_run) as db:
         bar = RichBar("loading") if show else None
         if dry_run:
             ready = set(migrate.current(db.engine)) == set(migrate.heads())

@@ -128,7 +128,7 @@ def report(
         rows = [(r.name, r.description, ", ".join(r.options)) for r in list_reports().values()]
         print_result(ReportResult(["report", "answers", "options"], list(rows)), fmt)
         return
-    with open_database(settings(ctx)) as db:
+    with open_database(settings(ctx), writes=name == "check" and repair) as db:
         migrate.ensure_schema(db.engine, auto_upgrade_blank=False)
         if name == "refresh":
             err.print(

@@ -134,7 +134,7 @@ def watch_folder(
     previous = signal.signal(signal.SIGTERM, _on_term)
     totals = WatchTotals()
     try:
-        with open_database(settings(ctx)) as db:
+        with open_database(settings(ctx), writes=True) as db:
             migrate.ensure_schema(db.engine)
 
             def make() -> Extractor:
