@@ -194,17 +194,25 @@ def _delete_mentions_with_surface(conn: Connection, norm: str, entity_id: int | 
     """Delete mentions whose surface normalises to ``norm`` (of one entity, or of all)."""
     candidates = conn.execute(
         text(
-            "SELECT mention_id, surface FROM mentions "
+            "SELECT document_id, mention_id, surface FROM mentions "
             "WHERE lower(regexp_replace(surface, '\\s+', ' ', 'g')) = :s "
             "AND (CAST(:e AS integer) IS NULL OR entity_id = :e)"
         ),
         {"s": norm, "e": entity_id},
     ).all()
     # SQL narrows the scan; the Python normalisation (NFKC, casefold) has the last word.
-    ids = [mid for mid, surface in candidates if normalise_alias(surface) == norm]
-    if ids:
-        conn.execute(text("DELETE FROM mentions WHERE mention_id = ANY(:ids)"), {"ids": ids})
-    return len(ids)
+    chosen = [(doc, mid) for doc, mid, surface in candidates if normalise_alias(surface) == norm]
+    if chosen:
+        # By document first: the primary key leads with document_id (mention_id has no index).
+        conn.execute(
+            text(
+                "DELETE FROM mentions m USING unnest(CAST(:docs AS bigint[]), "
+                "CAST(:ids AS bigint[])) AS d(document_id, mention_id) "
+                "WHERE m.document_id = d.document_id AND m.mention_id = d.mention_id"
+            ),
+            {"docs": [d for d, _ in chosen], "ids": [m for _, m in chosen]},
+        )
+    return len(chosen)
 
 
 @dataclass(frozen=True)

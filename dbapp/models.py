@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -328,11 +329,13 @@ class Mention(Base):
     __table_args__ = (
         CheckConstraint('start >= 0 AND start < "end"', name="span"),
         CheckConstraint(_in("role", MENTION_ROLES), name="role"),
-        UniqueConstraint("document_id", "start", "end", "entity_id"),
+        # The natural key, leading with document_id: what the loader deduplicates on, and what
+        # Citus needs of a table distributed on document_id (SCALING.md).
+        PrimaryKeyConstraint("document_id", "start", "end", "entity_id"),
         Index("ix_mentions_entity_id_document_id", "entity_id", "document_id"),
     )
 
-    mention_id: Mapped[BigPK]
+    mention_id: Mapped[int] = mapped_column(BigInteger, Identity(always=False))
     document_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("documents.document_id", ondelete="CASCADE")
     )
