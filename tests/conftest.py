@@ -55,6 +55,15 @@ def _leftovers(mark: str, me: int) -> list[psutil.Process]:
     return found
 
 
+def _cmdline(proc: psutil.Process) -> str:
+    """A process's command line; empty for one that has exited (a zombie not yet reaped, such
+    as an embedded server's reaper, which nobody waits for)."""
+    try:
+        return " ".join(proc.cmdline())
+    except psutil.Error:
+        return ""
+
+
 @pytest.fixture(scope="session", autouse=True)
 def no_process_left_behind() -> Iterator[None]:
     """Fails the run if any process the tests started outlives them (checked last)."""
@@ -64,16 +73,14 @@ def no_process_left_behind() -> Iterator[None]:
     me = os.getpid()
     # This pytest's own multiprocessing resource tracker (in-process loads with workers)
     # ends with it; everything else must be gone.
-    own = {
-        p.pid for p in psutil.Process(me).children() if "resource_tracker" in " ".join(p.cmdline())
-    }
+    own = {p.pid for p in psutil.Process(me).children() if "resource_tracker" in _cmdline(p)}
     deadline = time.monotonic() + 30  # reapers and servers stop within seconds of release
     while (left := [p for p in _leftovers(mark, me) if p.pid not in own]) and (
         time.monotonic() < deadline
     ):
         time.sleep(0.5)
     if left:
-        described = [" ".join(p.cmdline()[:6]) for p in left if p.is_running()]
+        described = [_cmdline(p)[:200] for p in left if p.is_running()]
         for p in left:
             with contextlib.suppress(psutil.Error):
                 p.kill()
