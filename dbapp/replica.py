@@ -389,10 +389,10 @@ def replica_status(target: Path) -> ReplicaStatus:
     primary_lsn, replay_lag = prow
     lag_bytes = max(0, lsn_bytes(primary_lsn) - lsn_bytes(replay_lsn)) if replay_lsn else None
     seconds: float | None
-    if replay_lag is not None:
+    if lag_bytes == 0:
+        seconds = 0.0  # caught up (the primary's replay_lag is from the last report only)
+    elif replay_lag is not None:
         seconds = float(replay_lag)
-    elif not lag_bytes:
-        seconds = 0.0  # caught up: the primary reports no lag once nothing is pending
     else:
         seconds = float(since_replay) if since_replay is not None else None
     return ReplicaStatus(
