@@ -100,6 +100,9 @@ def test_replica_has_the_primarys_data_and_reports(pair: tuple[Path, Path]) -> N
     found = cli(replica, "search", "Karabakh", "--format", "csv")
     assert found.exit_code == 0, found.output
     assert found.stdout == cli(primary, "search", "Karabakh", "--format", "csv").stdout
+    shown = cli(replica, "show", "1", "--format", "json")
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout == cli(primary, "show", "1", "--format", "json").stdout
     listed = cli(replica, "loads")
     assert listed.exit_code == 0, listed.output
     assert "completed" in listed.stdout

@@ -14,6 +14,7 @@ from dbapp.cli.documents import documents_app, undo
 from dbapp.cli.entities import entities_app, extract
 from dbapp.cli.load import load, loads_app
 from dbapp.cli.report import report, search
+from dbapp.cli.show import show
 from dbapp.cli.watch import watch_folder
 from dbapp.config import get_settings
 
@@ -36,6 +37,7 @@ app.command()(handle_errors(extract))
 app.add_typer(entities_app, name="entities")
 app.command()(handle_errors(report))
 app.command()(handle_errors(search))
+app.command()(handle_errors(show))
 
 
 def _version(value: bool) -> None:

@@ -153,6 +153,8 @@ def report(
         with db.engine.connect() as conn:
             result = run_report(conn, name, params)
     print_result(result, fmt, title=name if fmt == "table" else None)
+    if fmt == "table" and name == "kwic" and result.rows:
+        err.print("open a document with: dbapp show DOCUMENT_ID", highlight=False)
     if plot_to is not None:
         title = f"{name}: {entity}" if entity else name
         err.print(f"wrote {plot(result, name, plot_to, title)}")
@@ -207,3 +209,5 @@ def search(
     with open_database(settings(ctx)) as db, db.engine.connect() as conn:
         result = search_documents(conn, query, source, _date(since), _date(until), limit)
     print_result(result, fmt, title=f"search: {query}" if fmt == "table" else None)
+    if fmt == "table" and result.rows:
+        err.print("open a document with: dbapp show DOCUMENT_ID", highlight=False)

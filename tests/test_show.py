@@ -1,0 +1,55 @@
+"""`dbapp show DOC_ID`: the stored document with every mention and its exact offsets."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy.engine import Engine
+
+from tests.conftest import SEEDS
+from tests.test_load import dbapp, rows, scalar
+
+
+def test_show_gives_the_document_and_every_mention(fresh_db: str, engine: Engine) -> None:
+    assert dbapp(fresh_db, "load", str(SEEDS), "--no-progress").exit_code == 0
+    doc_id = scalar(engine, "SELECT min(document_id) FROM documents")
+    result = dbapp(fresh_db, "show", str(doc_id), "--format", "json")
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    body = scalar(engine, "SELECT body FROM documents WHERE document_id = :d", d=doc_id)
+    assert shown["body"] == body
+    assert shown["source"] == "Trend" and shown["load_id"] is not None
+    stored = rows(
+        engine,
+        'SELECT start, "end", entity_id FROM mentions WHERE document_id = :d ORDER BY 1, 2, 3',
+        d=doc_id,
+    )
+    assert len(stored) > 5
+    assert sorted((m["start"], m["end"], m["entity_id"]) for m in shown["mentions"]) == stored
+    for m in shown["mentions"]:
+        assert body[m["start"] : m["end"]] == m["surface"]
+        assert m["kind"] and m["entity"]
+    assert {m["role"] for m in shown["mentions"]} >= {"dateline", "body"}
+
+    text = dbapp(fresh_db, "show", str(doc_id))
+    assert text.exit_code == 0, text.output
+    assert body.splitlines()[-1] in text.stdout  # the full text, to its last line
+    assert f"{len(stored)} mentions" in text.stdout
+    first = shown["mentions"][0]
+    assert f"│ {first['start']} " in text.stdout and first["entity"] in text.stdout
+
+
+def test_show_of_a_missing_document_is_a_usage_error(fresh_db: str) -> None:
+    result = dbapp(fresh_db, "show", "987654")
+    assert result.exit_code == 2
+    assert "no document 987654" in result.stderr
+    assert dbapp(fresh_db, "show", "1", "--format", "xml").exit_code == 2
+
+
+def test_search_and_kwic_say_how_to_open_a_result(fresh_db: str) -> None:
+    assert dbapp(fresh_db, "load", str(SEEDS), "--no-progress").exit_code == 0
+    for args in (["search", "Karabakh"], ["report", "kwic", "--entity", "Karabakh"]):
+        result = dbapp(fresh_db, *args)
+        assert result.exit_code == 0, result.output
+        assert "dbapp show DOCUMENT_ID" in result.stderr
+        assert "document_id" in result.stdout
