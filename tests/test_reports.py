@@ -119,6 +119,21 @@ def test_timeline(corpus: str) -> None:
         ("2024-01-01", 2),
         ("2024-02-01", 2),
     ]
+    # Calendar-complete: every day from the first article to the last has a row, zeros too.
+    assert len(daily_un) == 38  # 2024-01-05 .. 2024-02-11
+    assert daily_un[0]["period"] == "2024-01-05" and daily_un[-1]["period"] == "2024-02-11"
+    quiet = next(r for r in daily_un if r["period"] == "2024-01-06")
+    assert (quiet["documents"], quiet["documents_in_period"], quiet["share_of_documents"]) == (
+        0,
+        0,
+        None,  # no articles that day: no share, not a share of 0
+    )
+    # --since/--until bound the calendar even where there are no articles at all.
+    weeks = report_json(corpus, "timeline", "--period", "week", "--since", "2023-12-01",
+                        "--until", "2024-01-31")  # fmt: skip
+    assert weeks[0]["period"] == "2023-11-27" and weeks[-1]["period"] == "2024-01-29"
+    assert [w["period"] for w in weeks] == sorted({w["period"] for w in weeks})
+    assert len(weeks) == 10 and sum(w["documents"] for w in weeks) == 2
 
 
 def test_co_mentions(corpus: str) -> None:

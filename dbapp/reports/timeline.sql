@@ -1,4 +1,4 @@
--- description: Attention over time (per day, week, month or year); one entity with --entity, else all articles.
+-- description: Attention over time (per day, week, month or year); one entity with --entity, else all articles. Every period of the range has a row, zeros included.
 -- params: entity, period, since, until, source
 WITH periods AS (
     SELECT date_trunc(:period, day)::date AS period, sum(documents)::integer AS documents
@@ -8,6 +8,17 @@ WITH periods AS (
       AND (CAST(:until AS date) IS NULL OR day <= :until)
       AND (CAST(:source AS text) IS NULL OR source = :source)
     GROUP BY 1
+),
+-- Calendar-complete: from --since (or the first period with articles) to --until (or the
+-- last), so charts do not draw straight through months without articles.
+bounds AS (
+    SELECT date_trunc(:period, coalesce(CAST(:since AS date), min(period)))::date AS first,
+           date_trunc(:period, coalesce(CAST(:until AS date), max(period)))::date AS last
+    FROM periods
+),
+calendar AS (
+    SELECT g::date AS period
+    FROM bounds, generate_series(first, last, CAST('1 ' || :period AS interval)) AS g
 ),
 hits AS (
     SELECT date_trunc(:period, day)::date AS period, sum(mentions)::integer AS mentions,
@@ -19,14 +30,16 @@ hits AS (
       AND (CAST(:source AS text) IS NULL OR source = :source)
     GROUP BY 1
 )
-SELECT p.period,
+SELECT c.period,
        CASE WHEN CAST(:entity_id AS integer) IS NULL THEN NULL ELSE coalesce(h.mentions, 0) END
            AS mentions,
-       CASE WHEN CAST(:entity_id AS integer) IS NULL THEN p.documents
+       CASE WHEN CAST(:entity_id AS integer) IS NULL THEN coalesce(p.documents, 0)
             ELSE coalesce(h.documents, 0) END AS documents,
-       p.documents AS documents_in_period,
-       round(CASE WHEN CAST(:entity_id AS integer) IS NULL THEN 1
+       coalesce(p.documents, 0) AS documents_in_period,
+       -- No articles in the period: no share (not 0, which would read as "not covered").
+       round(CASE WHEN coalesce(p.documents, 0) = 0 THEN NULL
+                  WHEN CAST(:entity_id AS integer) IS NULL THEN 1
                   ELSE coalesce(h.documents, 0)::numeric / p.documents END, 4)::float8
            AS share_of_documents
-FROM periods p LEFT JOIN hits h USING (period)
-ORDER BY p.period
+FROM calendar c LEFT JOIN periods p USING (period) LEFT JOIN hits h USING (period)
+ORDER BY c.period
