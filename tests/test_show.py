@@ -53,3 +53,42 @@ def test_search_and_kwic_say_how_to_open_a_result(fresh_db: str) -> None:
         assert result.exit_code == 0, result.output
         assert "dbapp show DOCUMENT_ID" in result.stderr
         assert "document_id" in result.stdout
+
+
+def test_search_filters_sorts_counts_and_facets(fresh_db: str, engine: Engine) -> None:
+    assert dbapp(fresh_db, "load", str(SEEDS), "--no-progress").exit_code == 0
+    matching = rows(
+        engine,
+        "SELECT document_id, published_on FROM documents "
+        "WHERE search_vector @@ websearch_to_tsquery('english', 'Azerbaijan') ORDER BY 2, 1",
+    )
+    assert len(matching) >= 2
+    newest = dbapp(fresh_db, "search", "Azerbaijan", "--sort", "newest", "--limit", "1",
+                   "--format", "json")  # fmt: skip
+    assert newest.exit_code == 0, newest.output
+    assert [r["document_id"] for r in json.loads(newest.stdout)] == [matching[-1][0]]
+    assert f"{len(matching):,} documents match (showing 1, sorted by newest)" in newest.stderr
+    oldest = dbapp(fresh_db, "search", "Azerbaijan", "--sort", "oldest", "--format", "json")
+    assert [r["document_id"] for r in json.loads(oldest.stdout)] == [d for d, _ in matching]
+
+    with_entity = rows(
+        engine,
+        "SELECT DISTINCT d.document_id FROM documents d JOIN mentions m USING (document_id) "
+        "JOIN entities e USING (entity_id) WHERE e.canonical_name = 'Leman Zeynalova' "
+        "AND d.search_vector @@ websearch_to_tsquery('english', 'Azerbaijan')",
+    )
+    only = dbapp(fresh_db, "search", "Azerbaijan", "--entity", "Leman Zeynalova",
+                 "--format", "json")  # fmt: skip
+    assert only.exit_code == 0, only.output
+    assert [(r["document_id"],) for r in json.loads(only.stdout)] == with_entity
+    assert 0 < len(with_entity) < len(matching)
+
+    faceted = dbapp(fresh_db, "search", "Azerbaijan", "--facets", "--format", "json")
+    assert faceted.exit_code == 0, faceted.output
+    data = json.loads(faceted.stdout)
+    assert sum(r["documents"] for r in data["sources"]) == len(matching)
+    assert sum(r["documents"] for r in data["months"]) == len(matching)
+    top = data["entities"][0]
+    assert top["documents"] <= len(matching) and 0 < top["share_of_documents"] <= 1
+    assert dbapp(fresh_db, "search", "Azerbaijan", "--sort", "best").exit_code == 2
+    assert dbapp(fresh_db, "search", "Azerbaijan", "--entity", "Nowhere-land").exit_code == 2

@@ -27,7 +27,7 @@ from dbapp.report import (
     list_reports,
     run_report,
 )
-from dbapp.search import HIGHLIGHT_START, HIGHLIGHT_STOP, search_documents
+from dbapp.search import HIGHLIGHT_START, HIGHLIGHT_STOP, search_documents, search_facets
 
 FORMATS = ("table", "csv", "json")
 DateOption = Annotated[
@@ -197,17 +197,50 @@ def search(
     source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
     since: DateOption = None,
     until: DateOption = None,
+    entity: Annotated[
+        str | None, typer.Option(help="Only documents that mention this entity.")
+    ] = None,
+    sort: Annotated[str, typer.Option(help="rank (best match first), newest or oldest.")] = "rank",
+    facets: Annotated[
+        bool,
+        typer.Option(
+            "--facets", help="Also count the matches by source and month, and their top entities."
+        ),
+    ] = False,
     limit: Annotated[int, typer.Option(min=1, max=MAX_ROWS, help="Most results.")] = 10,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
 ) -> None:
-    """Full-text search, ranked, with highlighted snippets (web-search syntax).
+    """Full-text search with highlighted snippets (web-search syntax), and how many match.
 
-    Example: dbapp search '"so-called elections" -coronavirus' --source Trend
+    "Ranked" means ordered by ts_rank_cd: how often and how close together the words occur,
+    title words weighted above body words.
+
+    Example: dbapp search '"so-called elections" -coronavirus' --source Trend --facets
     """
     if fmt not in FORMATS:
         raise ReportError(f"--format must be one of {', '.join(FORMATS)}")
     with open_database(settings(ctx)) as db, db.engine.connect() as conn:
-        result = search_documents(conn, query, source, _date(since), _date(until), limit)
+        result = search_documents(
+            conn, query, source, _date(since), _date(until), limit, entity=entity, sort=sort
+        )
+        found = (
+            search_facets(conn, query, source, _date(since), _date(until), entity) if facets else {}
+        )
+    if fmt == "json" and found:
+        rows = [dict(zip(result.columns, map(_jsonable, r), strict=True)) for r in result.rows]
+        data: dict[str, object] = {"results": rows}
+        for name, facet in found.items():
+            data[name] = [
+                dict(zip(facet.columns, map(_jsonable, r), strict=True)) for r in facet.rows
+            ]
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=1) + "\n")
+        for note in [*result.notes, *(n for f in found.values() for n in f.notes)]:
+            err.print(note, highlight=False)
+        return
     print_result(result, fmt, title=f"search: {query}" if fmt == "table" else None)
+    for name, facet in found.items():
+        if fmt == "csv":
+            sys.stdout.write("\n")
+        print_result(facet, fmt, title=f"matches by {name.rstrip('s')}" if fmt == "table" else None)
     if fmt == "table" and result.rows:
         err.print("open a document with: dbapp show DOCUMENT_ID", highlight=False)
