@@ -17,6 +17,7 @@ from dbapp.errors import DbappError, NotFound, check_text
 from dbapp.models import ENTITY_KINDS
 
 REPORTS_DIR = Path(__file__).resolve().parent / "reports"
+QUERY_DIR = REPORTS_DIR / "query"  # the same reports over the articles matching --query
 PERIODS = ("day", "week", "month", "year")
 REPORT_WORK_MEM = "64MB"
 _PARAM = re.compile(r"(?<![:\w]):([a-z_]+)\b")
@@ -36,10 +37,12 @@ class Report:
     description: str
     options: tuple[str, ...]
     sql: str
+    query_sql: str | None = None  # the --query form, when the report has one
 
     @property
     def bound(self) -> set[str]:
-        return set(_PARAM.findall(self.sql))
+        query = (self.query_sql or "").replace("{matched}", MATCHED)
+        return set(_PARAM.findall(self.sql)) | set(_PARAM.findall(query))
 
 
 @dataclass
@@ -55,6 +58,7 @@ class ReportParams:
     period: str = "month"
     context: int = 40
     min_documents: int = 1
+    query: str | None = None  # web-search syntax: only the articles that match
 
 
 @dataclass
@@ -73,7 +77,9 @@ def _parse(path: Path) -> Report:
         elif line.startswith("-- params:"):
             options = line.split(":", 1)[1].strip()
     names = tuple(o.strip() for o in options.split(",") if o.strip())
-    return Report(path.stem, description, names, sql)
+    query = QUERY_DIR / path.name
+    query_sql = query.read_text(encoding="utf-8") if query.exists() else None
+    return Report(path.stem, description, names + (("query",) if query_sql else ()), sql, query_sql)
 
 
 @lru_cache(maxsize=1)
@@ -87,6 +93,19 @@ def get_report(name: str) -> Report:
     if name not in reports:
         raise NotFound(f"no report {name!r}; reports: {', '.join(reports)}")
     return reports[name]
+
+
+# The articles matching --query (and --since/--until/--source), once per report run.
+MATCHED = """q AS (SELECT websearch_to_tsquery('english', :query) AS query),
+matched AS MATERIALIZED (
+    SELECT d.document_id, d.source_id, d.published_on, d.word_count
+    FROM documents d CROSS JOIN q
+    WHERE d.search_vector @@ q.query
+      AND (CAST(:since AS date) IS NULL OR d.published_on >= :since)
+      AND (CAST(:until AS date) IS NULL OR d.published_on <= :until)
+      AND (CAST(:source AS text) IS NULL
+           OR d.source_id = (SELECT source_id FROM sources WHERE name = :source))
+)"""
 
 
 def resolve_source(conn: Connection, name: str | None, must_exist: bool = True) -> str | None:
@@ -128,6 +147,9 @@ def _bindings(conn: Connection, report: Report, params: ReportParams) -> dict[st
         raise ReportError("--limit and --min-documents must be positive, --context not negative")
     if params.since and params.until and params.since > params.until:
         raise ReportError("--since is after --until")
+    check_text(params.query, "--query")
+    if params.query is not None and not params.query.strip():
+        raise ReportError("--query needs some words, e.g. --query 'oil prices'")
     entity_id = None
     if "entity" in report.options:
         if params.entity is not None:
@@ -144,6 +166,7 @@ def _bindings(conn: Connection, report: Report, params: ReportParams) -> dict[st
         "period": params.period,
         "context": params.context,
         "min_documents": params.min_documents,
+        "query": params.query,
     }
     return {name: values[name] for name in report.bound}
 
@@ -152,14 +175,22 @@ def run_report(conn: Connection, name: str, params: ReportParams | None = None) 
     """Run report ``name``; options a report does not take are ignored."""
     report = get_report(name)
     params = params or ReportParams()
+    if params.query is not None and report.query_sql is None:
+        with_query = [r.name for r in list_reports().values() if r.query_sql]
+        raise ReportError(f"{name} does not take --query (these do: {', '.join(with_query)})")
     bindings = _bindings(conn, report, params)
+    sql = (
+        report.sql if params.query is None else str(report.query_sql).replace("{matched}", MATCHED)
+    )
     # Live aggregates (a date range's co-mentions) hash hundreds of thousands of rows: room
     # for that in memory, for this transaction only.
     conn.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
-    result = conn.execute(text(report.sql), bindings)
+    result = conn.execute(text(sql), bindings)
     notes = []
     unused = [
-        o for o in ("since", "until", "source", "entity", "kind") if getattr(params, o) is not None
+        o
+        for o in ("since", "until", "source", "entity", "kind", "query")
+        if getattr(params, o) is not None
     ]
     ignored = [o for o in unused if o not in report.options]
     if ignored:

@@ -136,6 +136,43 @@ def test_timeline(corpus: str) -> None:
     assert len(weeks) == 10 and sum(w["documents"] for w in weeks) == 2
 
 
+def test_reports_over_the_articles_matching_a_query(corpus: str) -> None:
+    # "Armenia" matches a1 (Jan), b1 (Feb) and b3 (undated).
+    monthly = report_json(corpus, "timeline", "--query", "Armenia", "--period", "month")
+    assert [
+        (r["period"], r["documents"], r["documents_in_period"], r["share_of_documents"])
+        for r in monthly
+    ] == [("2024-01-01", 1, 2, 0.5), ("2024-02-01", 1, 2, 0.5)]
+    top = report_json(corpus, "top-entities", "--query", "Armenia")
+    assert [(r["entity"], r["mentions"], r["documents"], r["share_of_documents"]) for r in top] == [
+        ("Armenia", 4, 3, 1.0),  # a1 twice, b1, b3: in all 3 matching articles
+        ("Azerbaijan", 1, 1, 0.3333),  # a1 (a2 does not match)
+        ("Brussels", 1, 1, 0.3333),
+        ("Karabakh", 1, 1, 0.3333),
+        ("United Nations", 1, 1, 0.3333),  # b1 (a2 does not match)
+    ]
+    alpha = report_json(corpus, "top-entities", "--query", "Armenia", "--source", "Alpha")
+    assert [(r["entity"], r["mentions"], r["documents"]) for r in alpha][:1] == [("Armenia", 2, 1)]
+    coverage = report_json(corpus, "source-coverage", "--query", "Armenia", "--period", "month")
+    assert [
+        (r["source"], r["period"], r["documents"], r["documents_in_period"]) for r in coverage
+    ] == [("Alpha", "2024-01-01", 1, 2), ("Beta", "2024-02-01", 1, 2), ("Beta", None, 1, 1)]
+    kwic = report_json(corpus, "kwic", "--entity", "Armenia", "--query", "Karabakh")
+    assert [(r["match"], r["published_on"]) for r in kwic] == [("Armenia", "2024-02-10")]
+    pairs = report_json(corpus, "co-mentions", "--query", "Karabakh")
+    assert sorted((r["entity_a"], r["entity_b"], r["documents"]) for r in pairs) == [
+        ("Armenia", "Karabakh", 1),  # b1 is the only match: its three entities, pairwise
+        ("Armenia", "United Nations", 1),
+        ("Karabakh", "United Nations", 1),
+    ]
+    named = report_json(corpus, "timeline", "--query", "Armenia", "--entity", "Armenia",
+                        "--period", "month")  # fmt: skip
+    assert [(r["mentions"], r["documents"]) for r in named] == [(2, 1), (1, 1)]
+    refused = dbapp(corpus, "report", "overview", "--query", "Armenia")
+    assert refused.exit_code == 2 and "does not take --query" in refused.stderr
+    assert dbapp(corpus, "report", "timeline", "--query", "  ").exit_code == 2
+
+
 def test_co_mentions(corpus: str) -> None:
     pairs = report_json(corpus, "co-mentions", "--entity", "Karabakh")
     # Karabakh is only in b1, with UN (in 2 articles) and Armenia (in 3); 5 articles in all.

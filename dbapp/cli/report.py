@@ -104,6 +104,12 @@ def report(
     min_documents: Annotated[
         int, typer.Option(min=1, max=MAX_ID, help="co-mentions: fewest shared articles.")
     ] = 1,
+    query: Annotated[
+        str | None,
+        typer.Option(
+            help="Only the articles matching this search (web-search syntax, as dbapp search)."
+        ),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
     plot_to: Annotated[
         Path | None,
@@ -149,6 +155,7 @@ def report(
             period=period,
             context=context,
             min_documents=min_documents,
+            query=query,
         )
         with db.engine.connect() as conn:
             result = run_report(conn, name, params)
@@ -156,7 +163,7 @@ def report(
     if fmt == "table" and name == "kwic" and result.rows:
         err.print("open a document with: dbapp show DOCUMENT_ID", highlight=False)
     if plot_to is not None:
-        title = f"{name}: {entity}" if entity else name
+        title = ": ".join([name, *(x for x in (entity, query) if x)])
         err.print(f"wrote {plot(result, name, plot_to, title)}")
 
 
