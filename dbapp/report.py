@@ -202,3 +202,29 @@ def run_report(conn: Connection, name: str, params: ReportParams | None = None) 
             "`dbapp report check --repair`, rebuilds them"
         )
     return ReportResult(list(result.keys()), [tuple(r) for r in result], notes)
+
+
+def compare_timeline(
+    conn: Connection,
+    params: ReportParams,
+    queries: list[str] | None = None,
+    entities: list[str] | None = None,
+) -> ReportResult:
+    """One timeline per query (``--compare``) or per entity, in one table: a ``series`` column
+    first, then the timeline's columns. Every series has the same calendar of periods."""
+    series: list[tuple[str, ReportParams]] = []
+    for q in queries or []:
+        series.append((q, ReportParams(**{**params.__dict__, "query": q})))
+    for e in entities or []:
+        series.append((e, ReportParams(**{**params.__dict__, "entity": e})))
+    if len(series) < 2:
+        raise ReportError("compare needs two series or more: --compare QUERY or --entity NAME")
+    columns: list[str] = []
+    rows: list[tuple[Any, ...]] = []
+    notes: list[str] = []
+    for label, p in series:
+        result = run_report(conn, "timeline", p)
+        columns = ["series", *result.columns]
+        rows += [(label, *r) for r in result.rows]
+        notes += [n for n in result.notes if n not in notes]
+    return ReportResult(columns, rows, notes)

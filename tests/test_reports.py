@@ -428,3 +428,34 @@ def test_timeline_plots(corpus: str, tmp_path: Path) -> None:
     png = tmp_path / "armenia.png"
     dbapp(corpus, "report", "timeline", "--entity", "Armenia", "--plot", str(png))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_timeline_compares_queries_and_entities(corpus: str, tmp_path: Path) -> None:
+    queries = report_json(corpus, "timeline", "--compare", "Armenia", "--compare", "Baku",
+                          "--period", "month")  # fmt: skip
+    got = [(r["series"], r["period"], r["documents"], r["share_of_documents"]) for r in queries]
+    assert got == [
+        ("Armenia", "2024-01-01", 1, 0.5),  # a1 of a1, a2
+        ("Armenia", "2024-02-01", 1, 0.5),  # b1 of b1, b2
+        ("Baku", "2024-01-01", 1, 0.5),  # a2
+        ("Baku", "2024-02-01", 0, 0.0),
+    ]
+    entities = report_json(corpus, "timeline", "--entity", "Armenia", "--entity", "UN",
+                           "--period", "month")  # fmt: skip
+    assert [(r["series"], r["mentions"], r["documents"]) for r in entities] == [
+        ("Armenia", 2, 1),
+        ("Armenia", 1, 1),
+        ("UN", 1, 1),  # a2
+        ("UN", 1, 1),  # b1
+    ]
+    page = tmp_path / "compare.html"
+    drawn = dbapp(corpus, "report", "timeline", "--compare", "Armenia", "--compare", "Baku",
+                  "--plot", str(page))  # fmt: skip
+    assert drawn.exit_code == 0, drawn.output
+    html_text = page.read_text()
+    assert html_text.count("<polyline") == 2 and "Armenia vs Baku" in html_text
+    for bad in (["--compare", "Armenia"], ["--compare", "a", "--compare", "b", "--query", "c"]):
+        assert dbapp(corpus, "report", "timeline", *bad).exit_code == 2
+    assert (
+        dbapp(corpus, "report", "top-entities", "--entity", "UN", "--entity", "Baku").exit_code == 2
+    )

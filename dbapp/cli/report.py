@@ -24,6 +24,7 @@ from dbapp.report import (
     ReportError,
     ReportParams,
     ReportResult,
+    compare_timeline,
     list_reports,
     run_report,
 )
@@ -94,7 +95,10 @@ def report(
     since: DateOption = None,
     until: DateOption = None,
     source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
-    entity: Annotated[str | None, typer.Option(help="An entity: name, alias or #ID.")] = None,
+    entity: Annotated[
+        list[str] | None,
+        typer.Option(help="An entity: name, alias or #ID (timeline: repeat it to compare)."),
+    ] = None,
     kind: Annotated[str | None, typer.Option(help="Entity kind, e.g. GPE or ORG.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=MAX_ROWS, help="Most rows to show.")] = 20,
     period: Annotated[str, typer.Option(help=f"One of: {', '.join(PERIODS)}.")] = "month",
@@ -108,6 +112,13 @@ def report(
         str | None,
         typer.Option(
             help="Only the articles matching this search (web-search syntax, as dbapp search)."
+        ),
+    ] = None,
+    compare: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="QUERY",
+            help="timeline: one series per query (repeat it), in one table and one chart.",
         ),
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
@@ -145,11 +156,21 @@ def report(
         if name == "check":
             _check(db.engine, repair, fmt)
             return
+        entities = entity or []
+        comparing = bool(compare) or len(entities) > 1
+        if comparing and name != "timeline":
+            raise ReportError("only timeline compares series (--compare, or --entity twice)")
+        if compare and len(entities) > 1:
+            raise ReportError("compare queries or entities, not both")
+        if compare and query is not None:
+            raise ReportError("give every query to compare as --compare (without --query)")
+        if compare and len(compare) < 2:
+            raise ReportError("compare needs two series or more: repeat --compare")
         params = ReportParams(
             since=_date(since),
             until=_date(until),
             source=source,
-            entity=entity,
+            entity=entities[0] if len(entities) == 1 else None,
             kind=kind,
             limit=limit,
             period=period,
@@ -158,12 +179,20 @@ def report(
             query=query,
         )
         with db.engine.connect() as conn:
-            result = run_report(conn, name, params)
+            if comparing:
+                result = compare_timeline(
+                    conn, params, compare, entities if len(entities) > 1 else None
+                )
+            else:
+                result = run_report(conn, name, params)
     print_result(result, fmt, title=name if fmt == "table" else None)
     if fmt == "table" and name == "kwic" and result.rows:
         err.print("open a document with: dbapp show DOCUMENT_ID", highlight=False)
     if plot_to is not None:
-        title = ": ".join([name, *(x for x in (entity, query) if x)])
+        if result.columns[:1] == ["series"]:
+            title = f"{name}: " + " vs ".join(dict.fromkeys(str(r[0]) for r in result.rows))
+        else:
+            title = ": ".join([name, *(x for x in (*(entity or []), query) if x)])
         err.print(f"wrote {plot(result, name, plot_to, title)}")
 
 
