@@ -12,6 +12,7 @@ from dbapp.cli._common import handle_errors
 from dbapp.cli.db import db_app
 from dbapp.cli.documents import documents_app, undo
 from dbapp.cli.entities import entities_app, extract
+from dbapp.cli.export import export_command
 from dbapp.cli.load import load, loads_app
 from dbapp.cli.report import report, search
 from dbapp.cli.show import show
@@ -38,6 +39,7 @@ app.add_typer(entities_app, name="entities")
 app.command()(handle_errors(report))
 app.command()(handle_errors(search))
 app.command()(handle_errors(show))
+app.command("export")(handle_errors(export_command))
 
 
 def _version(value: bool) -> None:
