@@ -459,3 +459,41 @@ def test_timeline_compares_queries_and_entities(corpus: str, tmp_path: Path) -> 
     assert (
         dbapp(corpus, "report", "top-entities", "--entity", "UN", "--entity", "Baku").exit_code == 2
     )
+
+
+def test_bi_views_say_what_a_row_is_and_chart_without_gaps(corpus: str, engine: Engine) -> None:
+    with engine.connect() as conn:
+        firsts = conn.execute(
+            text(
+                "SELECT c.relname, col_description(c.oid, 1) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = current_schema() AND c.relkind IN ('v', 'm') "
+                "AND c.relname LIKE 'report%'"
+            )
+        ).all()
+        assert len(firsts) >= 15
+        assert [v for v, comment in firsts if not (comment or "").startswith("One row")] == []
+        shares = conn.execute(
+            text(
+                "SELECT c.relname, a.attname, col_description(c.oid, a.attnum) FROM pg_class c "
+                "JOIN pg_attribute a ON a.attrelid = c.oid WHERE c.relname LIKE 'report%' "
+                "AND a.attname LIKE 'share%'"
+            )
+        ).all()
+        assert shares and all("never average" in (c or "") for _, _, c in shares), shares
+        sql = text(
+            "SELECT month::text, mentions, documents, documents_in_month, share_of_documents "
+            "FROM report_entity_months WHERE entity = :e ORDER BY month"
+        )
+        armenia = conn.execute(sql, {"e": "Armenia"}).all()
+        brussels = conn.execute(sql, {"e": "Brussels"}).all()
+    # a1 (Jan: Armenia twice) of a1, a2; b1 (Feb) of b1, b2; b3 undated is in no month.
+    assert [tuple(r) for r in armenia] == [
+        ("2024-01-01", 2, 1, 2, 0.5),
+        ("2024-02-01", 1, 1, 2, 0.5),
+    ]
+    # Brussels only in January: February still has its row, with zeros.
+    assert [tuple(r) for r in brussels] == [
+        ("2024-01-01", 1, 1, 2, 0.5),
+        ("2024-02-01", 0, 0, 2, 0.0),
+    ]
