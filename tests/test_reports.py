@@ -497,3 +497,25 @@ def test_bi_views_say_what_a_row_is_and_chart_without_gaps(corpus: str, engine: 
         ("2024-01-01", 1, 1, 2, 0.5),
         ("2024-02-01", 0, 0, 2, 0.0),
     ]
+
+
+def test_top_words_of_the_matching_articles(corpus: str) -> None:
+    # "Armenia" matches a1, b1, b3 (3 of 5 articles); Armenia is in all three.
+    words = report_json(corpus, "top-words", "--query", "Armenia")
+    by_term = {w["term"]: w for w in words}
+    assert words[0]["term"] == "armenia"
+    assert (words[0]["documents"], words[0]["share_of_sample"]) == (3, 1.0)
+    assert by_term["armenia"]["share_of_background"] == 0.6  # 3 of the 5 articles
+    assert "the" not in by_term and "and" not in by_term  # stop words
+    assert by_term["karabakh"]["documents"] == 1  # b1
+    assert "hosted" not in by_term  # a2 does not match
+    # Azerbaijan is also in a2, outside the matches: less distinctive than Armenia.
+    assert by_term["armenia"]["distinctiveness"] > by_term["azerbaijan"]["distinctiveness"]
+    distinctive = report_json(corpus, "top-words", "--query", "Armenia", "--by", "distinctive")
+    scores = [w["distinctiveness"] for w in distinctive]
+    assert scores == sorted(scores, reverse=True)
+    sampled = dbapp(corpus, "report", "top-words", "--query", "Armenia", "--sample", "2")
+    assert "random sample of 2 of the 3 matching articles" in sampled.stderr
+    pairs = report_json(corpus, "top-words", "--query", "Brussels", "--bigrams")
+    assert "proposed talks" in {w["term"] for w in pairs}
+    assert dbapp(corpus, "report", "top-words").exit_code == 2  # needs --query

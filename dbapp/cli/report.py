@@ -29,6 +29,7 @@ from dbapp.report import (
     run_report,
 )
 from dbapp.search import HIGHLIGHT_START, HIGHLIGHT_STOP, search_documents, search_facets
+from dbapp.topwords import top_words
 
 FORMATS = ("table", "csv", "json")
 DateOption = Annotated[
@@ -121,6 +122,19 @@ def report(
             help="timeline: one series per query (repeat it), in one table and one chart.",
         ),
     ] = None,
+    against: Annotated[
+        str | None,
+        typer.Option(help="top-words: the background query [default: all articles]."),
+    ] = None,
+    sample: Annotated[
+        int, typer.Option(min=1, max=MAX_ROWS, help="top-words: articles sampled per side.")
+    ] = 1000,
+    bigrams: Annotated[
+        bool, typer.Option("--bigrams", help="top-words: count two-word phrases too.")
+    ] = False,
+    by: Annotated[
+        str, typer.Option(help="top-words: order by frequent or distinctive terms.")
+    ] = "frequent",
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
     plot_to: Annotated[
         Path | None,
@@ -143,6 +157,7 @@ def report(
         raise ReportError(f"--format must be one of {', '.join(FORMATS)}")
     if name == "list":
         rows = [(r.name, r.description, ", ".join(r.options)) for r in list_reports().values()]
+        rows.append(TOP_WORDS_LISTING)
         print_result(ReportResult(["report", "answers", "options"], list(rows)), fmt)
         return
     with open_database(settings(ctx), writes=name == "check" and repair) as db:
@@ -155,6 +170,14 @@ def report(
             return
         if name == "check":
             _check(db.engine, repair, fmt)
+            return
+        if name == "top-words":
+            with db.engine.connect() as conn:
+                words = top_words(
+                    conn, query or "", against, _date(since), _date(until), source, sample,
+                    bigrams, by, limit,
+                )  # fmt: skip
+            print_result(words, fmt, title="top-words" if fmt == "table" else None)
             return
         entities = entity or []
         comparing = bool(compare) or len(entities) > 1
@@ -194,6 +217,14 @@ def report(
         else:
             title = ": ".join([name, *(x for x in (*(entity or []), query) if x)])
         err.print(f"wrote {plot(result, name, plot_to, title)}")
+
+
+TOP_WORDS_LISTING = (
+    "top-words",
+    "The most frequent and most distinctive words of the articles matching --query, on a "
+    "random sample.",
+    "query, against, sample, bigrams, by, since, until, source, limit",
+)
 
 
 def _check(engine: Engine, repair: bool, fmt: str) -> None:
