@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from dbapp.pgcopy import copy_rows
+from dbapp.relations import derive_relations
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 CATALOGUE_PATH = DATA_DIR / "catalogue.json"
@@ -109,6 +110,8 @@ def seed_catalogue(conn: Connection, force: bool = False) -> SeedResult:
     digest = catalogue_digest()
     done = conn.scalar(text("SELECT 1 FROM catalogue_imports WHERE digest = :d"), {"d": digest})
     if done and not force:
+        if not conn.scalar(text("SELECT EXISTS (SELECT 1 FROM entity_relations)")):
+            derive_relations(conn)  # a database seeded before relations existed
         return SeedResult(digest, 0, 0, 0, skipped=True)
     catalogue = read_catalogue()
     conn.execute(text(_STAGE))
@@ -131,6 +134,7 @@ def seed_catalogue(conn: Connection, force: bool = False) -> SeedResult:
     sources = sum(
         conn.execute(text(_UPSERT_SOURCE), source).rowcount for source in catalogue["news_sources"]
     )
+    derive_relations(conn)
     conn.execute(
         text(
             "INSERT INTO catalogue_imports (digest, entities, aliases) VALUES (:d, :e, :a) "

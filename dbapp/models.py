@@ -322,6 +322,34 @@ class CatalogueImport(Base):
     created_at: Mapped[CreatedAt]
 
 
+RELATIONS = ("located_in", "demonym_of", "part_of", "based_in")
+
+
+class EntityRelation(Base):
+    """How an entity rolls up: a city located in its country, a demonym of its country, a body
+    part of its organisation, an organisation based in its country."""
+
+    __tablename__ = "entity_relations"
+    __table_args__ = (
+        CheckConstraint(_in("relation", RELATIONS), name="relation"),
+        CheckConstraint("entity_id <> related_entity_id", name="not_self"),
+        {
+            "comment": "How entities roll up: located_in (a city in its country), demonym_of "
+            "(Japanese to Japan), part_of (a body in its organisation), based_in (an "
+            "organisation in its country)."
+        },
+    )
+
+    entity_id: Mapped[int] = mapped_column(
+        ForeignKey("entities.entity_id", ondelete="CASCADE"), primary_key=True
+    )
+    relation: Mapped[str] = mapped_column(Text, primary_key=True)
+    related_entity_id: Mapped[int] = mapped_column(
+        ForeignKey("entities.entity_id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[CreatedAt]
+
+
 class Mention(Base):
     """An entity occurring in a document at exact character offsets ``body[start:end]``."""
 

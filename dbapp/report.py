@@ -18,6 +18,8 @@ from dbapp.models import ENTITY_KINDS
 
 REPORTS_DIR = Path(__file__).resolve().parent / "reports"
 QUERY_DIR = REPORTS_DIR / "query"  # the same reports over the articles matching --query
+ROLLUP_DIR = REPORTS_DIR / "rollup"  # the same reports with entities rolled up (--rollup)
+ROLLUPS = ("country", "parent")
 PERIODS = ("day", "week", "month", "year")
 REPORT_WORK_MEM = "64MB"
 _PARAM = re.compile(r"(?<![:\w]):([a-z_]+)\b")
@@ -38,11 +40,16 @@ class Report:
     options: tuple[str, ...]
     sql: str
     query_sql: str | None = None  # the --query form, when the report has one
+    rollup_sql: str | None = None  # the --rollup form, when the report has one
 
     @property
     def bound(self) -> set[str]:
         query = (self.query_sql or "").replace("{matched}", MATCHED)
-        return set(_PARAM.findall(self.sql)) | set(_PARAM.findall(query))
+        return (
+            set(_PARAM.findall(self.sql))
+            | set(_PARAM.findall(query))
+            | set(_PARAM.findall(self.rollup_sql or ""))
+        )
 
 
 @dataclass
@@ -59,6 +66,7 @@ class ReportParams:
     context: int = 40
     min_documents: int = 1
     query: str | None = None  # web-search syntax: only the articles that match
+    rollup: str | None = None  # "country" or "parent": entities rolled up
 
 
 @dataclass
@@ -77,9 +85,12 @@ def _parse(path: Path) -> Report:
         elif line.startswith("-- params:"):
             options = line.split(":", 1)[1].strip()
     names = tuple(o.strip() for o in options.split(",") if o.strip())
-    query = QUERY_DIR / path.name
+    query, rollup = QUERY_DIR / path.name, ROLLUP_DIR / path.name
     query_sql = query.read_text(encoding="utf-8") if query.exists() else None
-    return Report(path.stem, description, names + (("query",) if query_sql else ()), sql, query_sql)
+    rollup_sql = rollup.read_text(encoding="utf-8") if rollup.exists() else None
+    names += ("query",) if query_sql else ()
+    names += ("rollup",) if rollup_sql else ()
+    return Report(path.stem, description, names, sql, query_sql, rollup_sql)
 
 
 @lru_cache(maxsize=1)
@@ -167,6 +178,7 @@ def _bindings(conn: Connection, report: Report, params: ReportParams) -> dict[st
         "context": params.context,
         "min_documents": params.min_documents,
         "query": params.query,
+        "rollup": params.rollup,
     }
     return {name: values[name] for name in report.bound}
 
@@ -178,10 +190,22 @@ def run_report(conn: Connection, name: str, params: ReportParams | None = None) 
     if params.query is not None and report.query_sql is None:
         with_query = [r.name for r in list_reports().values() if r.query_sql]
         raise ReportError(f"{name} does not take --query (these do: {', '.join(with_query)})")
+    if params.rollup is not None:
+        if params.rollup not in ROLLUPS:
+            raise ReportError(f"--rollup must be one of {', '.join(ROLLUPS)}")
+        if report.rollup_sql is None:
+            with_rollup = [r.name for r in list_reports().values() if r.rollup_sql]
+            raise ReportError(f"{name} does not take --rollup (these do: {', '.join(with_rollup)})")
+        if params.query is not None:
+            raise ReportError("--rollup and --query do not combine yet")
+        if name == "timeline" and params.entity is None:
+            raise ReportError("timeline --rollup needs --entity (whose country or parent)")
     bindings = _bindings(conn, report, params)
-    sql = (
-        report.sql if params.query is None else str(report.query_sql).replace("{matched}", MATCHED)
-    )
+    sql = report.sql
+    if params.query is not None:
+        sql = str(report.query_sql).replace("{matched}", MATCHED)
+    elif params.rollup is not None:
+        sql = str(report.rollup_sql)
     # Live aggregates (a date range's co-mentions) hash hundreds of thousands of rows: room
     # for that in memory, for this transaction only.
     conn.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
@@ -189,7 +213,7 @@ def run_report(conn: Connection, name: str, params: ReportParams | None = None) 
     notes = []
     unused = [
         o
-        for o in ("since", "until", "source", "entity", "kind", "query")
+        for o in ("since", "until", "source", "entity", "kind", "query", "rollup")
         if getattr(params, o) is not None
     ]
     ignored = [o for o in unused if o not in report.options]

@@ -519,3 +519,44 @@ def test_top_words_of_the_matching_articles(corpus: str) -> None:
     pairs = report_json(corpus, "top-words", "--query", "Brussels", "--bigrams")
     assert "proposed talks" in {w["term"] for w in pairs}
     assert dbapp(corpus, "report", "top-words").exit_code == 2  # needs --query
+
+
+def test_rollups_to_countries_and_the_codes_a_map_needs(corpus: str, engine: Engine) -> None:
+    # Azerbaijan: a1, and a2 through Baku too (one article once); Brussels rolls up to Belgium.
+    countries = report_json(corpus, "top-entities", "--rollup", "country")
+    assert [
+        (r["entity"], r["mentions"], r["documents"], r["share_of_documents"], r["members"],
+         r["iso_alpha3"]) for r in countries
+    ] == [
+        ("Armenia", 4, 3, 0.6, 1, "ARM"),  # a1 twice, b1, b3
+        ("Azerbaijan", 3, 2, 0.4, 2, "AZE"),  # a1 Azerbaijan; a2 Azerbaijan and Baku
+        ("Belgium", 1, 1, 0.2, 1, "BEL"),  # a1 Brussels
+    ]  # fmt: skip
+    baku = report_json(corpus, "timeline", "--rollup", "country", "--entity", "Baku",
+                       "--period", "month")  # fmt: skip
+    assert [(r["period"], r["documents"], r["share_of_documents"]) for r in baku] == [
+        ("2024-01-01", 2, 1.0),  # a1 and a2, both Azerbaijan
+        ("2024-02-01", 0, 0.0),
+    ]
+    with engine.connect() as conn:
+        mapped = conn.execute(
+            text(
+                "SELECT entity, iso_alpha3, country, parent FROM report_top_entities "
+                "WHERE entity IN ('Baku', 'Brussels', 'United Nations') ORDER BY entity"
+            )
+        ).all()
+        parent = conn.execute(
+            text(
+                "SELECT parent FROM report_entity_rollups "
+                "WHERE entity = 'United Nations Security Council'"
+            )
+        ).scalar()
+    assert [tuple(r) for r in mapped] == [
+        ("Baku", "AZE", "Azerbaijan", None),
+        ("Brussels", "BEL", "Belgium", None),
+        ("United Nations", None, None, None),
+    ]
+    assert parent == "United Nations"
+    for bad in (["co-mentions", "--rollup", "country"], ["top-entities", "--rollup", "town"],
+                ["timeline", "--rollup", "country"]):  # fmt: skip
+        assert dbapp(corpus, "report", *bad).exit_code == 2, bad

@@ -122,6 +122,13 @@ def report(
             help="timeline: one series per query (repeat it), in one table and one chart.",
         ),
     ] = None,
+    rollup: Annotated[
+        str | None,
+        typer.Option(
+            help="top-entities, timeline: roll entities up to their country (cities, demonyms) "
+            "or parent (organisation bodies)."
+        ),
+    ] = None,
     against: Annotated[
         str | None,
         typer.Option(help="top-words: the background query [default: all articles]."),
@@ -200,6 +207,7 @@ def report(
             context=context,
             min_documents=min_documents,
             query=query,
+            rollup=rollup,
         )
         with db.engine.connect() as conn:
             if comparing:
