@@ -339,7 +339,7 @@ def replica_status(target: Path) -> ReplicaStatus:
     if not status.running:
         return ReplicaStatus(
             **base, streaming=None, replay_lsn=None, primary_lsn=None, lag_bytes=None,
-            lag_seconds=None, note="not running: `dbapp db replica start DIR`",
+            lag_seconds=None, note=f"not running: `dbapp db replica start {server.pgdata}`",
         )  # fmt: skip
     owner = make_url(server.url("postgres"))
     with _connect(
@@ -376,14 +376,20 @@ def replica_status(target: Path) -> ReplicaStatus:
                 " WHERE application_name = %s LIMIT 1)",
                 (base["slot"],),
             ).fetchone()
-    except psycopg.Error as exc:
-        first = (str(exc).strip().splitlines() or ["no answer"])[0]
+    except psycopg.Error:
+        info = psycopg.conninfo.conninfo_to_dict(conninfo)
+        where = f"{info.get('host')}:{info.get('port')}"
         latest = receiver[1] if receiver else None
         lag = max(0, lsn_bytes(latest) - lsn_bytes(replay_lsn)) if latest and replay_lsn else None
+        why = (
+            f"the primary does not answer at {where}, where the replica was made to follow it: "
+            "start it on that port (`dbapp db start --port "
+            f"{info.get('port')}`); the replica catches up then"
+        )
         return ReplicaStatus(
             **base, streaming=streaming, replay_lsn=replay_lsn, primary_lsn=latest,
             lag_bytes=lag, lag_seconds=since_replay if lag else 0.0 if lag == 0 else None,
-            note=f"primary not reachable ({first}): lag as of its last message",
+            note=why + ("; lag as of its last message" if lag is not None else ""),
         )  # fmt: skip
     assert prow is not None
     primary_lsn, replay_lag = prow

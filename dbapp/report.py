@@ -74,6 +74,7 @@ class ReportResult:
     columns: list[str]
     rows: list[tuple[Any, ...]]
     notes: list[str] = field(default_factory=list)
+    total: int | None = None  # all the matches, where rows are the first of them (search)
 
 
 def _parse(path: Path) -> Report:

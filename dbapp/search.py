@@ -106,7 +106,11 @@ def search_documents(
     result = conn.execute(text(_search_sql(sort)), params)
     rows = [tuple(r) for r in result]
     if not rows:
-        notes = [f"no document matches {query!r}"]
+        narrowed = [f"--{k} {v}" for k, v in (("entity", entity), ("source", source)) if v]
+        narrowed += ["the dates given"] if since or until else []
+        notes = [
+            f"no document matches {query!r}" + (f" with {', '.join(narrowed)}" if narrowed else "")
+        ]
         if not conn.scalar(
             text("SELECT numnode(websearch_to_tsquery('english', :q))"), {"q": query}
         ):
@@ -116,9 +120,10 @@ def search_documents(
     if total == limit:  # there may be more: count them all
         total = int(conn.scalar(text(f"{_Q} SELECT count(*) {_MATCHES}"), params) or 0)
     shown = f"showing {len(rows)}, " if total > len(rows) else ""
-    return ReportResult(
-        list(result.keys()), rows, [f"{total:,} documents match ({shown}sorted by {sort})"]
-    )
+    noun = "document matches" if total == 1 else "documents match"
+    found = ReportResult(list(result.keys()), rows, [f"{total:,} {noun} ({shown}sorted by {sort})"])
+    found.total = total
+    return found
 
 
 def search_facets(
@@ -161,7 +166,7 @@ def search_facets(
                    round(count(DISTINCT m.document_id)::numeric
                          / (SELECT count(*) FROM matched), 4)::float8 AS share_of_documents
             FROM matched JOIN mentions m USING (document_id)
-            JOIN entities e ON e.entity_id = m.entity_id
+            JOIN entities e ON e.entity_id = m.entity_id AND m.role <> 'byline'
             GROUP BY e.entity_id, e.canonical_name, e.kind
             ORDER BY documents DESC, entity LIMIT :top"""
         ),

@@ -103,6 +103,9 @@ def test_replica_has_the_primarys_data_and_reports(pair: tuple[Path, Path]) -> N
     shown = cli(replica, "show", "1", "--format", "json")
     assert shown.exit_code == 0, shown.output
     assert shown.stdout == cli(primary, "show", "1", "--format", "json").stdout
+    checked = cli(replica, "report", "check")  # a read at one snapshot: fine on a replica
+    assert checked.exit_code == 0, checked.output
+    assert "every summary table matches" in checked.stderr
     listed = cli(replica, "loads")
     assert listed.exit_code == 0, listed.output
     assert "completed" in listed.stdout

@@ -90,8 +90,10 @@ def start(
     """
     server = replica_server(target)
     status = server.start(port)
-    err.print(f"replica running on port {status.port}; read from it with:")
-    out.print(f"dbapp --pgdata {server.pgdata} report overview", highlight=False)
+    err.print(
+        f"replica running on port {status.port}: read from it with `dbapp --pgdata "
+        f"{server.pgdata} report overview`, or connect to:"
+    )
     out.print(server.client_url(EMBEDDED_DATABASE, status.port), highlight=False)
 
 
@@ -122,6 +124,8 @@ def _fmt_bytes(n: int | None) -> str:
 def status(target: DirArg) -> None:
     """Show whether the replica runs, whether it streams, and its lag in bytes and seconds.
 
+    Exits 1 when the replica runs but does not stream from its primary (for monitoring).
+
     Example: dbapp db replica status ~/replica
     """
     st = replica_status(target)
@@ -141,6 +145,8 @@ def status(target: DirArg) -> None:
     if st.note:
         table.add_row("note", st.note)
     out.print(table)
+    if st.running and not st.promoted and st.streaming != "streaming":
+        raise typer.Exit(code=1)  # for monitoring: a replica that does not follow its primary
 
 
 @replica_app.command("promote")

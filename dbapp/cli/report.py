@@ -38,13 +38,13 @@ DateOption = Annotated[
 ]
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, column: str = "") -> str:
     if value is None:
         return ""
     if isinstance(value, float):
         return f"{value:.4g}"
-    if isinstance(value, int):
-        return f"{value:,}"
+    if isinstance(value, int) and not column.endswith("_id"):
+        return f"{value:,}"  # counts get separators; ids stay copyable (dbapp show 1984)
     return str(value)
 
 
@@ -67,8 +67,8 @@ def print_result(result: ReportResult, fmt: str, title: str | None = None) -> No
         table = Table(*result.columns, title=title, title_justify="left")
         for row in result.rows:
             cells: list[str | Text] = []
-            for value in row:
-                cell = _cell(value)
+            for column, value in zip(result.columns, row, strict=True):
+                cell = _cell(value, column)
                 if out.is_terminal and HIGHLIGHT_START in cell:  # search snippets: bold yellow
                     marked = escape(cell).replace(HIGHLIGHT_START, "[bold yellow]")
                     cells.append(Text.from_markup(marked.replace(HIGHLIGHT_STOP, "[/bold yellow]")))
@@ -227,6 +227,7 @@ def report(
         err.print(f"wrote {plot(result, name, plot_to, title)}")
 
 
+FACET_TITLES = {"sources": "source", "months": "month", "entities": "entity"}
 TOP_WORDS_LISTING = (
     "top-words",
     "The most frequent and most distinctive words of the articles matching --query, on a "
@@ -303,7 +304,7 @@ def search(
         )
     if fmt == "json" and found:
         rows = [dict(zip(result.columns, map(_jsonable, r), strict=True)) for r in result.rows]
-        data: dict[str, object] = {"results": rows}
+        data: dict[str, object] = {"results": rows, "total": result.total}
         for name, facet in found.items():
             data[name] = [
                 dict(zip(facet.columns, map(_jsonable, r), strict=True)) for r in facet.rows
@@ -316,6 +317,8 @@ def search(
     for name, facet in found.items():
         if fmt == "csv":
             sys.stdout.write("\n")
-        print_result(facet, fmt, title=f"matches by {name.rstrip('s')}" if fmt == "table" else None)
+        print_result(
+            facet, fmt, title=f"matches by {FACET_TITLES[name]}" if fmt == "table" else None
+        )
     if fmt == "table" and result.rows:
         err.print("open a document with: dbapp show DOCUMENT_ID", highlight=False)
