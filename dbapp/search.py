@@ -39,17 +39,42 @@ _MATCHES = """
 _Q = "WITH q AS (SELECT websearch_to_tsquery('english', :query) AS query)"
 
 
+# Ranking reads every candidate's tsvector (TOASTed, ~2 KB each): ranking all the matches of
+# a common word at a million articles took seconds. So "ranked" means: the RANK_WINDOW newest
+# matches, best first. Counting stops at COUNT_CAP ("more than 10,000 documents match").
+RANK_WINDOW = 1000
+COUNT_CAP = 10_000
+
+
 def _search_sql(sort: str) -> str:
     # Rank (or sort) first, then highlight only the rows shown: ts_headline re-parses a body.
-    return f"""
-{_Q},
+    if sort == "rank":
+        hits = f"""
+candidates AS (
+    SELECT d.document_id
+    {_MATCHES}
+    ORDER BY d.published_on DESC NULLS LAST, d.document_id DESC
+    LIMIT :window
+),
+hits AS (
+    SELECT d.document_id, d.published_on, s.name AS source, d.title, d.body,
+           ts_rank_cd(d.search_vector, q.query) AS rank
+    FROM candidates c JOIN documents d USING (document_id)
+    JOIN sources s ON s.source_id = d.source_id CROSS JOIN q
+    ORDER BY rank DESC, d.document_id
+    LIMIT :limit
+)"""
+    else:
+        hits = f"""
 hits AS (
     SELECT d.document_id, d.published_on, s.name AS source, d.title, d.body,
            ts_rank_cd(d.search_vector, q.query) AS rank
     {_MATCHES}
     ORDER BY {_ORDER[sort]}
     LIMIT :limit
-)
+)"""
+    return f"""
+{_Q},{hits}
 SELECT h.document_id, h.published_on, h.source, h.title,
        round(h.rank::numeric, 4)::float8 AS rank,
        ts_headline('english', h.body, q.query,
@@ -102,7 +127,11 @@ def search_documents(
     newest or oldest first), with the number of all matches in the notes."""
     if sort not in SORTS:
         raise BadArgument(f"--sort must be one of {', '.join(SORTS)}")
-    params = _params(conn, query, source, since, until, entity) | {"limit": limit}
+    params = _params(conn, query, source, since, until, entity) | {
+        "limit": limit,
+        "window": max(RANK_WINDOW, limit),
+        "cap": COUNT_CAP + 1,
+    }
     result = conn.execute(text(_search_sql(sort)), params)
     rows = [tuple(r) for r in result]
     if not rows:
@@ -117,12 +146,21 @@ def search_documents(
             notes = [f"{query!r} holds only stop words ('the', 'and'...), which search ignores"]
         return ReportResult(list(result.keys()), rows, notes)
     total = len(rows)
-    if total == limit:  # there may be more: count them all
-        total = int(conn.scalar(text(f"{_Q} SELECT count(*) {_MATCHES}"), params) or 0)
+    if total == limit:  # there may be more: count them, up to the cap
+        total = int(
+            conn.scalar(
+                text(f"{_Q} SELECT count(*) FROM (SELECT 1 {_MATCHES} LIMIT :cap) x"), params
+            )
+            or 0
+        )
     shown = f"showing {len(rows)}, " if total > len(rows) else ""
     noun = "document matches" if total == 1 else "documents match"
-    found = ReportResult(list(result.keys()), rows, [f"{total:,} {noun} ({shown}sorted by {sort})"])
-    found.total = total
+    counted = f"more than {COUNT_CAP:,}" if total > COUNT_CAP else f"{total:,}"
+    how = f"sorted by {sort}"
+    if sort == "rank" and total > params["window"]:
+        how = f"best first among the {params['window']:,} newest matches"
+    found = ReportResult(list(result.keys()), rows, [f"{counted} {noun} ({shown}{how})"])
+    found.total = total if total <= COUNT_CAP else None
     return found
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy.engine import Engine
 
 from tests.conftest import SEEDS
@@ -92,3 +93,24 @@ def test_search_filters_sorts_counts_and_facets(fresh_db: str, engine: Engine) -
     assert top["documents"] <= len(matching) and 0 < top["share_of_documents"] <= 1
     assert dbapp(fresh_db, "search", "Azerbaijan", "--sort", "best").exit_code == 2
     assert dbapp(fresh_db, "search", "Azerbaijan", "--entity", "Nowhere-land").exit_code == 2
+
+
+def test_search_ranks_a_bounded_window_and_says_so(
+    fresh_db: str, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dbapp import search as search_module
+
+    assert dbapp(fresh_db, "load", str(SEEDS), "--no-progress").exit_code == 0
+    newest = scalar(
+        engine,
+        "SELECT document_id FROM documents WHERE search_vector @@ "
+        "websearch_to_tsquery('english', 'Azerbaijan') ORDER BY published_on DESC LIMIT 1",
+    )
+    monkeypatch.setattr(search_module, "RANK_WINDOW", 1)
+    monkeypatch.setattr(search_module, "COUNT_CAP", 1)
+    ranked = dbapp(fresh_db, "search", "Azerbaijan", "--limit", "1", "--format", "json")
+    assert ranked.exit_code == 0, ranked.output
+    assert [r["document_id"] for r in json.loads(ranked.stdout)] == [newest]
+    assert "more than 1 documents match (showing 1, best first among the 1 newest" in (
+        ranked.stderr
+    )

@@ -288,8 +288,9 @@ def search(
 ) -> None:
     """Full-text search with highlighted snippets (web-search syntax), and how many match.
 
-    "Ranked" means ordered by ts_rank_cd: how often and how close together the words occur,
-    title words weighted above body words.
+    "Ranked" (the default --sort) means: the 1,000 newest matches, best first by ts_rank_cd
+    (how often and how close together the words occur, title words weighted above body
+    words). Matches are counted up to 10,000.
 
     Example: dbapp search '"so-called elections" -coronavirus' --source Trend --facets
     """
