@@ -26,7 +26,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from benchmarks import corpus as corpus_mod
-from benchmarks.load import OUT, dbapp, libpq, print_reports, server, time_reports
+from benchmarks.load import OUT, dbapp, env, libpq, print_reports, server, time_reports
 
 NEW_SEED = 1001
 
@@ -34,7 +34,7 @@ NEW_SEED = 1001
 def run(url: str, *args: str) -> tuple[float, str]:
     """Run a dbapp command end to end; its wall time and stdout."""
     started = time.perf_counter()
-    proc = subprocess.run(dbapp(url, *args), capture_output=True, text=True)
+    proc = subprocess.run(dbapp(url, *args), capture_output=True, text=True, env=env(url))
     elapsed = time.perf_counter() - started
     if proc.returncode not in (0, 5):
         raise SystemExit(f"dbapp {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
@@ -124,7 +124,9 @@ def main() -> None:
         print_reports(results["reports"])
         if not args.no_check:
             started = time.perf_counter()
-            proc = subprocess.run(dbapp(url, "report", "check"), capture_output=True, text=True)
+            proc = subprocess.run(
+                dbapp(url, "report", "check"), capture_output=True, text=True, env=env(url)
+            )
             results["check"] = {
                 "seconds": time.perf_counter() - started,
                 "exit": proc.returncode,

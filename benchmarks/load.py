@@ -134,16 +134,24 @@ class PeakRSS(threading.Thread):
 
 
 def dbapp(url: str, *args: str) -> list[str]:
-    return [sys.executable, "-m", "dbapp", "--database-url", url, *args]
+    """The command line; the URL (with its password) goes in the environment: see env()."""
+    return [sys.executable, "-m", "dbapp", *args]
+
+
+def env(url: str) -> dict[str, str]:
+    """The environment for dbapp(url, ...): DATABASE_URL, never the command line (ps)."""
+    return {k: v for k, v in os.environ.items() if k != "DBAPP_PGDATA"} | {"DATABASE_URL": url}
 
 
 def run_dbapp_load(url: str, files: list[Path], workers: int, batch: int) -> dict[str, Any]:
-    subprocess.run(dbapp(url, "db", "upgrade"), check=True, capture_output=True)
-    subprocess.run(dbapp(url, "entities", "seed"), check=True, capture_output=True)
+    subprocess.run(dbapp(url, "db", "upgrade"), check=True, capture_output=True, env=env(url))
+    subprocess.run(dbapp(url, "entities", "seed"), check=True, capture_output=True, env=env(url))
     cmd = dbapp(url, "load", *map(str, files), "--no-progress", "--workers", str(workers),
                 "--batch-size", str(batch))  # fmt: skip
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env(url)
+    )
     sampler = PeakRSS(proc.pid)
     sampler.start()
     _, stderr = proc.communicate()

@@ -23,7 +23,7 @@ import psutil
 import psycopg
 from sqlalchemy.engine import make_url
 
-from benchmarks.load import OUT, libpq
+from benchmarks.load import OUT, env, libpq
 from dbapp.config import normalise_url
 from dbapp.embedded import EmbeddedServer
 
@@ -60,12 +60,13 @@ def main() -> None:
             conn.execute("DROP DATABASE IF EXISTS dbapp_watch WITH (FORCE)")
             conn.execute("CREATE DATABASE dbapp_watch")
         url = make_url(admin).set(database="dbapp_watch").render_as_string(hide_password=False)
-        base = [sys.executable, "-m", "dbapp", "--database-url", url]
-        subprocess.run([*base, "db", "upgrade"], check=True, capture_output=True)
+        base = [sys.executable, "-m", "dbapp"]  # the URL (a password) goes in the environment
+        subprocess.run([*base, "db", "upgrade"], check=True, capture_output=True, env=env(url))
         watcher = subprocess.Popen(
             [*base, "watch", str(folder), "--interval", "0.2", "--settle", "0.3"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            env=env(url),
             text=True,
         )
         proc = psutil.Process(watcher.pid)

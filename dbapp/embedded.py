@@ -42,6 +42,8 @@ START_TIMEOUT = 60
 REAPER_INTERVAL = 0.5
 REAPER_PATIENCE = 120
 PASSFILE = "dbapp.pgpass"  # inside the data directory, mode 0600
+# The replication login's password, in a primary's data directory once it has had a replica.
+REPLICATION_PASSFILE = "dbapp-replication.pgpass"
 
 
 def _bin_path() -> Path:
@@ -444,6 +446,13 @@ class EmbeddedServer:
         if wanted is None or not _port_free(wanted):
             if port is not None:
                 raise EmbeddedServerError(f"port {port} on {HOST} is already in use")
+            if wanted is not None and (self.pgdata / REPLICATION_PASSFILE).exists():
+                # Its replicas follow it at this port: another one would cut them off.
+                raise EmbeddedServerError(
+                    f"port {wanted} on {HOST}, where this server's replicas follow it, is in "
+                    "use by another program: free it and try again (or start on another port "
+                    "with --port and make the replicas again)"
+                )
             wanted = _free_port()
         self._start(wanted, state)
         state.port = wanted
@@ -517,9 +526,14 @@ class EmbeddedServer:
     def start(self, port: int | None = None) -> ServerStatus:
         """Start and pin the server: it keeps running after this process exits."""
         with self._locked() as state:
+            was_pinned = state.pinned
             state.pinned = True
             self._save(state)
-            self._ensure_running(state, port)
+            try:
+                self._ensure_running(state, port)
+            except BaseException:
+                state.pinned = was_pinned  # not started: not kept running either
+                raise
         return self.status()
 
     def stop(self) -> ServerStatus:

@@ -13,12 +13,17 @@ login (``dbapp_replicator``, SCRAM, password in a 0600 file in its data director
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
 import secrets
 import shutil
+import signal
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,19 +33,19 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from dbapp.config import libpq_url, mask_password
+from dbapp.config import libpq_url, mask_password, normalise_url
 from dbapp.embedded import (
     HOST,
+    REPLICATION_PASSFILE,
     EmbeddedServer,
     _bin_path,
     own_like_parent,
     pgpass_fields,
     write_pgpass,
 )
-from dbapp.errors import ConfigError, DbappError, EmbeddedServerError
+from dbapp.errors import Busy, ConfigError, DbappError, EmbeddedServerError
 
 REPLICATOR = "dbapp_replicator"
-REPLICATION_PASSFILE = "dbapp-replication.pgpass"  # in the primary's data directory, mode 0600
 MARKER = "dbapp-replica.json"  # in the replica's data directory: where it came from
 KEEP_WAL = "4GB"  # the most WAL the primary keeps for a replica that stopped reading
 BASEBACKUP_TIMEOUT = 6 * 3600
@@ -48,16 +53,19 @@ BASEBACKUP_TIMEOUT = 6 * 3600
 
 @dataclass(frozen=True)
 class Source:
-    """Where a replica copies from: libpq keywords for pg_basebackup and for SQL."""
+    """Where a replica copies from: libpq keywords (never the password: that goes to
+    pg_basebackup in its environment, not on its command line) and the password."""
 
-    host: str
-    port: int
-    user: str
+    params: dict[str, str]
     password: str | None
     label: str  # for messages: the URL with its password masked, or "the embedded server"
 
+    @property
+    def user(self) -> str:
+        return self.params.get("user") or os.environ.get("PGUSER") or "postgres"
+
     def conninfo(self, dbname: str = "postgres") -> dict[str, Any]:
-        params: dict[str, Any] = {"host": self.host, "port": self.port, "user": self.user}
+        params: dict[str, Any] = dict(self.params)
         if self.password is not None:
             params["password"] = self.password
         return params | {"dbname": dbname, "connect_timeout": 10}
@@ -131,16 +139,21 @@ def _run_version() -> int:
 
 
 def source_from_url(url: str) -> Source:
-    """A primary given by URL: its own login must be a superuser or have REPLICATION."""
-    parsed = make_url(url)
-    if not parsed.host:
+    """A primary given by URL (any form dbapp accepts, ``?passfile=`` included): its login
+    must be a superuser or have REPLICATION."""
+    libpq = libpq_url(normalise_url(url))  # ConfigError for what is not a PostgreSQL URL
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(libpq)
+    except psycopg.ProgrammingError as exc:
+        raise ConfigError(f"not a usable database URL: {exc}") from None
+    if not params.get("host") or str(params["host"]).startswith("/"):
         raise ConfigError("--from needs a TCP host (postgresql://user@host:port/db)")
+    password = params.pop("password", None)
+    params.pop("dbname", None)
     return Source(
-        host=parsed.host,
-        port=parsed.port or 5432,
-        user=parsed.username or os.environ.get("PGUSER") or "postgres",
-        password=parsed.password if parsed.password is not None else None,
-        label=mask_password(libpq_url(url)),
+        {k: str(v) for k, v in params.items() if v is not None},
+        None if password is None else str(password),
+        mask_password(libpq),
     )
 
 
@@ -183,9 +196,8 @@ def prepare_embedded_primary(primary: EmbeddedServer) -> Source:
             conn.execute(f"ALTER SYSTEM SET max_slot_wal_keep_size = '{KEEP_WAL}'")
             conn.execute("SELECT pg_reload_conf()")
     write_pgpass(passfile, REPLICATOR, password)
-    return Source(
-        HOST, status.port, REPLICATOR, password, f"the embedded server on {primary.pgdata}"
-    )
+    label = f"the embedded server on {primary.pgdata}"
+    return Source({"host": HOST, "port": str(status.port), "user": REPLICATOR}, password, label)
 
 
 def _check_primary_settings(conn: psycopg.Connection[Any]) -> None:
@@ -200,11 +212,45 @@ def _check_primary_settings(conn: psycopg.Connection[Any]) -> None:
         raise ConfigError("the primary has max_wal_senders = 0: raise it and restart the server")
 
 
-def create_replica(target: Path, source: Source) -> ReplicaInfo:
-    """Copy the primary into the new data directory ``target`` and make it a hot standby."""
+def check_target(target: Path, primary: Path | None = None) -> Path:
+    """The replica's directory, absolute; refused when PostgreSQL could not run there."""
     target = target.expanduser().absolute()
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise ConfigError(f"{target} exists and is not an empty directory")
+    if any(ord(c) < 32 or ord(c) == 127 for c in str(target)):
+        raise ConfigError("the replica's directory name holds a control character (a newline?)")
+    if primary is not None and target.is_relative_to(primary):
+        raise ConfigError(f"{target} is inside the primary's data directory {primary}")
+    return target
+
+
+def create_replica(target: Path, source: Source) -> ReplicaInfo:
+    """Copy the primary into the new data directory ``target`` and make it a hot standby.
+
+    One create per directory at a time (a lock next to it). A create that was killed leaves
+    a mark next to the directory, and the next create there clears its partial copy first.
+    """
+    target = check_target(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(target.parent / f".{target.name}.replica-lock", "a+")  # noqa: SIM115
+    except OSError as exc:
+        raise ConfigError(f"cannot use {target.parent}: {exc.strerror}") from None
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Busy(f"another `dbapp db replica create` is making {target}") from None
+        creating = target.parent / f".{target.name}.replica-creating"
+        if creating.exists() and target.is_dir() and not (target / MARKER).exists():
+            _remove_partial(target, made_dir=False)  # an interrupted create's copy
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            raise ConfigError(f"{target} exists and is not an empty directory")
+        creating.write_text(f"{os.getpid()}\n")
+        info = _copy(target, source)
+        creating.unlink(missing_ok=True)
+        return info
+
+
+def _copy(target: Path, source: Source) -> ReplicaInfo:
     slot = slot_name(target)
     with _connect(source.conninfo()) as conn:
         major, ours = _server_major(conn), _run_version()
@@ -224,42 +270,77 @@ def create_replica(target: Path, source: Source) -> ReplicaInfo:
     made_dir = not target.exists()
     try:
         target.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(target, 0o700)  # PostgreSQL refuses a data directory others can read
     except OSError as exc:
         raise ConfigError(f"cannot create {target}: {exc.strerror}") from None
     if replica.system_user:
         replica._prepare_for_system_user()
     started = time.perf_counter()
-    conninfo = " ".join(
-        f"{k}={v}" for k, v in source.conninfo().items() if k not in ("password", "dbname")
+    conninfo = psycopg.conninfo.make_conninfo(
+        **{k: v for k, v in source.params.items() if k != "passfile"}, application_name=slot
     )
+    env = dict(os.environ)
+    if source.password is not None:
+        env["PGPASSWORD"] = source.password
+    if "passfile" in source.params:
+        env["PGPASSFILE"] = source.params["passfile"]
+    args = [
+        "-D", str(target),
+        "-d", conninfo,
+        "-R",               # standby.signal and primary_conninfo
+        "-X", "stream",     # the WAL written meanwhile comes along
+        "-c", "fast",       # do not wait for the next checkpoint
+        "-C", "-S", slot,   # a slot: the primary keeps WAL until the replica has it
+        "--no-password",
+    ]  # fmt: skip
     try:
-        replica._run(
-            "pg_basebackup",
-            [
-                "-D", str(target),
-                "-d", f"{conninfo} application_name={slot}",
-                "-R",               # standby.signal and primary_conninfo
-                "-X", "stream",     # the WAL written meanwhile comes along
-                "-c", "fast",       # do not wait for the next checkpoint
-                "-C", "-S", slot,   # a slot: the primary keeps WAL until the replica has it
-                "--no-password",
-            ],
-            timeout=BASEBACKUP_TIMEOUT,
-            env={"PGPASSWORD": source.password} if source.password is not None else {},
-        )  # fmt: skip
-    except EmbeddedServerError as exc:
+        _basebackup(replica, args, env)
+    except BaseException as exc:  # Ctrl-C included: the copy is stopped and undone
         _remove_partial(target, made_dir)
         _drop_slot(source, slot)
-        raise EmbeddedServerError(f"pg_basebackup from {source.label} failed: {exc}") from None
+        if isinstance(exc, EmbeddedServerError):
+            raise EmbeddedServerError(f"pg_basebackup from {source.label} failed: {exc}") from None
+        raise
     seconds = time.perf_counter() - started
     # The primary's log and handle list came along; they are not the replica's.
-    for name in ("log", ".handle_pids.json", "postmaster.opts"):
+    for name in ("log", ".handle_pids.json", "postmaster.opts", REPLICATION_PASSFILE):
         (target / name).unlink(missing_ok=True)
     if not (target / "dbapp.pgpass").exists():  # a primary that is not dbapp's embedded one
         write_pgpass(target / "dbapp.pgpass", source.user, source.password or "")
     _write_marker(target, {"primary": source.label, "slot": slot, "created": _now()})
     size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
     return ReplicaInfo(target, slot, source.label, seconds, size)
+
+
+def _basebackup(replica: EmbeddedServer, args: list[str], env: dict[str, str]) -> None:
+    """pg_basebackup as the server's OS user; it dies with this process (even by kill -9:
+    Linux's parent-death signal), and is stopped on any error or Ctrl-C here."""
+
+    def die_with_parent() -> None:
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+    try:
+        proc = subprocess.Popen(
+            [str(_bin_path() / "pg_basebackup"), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            user=replica.system_user,
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - single-threaded here
+        )
+    except OSError as exc:
+        raise EmbeddedServerError(f"pg_basebackup failed: {exc}") from None
+    try:
+        output, _ = proc.communicate(timeout=BASEBACKUP_TIMEOUT)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    if proc.returncode != 0:
+        raise EmbeddedServerError(f"pg_basebackup exited with {proc.returncode}: {output.strip()}")
 
 
 def _drop_slot(source: Source, slot: str) -> None:
@@ -408,8 +489,9 @@ def replica_status(target: Path) -> ReplicaStatus:
     )  # fmt: skip
 
 
-def promote(target: Path) -> None:
-    """Turn the replica into a primary (failover): it stops replaying and accepts writes.
+def promote(target: Path) -> str | None:
+    """Turn the replica into a primary (failover): it stops replaying and accepts writes;
+    returns the slot the old primary still keeps for it.
 
     Its link to the old primary (connection settings with the replication password, slot
     name) is removed from its configuration.
@@ -438,3 +520,5 @@ def promote(target: Path) -> None:
             conn.execute("SELECT pg_reload_conf()")
     marker = read_marker(server.pgdata)
     _write_marker(server.pgdata, marker | {"promoted": _now()})
+    slot = marker.get("slot")
+    return str(slot) if slot else None

@@ -184,6 +184,29 @@ def _bindings(conn: Connection, report: Report, params: ReportParams) -> dict[st
     return {name: values[name] for name in report.bound}
 
 
+MAX_PERIODS = 100_000
+_PERIOD_DAYS = {"day": 1.0, "week": 7.0, "month": 30.44, "year": 365.25}
+
+
+def _check_calendar(conn: Connection, params: ReportParams) -> None:
+    """A calendar-complete timeline has a row per period of the range: refuse absurd ones
+    (--since 0001-01-01 --period day would be 740,000 rows)."""
+    first, last = params.since, params.until
+    if first is None or last is None:
+        row = conn.execute(
+            text("SELECT min(day), max(day) FROM summary_source_days WHERE day IS NOT NULL")
+        ).one()
+        first, last = first or row[0], last or row[1]
+    if first is None or last is None or last < first:
+        return
+    periods = int((last - first).days / _PERIOD_DAYS.get(params.period, 1.0)) + 1
+    if periods > MAX_PERIODS:
+        raise ReportError(
+            f"a timeline by {params.period} from {first} to {last} has {periods:,} rows (at most "
+            f"{MAX_PERIODS:,}): use a coarser --period or a shorter --since/--until range"
+        )
+
+
 def run_report(conn: Connection, name: str, params: ReportParams | None = None) -> ReportResult:
     """Run report ``name``; options a report does not take are ignored."""
     report = get_report(name)
@@ -201,6 +224,8 @@ def run_report(conn: Connection, name: str, params: ReportParams | None = None) 
             raise ReportError("--rollup and --query do not combine yet")
         if name == "timeline" and params.entity is None:
             raise ReportError("timeline --rollup needs --entity (whose country or parent)")
+    if name == "timeline":
+        _check_calendar(conn, params)
     bindings = _bindings(conn, report, params)
     sql = report.sql
     if params.query is not None:

@@ -102,6 +102,8 @@ def _params(
         raise BadArgument("search needs some words, e.g. dbapp search 'oil prices'")
     check_text(query, "the search text")
     check_text(entity, "--entity")
+    if entity is not None and not entity.strip():
+        raise BadArgument("--entity is empty: give a name, an alias or #ID")
     if since and until and since > until:
         raise BadArgument("--since is after --until")
     return {

@@ -27,10 +27,18 @@ from dbapp.errors import (
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
 # Outside a terminal (pipes, CI logs) rich would squeeze tables into 80 columns. Markup and
 # emoji codes are off: file names, entity names and messages are data ("[red]x.txt" stays as
 # it is); styled words are built with rich.text.Text instead.
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200, markup=False, emoji=False)
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError  # handled at the CLI edge: the reader has what it wanted
+
+
+out = _Console(
+    soft_wrap=True, width=None if sys.stdout.isatty() else 200, markup=False, emoji=False
+)
 err = Console(
     stderr=True,
     soft_wrap=True,
@@ -38,6 +46,21 @@ err = Console(
     markup=False,
     emoji=False,
 )
+
+
+# C0 controls (but newline and tab), DEL and C1 controls as visible symbols, one character for
+# one: stored text may hold escape sequences that would recolour or retitle the terminal, and a
+# terminal drops BEL or BS, which would shift every highlight after them.
+_VISIBLE = (
+    {c: 0x2400 + c for c in range(32) if c not in (9, 10)}
+    | {127: 0x2421}
+    | dict.fromkeys(range(128, 160), 65533)
+)
+
+
+def printable(value: str) -> str:
+    """``value`` safe for a terminal, with the same length (offsets into it stay right)."""
+    return value.translate(_VISIBLE)
 
 
 def styled(label: str, style: str, rest: str = "") -> Text:

@@ -240,7 +240,10 @@ def _print_status(status: ServerStatus) -> None:
 def start(
     ctx: typer.Context,
     port: Annotated[
-        int | None, typer.Option(help="TCP port on 127.0.0.1 [default: the last one, or free].")
+        int | None,
+        typer.Option(
+            min=1, max=65535, help="TCP port on 127.0.0.1 [default: the last one, or free]."
+        ),
     ] = None,
 ) -> None:
     """Start the embedded server and keep it running (for psql and BI tools) until `db stop`.

@@ -11,7 +11,9 @@ from rich.table import Table
 from dbapp.cli._common import err, handle_errors, out, settings
 from dbapp.config import EMBEDDED_DATABASE
 from dbapp.embedded import EmbeddedServer
+from dbapp.errors import ConfigError
 from dbapp.replica import (
+    check_target,
     create_replica,
     prepare_embedded_primary,
     promote,
@@ -63,6 +65,9 @@ def create(
         pinned = True
     else:
         primary = EmbeddedServer(s.pgdata)
+        check_target(target, primary.pgdata)
+        if not (primary.pgdata / "PG_VERSION").exists():
+            raise ConfigError(f"there is no database at {primary.pgdata} to copy yet")
         with primary.running():
             info = create_replica(target, prepare_embedded_primary(primary))
             pinned = primary.status().pinned
@@ -81,7 +86,10 @@ def create(
 def start(
     target: DirArg,
     port: Annotated[
-        int | None, typer.Option(help="TCP port on 127.0.0.1 [default: the last one, or free].")
+        int | None,
+        typer.Option(
+            min=1, max=65535, help="TCP port on 127.0.0.1 [default: the last one, or free]."
+        ),
     ] = None,
 ) -> None:
     """Start the replica and keep it running until `db replica stop`.
@@ -159,5 +167,10 @@ def promote_command(target: DirArg) -> None:
 
     Example: dbapp db replica promote ~/replica
     """
-    promote(target)
+    slot = promote(target)
     err.print(f"{Path(target).expanduser().absolute()} is now a primary; it accepts writes")
+    if slot:
+        err.print(
+            f"the old primary still keeps replication slot {slot} (up to 4 GB of WAL); if it "
+            f"is still in use, drop it there: SELECT pg_drop_replication_slot('{slot}')"
+        )

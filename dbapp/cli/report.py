@@ -16,7 +16,7 @@ from rich.text import Text
 from sqlalchemy.engine import Engine
 
 from dbapp import migrate, summaries
-from dbapp.cli._common import MAX_ID, MAX_ROWS, err, out, print_error, settings
+from dbapp.cli._common import MAX_ID, MAX_ROWS, err, out, print_error, printable, settings
 from dbapp.db import open_database
 from dbapp.plot import plot
 from dbapp.report import (
@@ -45,7 +45,7 @@ def _cell(value: Any, column: str = "") -> str:
         return f"{value:.4g}"
     if isinstance(value, int) and not column.endswith("_id"):
         return f"{value:,}"  # counts get separators; ids stay copyable (dbapp show 1984)
-    return str(value)
+    return printable(str(value))
 
 
 def _jsonable(value: Any) -> Any:

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from dbapp.cli._common import MAX_ID, out, settings
+from dbapp.cli._common import MAX_ID, out, printable, settings
 from dbapp.db import open_database
 from dbapp.errors import BadArgument
 from dbapp.show import ShownDocument, show_document
@@ -55,10 +55,10 @@ def _print(doc: ShownDocument) -> None:
     meta.add_row("document", str(doc.document_id))
     for key, value in doc.metadata.items():
         if value is not None:
-            meta.add_row(key.replace("_", " "), str(value))
+            meta.add_row(key.replace("_", " "), printable(str(value)))
     out.print(meta)
     out.print()
-    body = Text(doc.body)
+    body = Text(printable(doc.body))
     if out.is_terminal:
         for m in doc.mentions:
             body.stylize(KIND_STYLES.get(m.kind, "bold"), m.start, m.end)
@@ -67,6 +67,6 @@ def _print(doc: ShownDocument) -> None:
     table = Table("start", "end", "surface", "kind", "entity", "external_id", "role",
                   title=f"{len(doc.mentions)} mentions", title_justify="left")  # fmt: skip
     for m in doc.mentions:
-        table.add_row(str(m.start), str(m.end), Text(m.surface), m.kind, Text(m.entity),
+        table.add_row(str(m.start), str(m.end), Text(printable(m.surface)), m.kind, Text(m.entity),
                       m.external_id or "", m.role)  # fmt: skip
     out.print(table)
