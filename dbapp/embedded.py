@@ -533,6 +533,7 @@ class EmbeddedServer:
                 self._ensure_running(state, port)
             except BaseException:
                 state.pinned = was_pinned  # not started: not kept running either
+                self._save(state)
                 raise
         return self.status()
 

@@ -163,7 +163,9 @@ def test_second_replica_from_url_then_promoted_takes_a_load(
     primary, replica = pair
     standby = tmp_path_factory.mktemp("failover") / "standby"
     owner = EmbeddedServer(primary)
-    source = f"postgresql://postgres:{owner.password()}@127.0.0.1:{owner.status().port}/dbapp"
+    # The URL `dbapp db url` prints: no password in it, libpq reads the passfile it names.
+    source = cli(primary, "db", "url").stdout.strip()
+    assert "passfile=" in source and owner.password() not in source
     made = plain(primary, "db", "replica", "create", str(standby), "--from", source)
     assert made.exit_code == 0, made.output
     assert owner.password() not in made.output  # the URL is shown masked
@@ -210,3 +212,58 @@ def test_create_refuses_a_used_directory_and_a_non_replica(
         result = plain(primary, "db", "replica", verb, str(tmp_path))
         assert result.exit_code == 2, (verb, result.output)
         assert "not a replica" in result.stderr
+
+
+def test_an_interrupted_create_is_cleared_and_an_empty_directory_works(
+    pair: tuple[Path, Path], tmp_path: Path
+) -> None:
+    primary, _ = pair
+    # What a create killed midway leaves: its mark next to the directory, a partial copy.
+    target = tmp_path / "again"
+    target.mkdir()
+    (target / "PG_VERSION").write_text("18\n")
+    (target / "base").mkdir()
+    (tmp_path / ".again.replica-creating").write_text("12345\n")
+    made = plain(primary, "db", "replica", "create", str(target))
+    assert made.exit_code == 0, made.output
+    assert not (tmp_path / ".again.replica-creating").exists()
+    # An existing empty directory (mode 0755) becomes a data directory PostgreSQL accepts.
+    empty = tmp_path / "empty"
+    empty.mkdir(mode=0o755)
+    assert plain(primary, "db", "replica", "create", str(empty)).exit_code == 0
+    try:
+        started = plain(primary, "db", "replica", "start", str(empty))
+        assert started.exit_code == 0, started.output
+        assert started.stdout.strip().startswith("postgresql://")  # only the URL on stdout
+        assert len(started.stdout.strip().splitlines()) == 1
+    finally:
+        EmbeddedServer(empty).stop()
+        EmbeddedServer(target).stop()
+    inside = plain(primary, "db", "replica", "create", str(primary / "inner"))
+    assert inside.exit_code == 2 and "inside the primary" in inside.stderr
+    newline = plain(primary, "db", "replica", "create", str(tmp_path / "a\nb"))
+    assert newline.exit_code == 2 and "control character" in newline.stderr
+    for bad in ("mysql://root@127.0.0.1/x", "garbage", "postgresql://u@127.0.0.1:abc/x"):
+        result = plain(primary, "db", "replica", "create", str(tmp_path / "x"), "--from", bad)
+        assert result.exit_code == 2, (bad, result.output)
+
+
+def test_a_primary_with_replicas_keeps_its_port(tmp_path: Path) -> None:
+    import socket
+
+    from dbapp.embedded import REPLICATION_PASSFILE
+    from dbapp.errors import EmbeddedServerError
+
+    server = EmbeddedServer(tmp_path / "pgdata")
+    port = server.start().port
+    assert port is not None
+    (server.pgdata / REPLICATION_PASSFILE).write_text("x")  # as if it had a replica
+    server.stop()
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", port))
+        blocker.listen()
+        with pytest.raises(EmbeddedServerError, match="replicas follow it"):
+            server.start()
+    assert not server.status().pinned  # a failed start does not keep it "running"
+    assert server.start().port == port  # free again: the same port
+    server.stop()

@@ -560,3 +560,10 @@ def test_rollups_to_countries_and_the_codes_a_map_needs(corpus: str, engine: Eng
     for bad in (["co-mentions", "--rollup", "country"], ["top-entities", "--rollup", "town"],
                 ["timeline", "--rollup", "country"]):  # fmt: skip
         assert dbapp(corpus, "report", *bad).exit_code == 2, bad
+
+
+def test_timeline_refuses_an_absurd_calendar(corpus: str) -> None:
+    huge = dbapp(corpus, "report", "timeline", "--since", "0001-01-01", "--period", "day")
+    assert huge.exit_code == 2 and "at most 100,000" in huge.stderr
+    yearly = report_json(corpus, "timeline", "--since", "0001-01-01", "--period", "year")
+    assert len(yearly) == 2024 and yearly[-1]["documents"] == 4  # a1 a2 b1 b2 (b3 undated)

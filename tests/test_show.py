@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -114,3 +115,18 @@ def test_search_ranks_a_bounded_window_and_says_so(
     assert "more than 1 documents match (showing 1, best first among the 1 newest" in (
         ranked.stderr
     )
+
+
+def test_show_makes_control_characters_visible_and_keeps_offsets(
+    fresh_db: str, tmp_path: Path
+) -> None:
+    body = "Ctl \x1b[31mRED\x1b[0m then \x07 bell \x08\x08 Azerbaijan and Baku."
+    path = tmp_path / "odd.jsonl"
+    path.write_text(json.dumps({"text": body, "date": "2024-01-01", "source": "Odd"}) + "\n")
+    assert dbapp(fresh_db, "load", str(path), "--no-progress").exit_code == 0
+    data = json.loads(dbapp(fresh_db, "show", "1", "--format", "json").stdout)
+    assert data["body"] == body  # stored as given
+    assert all(body[m["start"] : m["end"]] == m["surface"] for m in data["mentions"])
+    shown = dbapp(fresh_db, "show", "1").stdout
+    assert "\x1b" not in shown and "\x07" not in shown and "\x08" not in shown
+    assert "␛[31mRED" in shown and "␇ bell ␈␈ Azerbaijan" in shown
