@@ -53,6 +53,7 @@ REFERENCE = {
     "ignored_surfaces",
     "catalogue_imports",
     "entity_candidates",
+    "entity_relations",
     "loads",
     "deletions",
     "watched_files",
