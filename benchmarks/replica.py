@@ -65,13 +65,17 @@ def counts(server: EmbeddedServer) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
+Sample = tuple[float, int | None, float | None, str | None, str | None]
+
+
 class LagSampler(threading.Thread):
-    """``replica_status`` once a second: (elapsed, lag bytes, lag seconds)."""
+    """``replica_status`` once a second: (elapsed, lag bytes, lag seconds as reported, primary
+    WAL position, replayed position)."""
 
     def __init__(self, replica: Path) -> None:
         super().__init__(daemon=True)
         self.replica = replica
-        self.samples: list[tuple[float, int | None, float | None]] = []
+        self.samples: list[Sample] = []
         self.stop = threading.Event()
         self.started = time.perf_counter()
 
@@ -82,7 +86,27 @@ class LagSampler(threading.Thread):
             except Exception as exc:  # noqa: BLE001 - a sample lost is recorded, not fatal
                 print(f"  sample failed: {exc}", flush=True)
                 continue
-            self.samples.append((time.perf_counter() - self.started, st.lag_bytes, st.lag_seconds))
+            self.samples.append(
+                (time.perf_counter() - self.started, st.lag_bytes, st.lag_seconds,
+                 st.primary_lsn, st.replay_lsn)
+            )  # fmt: skip
+
+
+def staleness(
+    samples: list[tuple[float, int | None, float | None, str | None, str | None]],
+) -> list[float]:
+    """How stale the replica was, measured, not reported: for each sample, the time until a
+    later sample shows the replica has replayed the primary's position of that moment."""
+    from dbapp.replica import lsn_bytes
+
+    points = [(t, lsn_bytes(p), lsn_bytes(r)) for t, _, _, p, r in samples if p and r]
+    out = []
+    for i, (t, primary, _) in enumerate(points):
+        for t2, _, replayed in points[i:]:
+            if replayed >= primary:
+                out.append(t2 - t)
+                break
+    return out
 
 
 def main() -> None:
@@ -116,14 +140,19 @@ def main() -> None:
         while replica_status(REPLICA_A).lag_bytes not in (0, None):
             time.sleep(0.5)
         results["catch_up_after_load_seconds"] = time.perf_counter() - caught_up
-        seconds = [s for _, _, s in sampler.samples if s is not None]
-        lag_bytes = [b for _, b, _ in sampler.samples if b is not None]
+        seconds = [s for _, _, s, _, _ in sampler.samples if s is not None]
+        lag_bytes = [b for _, b, _, _, _ in sampler.samples if b is not None]
+        stale = staleness(sampler.samples)
         results["lag"] = {
             "samples": len(sampler.samples),
             "max_seconds": max(seconds, default=None),
             "median_seconds": statistics.median(seconds) if seconds else None,
             "p95_seconds": sorted(seconds)[int(0.95 * (len(seconds) - 1))] if seconds else None,
             "max_bytes": max(lag_bytes, default=None),
+            # Measured staleness (1 s resolution): what a reader of the replica experiences.
+            "stale_max_seconds": max(stale, default=None),
+            "stale_p95_seconds": sorted(stale)[int(0.95 * (len(stale) - 1))] if stale else None,
+            "stale_median_seconds": statistics.median(stale) if stale else None,
             "median_bytes": statistics.median(lag_bytes) if lag_bytes else None,
             "timeline": sampler.samples[:: max(1, len(sampler.samples) // 200)],
         }
@@ -132,6 +161,8 @@ def main() -> None:
         print(f"load with a replica streaming: {results['load_seconds_with_replica']:.1f} s; "
               f"lag max {results['lag']['max_seconds']} s, p95 {results['lag']['p95_seconds']} s, "
               f"max {results['lag']['max_bytes']} bytes", flush=True)  # fmt: skip
+        print(f"measured staleness: max {results['lag']['stale_max_seconds']} s, "
+              f"p95 {results['lag']['stale_p95_seconds']} s", flush=True)  # fmt: skip
 
         results["create_seconds"] = run(*dbapp(None, "db", "replica", "create", str(REPLICA_B)))
         results["replica_mb"] = (
