@@ -121,6 +121,20 @@ def _connect(params: dict[str, Any]) -> psycopg.Connection[Any]:
         raise EmbeddedServerError(f"cannot connect to {where}: {first}") from None
 
 
+def _owner_connect(server: EmbeddedServer) -> psycopg.Connection[Any]:
+    """A connection to a running embedded server's maintenance database, as its owner."""
+    owner = make_url(server.url("postgres"))
+    return _connect(
+        {
+            "host": HOST,
+            "port": owner.port,
+            "user": owner.username,
+            "password": owner.password,
+            "dbname": "postgres",
+        }
+    )
+
+
 def _server_major(conn: psycopg.Connection[Any]) -> int:
     row = conn.execute("SELECT current_setting('server_version_num')::int / 10000").fetchone()
     assert row is not None
@@ -172,16 +186,7 @@ def prepare_embedded_primary(primary: EmbeddedServer) -> Source:
         password = pgpass_fields(passfile.read_text().strip())[4]
     except (OSError, IndexError):
         password = secrets.token_hex(24)
-    owner = make_url(primary.url("postgres"))
-    with _connect(
-        {
-            "host": HOST,
-            "port": status.port,
-            "user": owner.username,
-            "password": owner.password,
-            "dbname": "postgres",
-        }
-    ) as conn:
+    with _owner_connect(primary) as conn:
         _check_primary_settings(conn)
         from dbapp.roles import scram_sha256
 
@@ -422,16 +427,7 @@ def replica_status(target: Path) -> ReplicaStatus:
             **base, streaming=None, replay_lsn=None, primary_lsn=None, lag_bytes=None,
             lag_seconds=None, note=f"not running: `dbapp db replica start {server.pgdata}`",
         )  # fmt: skip
-    owner = make_url(server.url("postgres"))
-    with _connect(
-        {
-            "host": HOST,
-            "port": status.port,
-            "user": owner.username,
-            "password": owner.password,
-            "dbname": "postgres",
-        }
-    ) as conn:
+    with _owner_connect(server) as conn:
         row = conn.execute(
             "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text, "
             "current_setting('primary_conninfo'), "
@@ -501,17 +497,7 @@ def promote(target: Path) -> str | None:
         raise ConfigError(f"{server.pgdata} is already a primary (promoted before)")
     with server.running():
         server._run("pg_ctl", ["-D", str(server.pgdata), "-w", "-t", "120", "promote"])
-        owner = make_url(server.url("postgres"))
-        status = server.status()
-        with _connect(
-            {
-                "host": HOST,
-                "port": status.port,
-                "user": owner.username,
-                "password": owner.password,
-                "dbname": "postgres",
-            }
-        ) as conn:
+        with _owner_connect(server) as conn:
             row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
             if row is None or row[0]:
                 raise DbappError(f"{server.pgdata} is still in recovery after promote")

@@ -44,11 +44,10 @@ class Report:
 
     @property
     def bound(self) -> set[str]:
-        query = (self.query_sql or "").replace("{matched}", MATCHED)
         return (
-            set(_PARAM.findall(self.sql))
-            | set(_PARAM.findall(query))
-            | set(_PARAM.findall(self.rollup_sql or ""))
+            set(_PARAM.findall(_expand(self.sql)))
+            | set(_PARAM.findall(_expand(self.query_sql or "")))
+            | set(_PARAM.findall(_expand(self.rollup_sql or "")))
         )
 
 
@@ -105,6 +104,34 @@ def get_report(name: str) -> Report:
     if name not in reports:
         raise NotFound(f"no report {name!r}; reports: {', '.join(reports)}")
     return reports[name]
+
+
+# Every period of a timeline's range: from --since (or the first article) to --until (or the
+# last), so charts do not draw straight through periods without articles. `periods` holds the
+# articles per period (the denominator of shares), `calendar` every period.
+CALENDAR = """periods AS (
+    SELECT date_trunc(:period, day)::date AS period, sum(documents)::integer AS documents
+    FROM report_daily_documents
+    WHERE day IS NOT NULL
+      AND (CAST(:since AS date) IS NULL OR day >= :since)
+      AND (CAST(:until AS date) IS NULL OR day <= :until)
+      AND (CAST(:source AS text) IS NULL OR source = :source)
+    GROUP BY 1
+),
+bounds AS (
+    SELECT date_trunc(:period, coalesce(CAST(:since AS date), min(period)))::date AS first,
+           date_trunc(:period, coalesce(CAST(:until AS date), max(period)))::date AS last
+    FROM periods
+),
+calendar AS (
+    SELECT g::date AS period
+    FROM bounds, generate_series(first, last, CAST('1 ' || :period AS interval)) AS g
+)"""
+
+
+def _expand(sql: str) -> str:
+    """A report's SQL with the shared pieces put in."""
+    return sql.replace("{matched}", MATCHED).replace("{calendar}", CALENDAR)
 
 
 # The articles matching --query (and --since/--until/--source), once per report run.
@@ -229,9 +256,10 @@ def run_report(conn: Connection, name: str, params: ReportParams | None = None) 
     bindings = _bindings(conn, report, params)
     sql = report.sql
     if params.query is not None:
-        sql = str(report.query_sql).replace("{matched}", MATCHED)
+        sql = str(report.query_sql)
     elif params.rollup is not None:
         sql = str(report.rollup_sql)
+    sql = _expand(sql)
     # Live aggregates (a date range's co-mentions) hash hundreds of thousands of rows: room
     # for that in memory, for this transaction only.
     conn.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))

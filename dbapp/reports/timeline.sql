@@ -1,25 +1,6 @@
 -- description: Attention over time (per day, week, month or year); one entity with --entity, else all articles. Every period of the range has a row, zeros included.
 -- params: entity, period, since, until, source
-WITH periods AS (
-    SELECT date_trunc(:period, day)::date AS period, sum(documents)::integer AS documents
-    FROM report_daily_documents
-    WHERE day IS NOT NULL
-      AND (CAST(:since AS date) IS NULL OR day >= :since)
-      AND (CAST(:until AS date) IS NULL OR day <= :until)
-      AND (CAST(:source AS text) IS NULL OR source = :source)
-    GROUP BY 1
-),
--- Calendar-complete: from --since (or the first period with articles) to --until (or the
--- last), so charts do not draw straight through months without articles.
-bounds AS (
-    SELECT date_trunc(:period, coalesce(CAST(:since AS date), min(period)))::date AS first,
-           date_trunc(:period, coalesce(CAST(:until AS date), max(period)))::date AS last
-    FROM periods
-),
-calendar AS (
-    SELECT g::date AS period
-    FROM bounds, generate_series(first, last, CAST('1 ' || :period AS interval)) AS g
-),
+WITH {calendar},
 hits AS (
     SELECT date_trunc(:period, day)::date AS period, sum(mentions)::integer AS mentions,
            sum(documents)::integer AS documents

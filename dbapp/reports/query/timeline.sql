@@ -1,24 +1,7 @@
 -- Attention over time for the articles matching --query: matching articles (or, with --entity,
 -- matching articles that mention it) per period, against all articles of the period.
 WITH {matched},
-periods AS (
-    SELECT date_trunc(:period, day)::date AS period, sum(documents)::integer AS documents
-    FROM report_daily_documents
-    WHERE day IS NOT NULL
-      AND (CAST(:since AS date) IS NULL OR day >= :since)
-      AND (CAST(:until AS date) IS NULL OR day <= :until)
-      AND (CAST(:source AS text) IS NULL OR source = :source)
-    GROUP BY 1
-),
-bounds AS (
-    SELECT date_trunc(:period, coalesce(CAST(:since AS date), min(period)))::date AS first,
-           date_trunc(:period, coalesce(CAST(:until AS date), max(period)))::date AS last
-    FROM periods
-),
-calendar AS (
-    SELECT g::date AS period
-    FROM bounds, generate_series(first, last, CAST('1 ' || :period AS interval)) AS g
-),
+{calendar},
 hits AS (
     SELECT date_trunc(:period, x.published_on)::date AS period,
            count(*)::integer AS documents, sum(x.mentions)::integer AS mentions

@@ -11,24 +11,7 @@ members AS (
     WHERE (CASE WHEN :rollup = 'country' THEN r.country_id
                 ELSE coalesce(r.parent_id, r.entity_id) END) = root.root_id
 ),
-periods AS (
-    SELECT date_trunc(:period, day)::date AS period, sum(documents)::integer AS documents
-    FROM report_daily_documents
-    WHERE day IS NOT NULL
-      AND (CAST(:since AS date) IS NULL OR day >= :since)
-      AND (CAST(:until AS date) IS NULL OR day <= :until)
-      AND (CAST(:source AS text) IS NULL OR source = :source)
-    GROUP BY 1
-),
-bounds AS (
-    SELECT date_trunc(:period, coalesce(CAST(:since AS date), min(period)))::date AS first,
-           date_trunc(:period, coalesce(CAST(:until AS date), max(period)))::date AS last
-    FROM periods
-),
-calendar AS (
-    SELECT g::date AS period
-    FROM bounds, generate_series(first, last, CAST('1 ' || :period AS interval)) AS g
-),
+{calendar},
 hits AS (
     SELECT date_trunc(:period, d.published_on)::date AS period, count(*)::integer AS mentions,
            count(DISTINCT m.document_id)::integer AS documents
