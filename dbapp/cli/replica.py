@@ -149,7 +149,12 @@ def status(target: DirArg) -> None:
         table.add_row("replayed up to", st.replay_lsn or "-")
         table.add_row("primary at", st.primary_lsn or "-")
         table.add_row("lag", _fmt_bytes(st.lag_bytes))
-        table.add_row("lag (seconds)", "-" if st.lag_seconds is None else f"{st.lag_seconds:.1f} s")
+        table.add_row(
+            "lag (seconds)",
+            "-" if st.lag_seconds is None else f"{st.lag_seconds:.1f} s (measured)",
+        )
+        if st.reported_replay_lag is not None:
+            table.add_row("PostgreSQL's replay_lag", f"{st.reported_replay_lag:.1f} s")
     if st.note:
         table.add_row("note", st.note)
     out.print(table)
