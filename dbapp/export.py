@@ -20,31 +20,13 @@ from sqlalchemy.engine import Connection
 
 from dbapp.errors import BadArgument, DbappError, check_text
 from dbapp.models import ENTITY_KINDS
+from dbapp.report import SCOPE as _SCOPE
 from dbapp.report import resolve_source
 
 WHATS = ("documents", "mentions", "entities")
 FORMATS = ("jsonl", "csv", "parquet")
 BATCH = 2000
 
-# The documents in scope: every filter of the reports, --query included.
-_SCOPE = """
-WITH q AS (
-    SELECT CASE WHEN CAST(:query AS text) IS NULL THEN NULL
-                ELSE websearch_to_tsquery('english', :query) END AS query
-),
-scope AS (
-    SELECT d.document_id
-    FROM documents d CROSS JOIN q
-    WHERE (q.query IS NULL OR d.search_vector @@ q.query)
-      AND (CAST(:since AS date) IS NULL OR d.published_on >= :since)
-      AND (CAST(:until AS date) IS NULL OR d.published_on <= :until)
-      AND (CAST(:source AS text) IS NULL
-           OR d.source_id = (SELECT source_id FROM sources WHERE name = :source))
-      AND (CAST(:entity_id AS integer) IS NULL OR EXISTS (
-          SELECT 1 FROM mentions m
-          WHERE m.document_id = d.document_id AND m.entity_id = CAST(:entity_id AS integer)))
-)
-"""
 QUERIES = {
     "documents": _SCOPE
     + """

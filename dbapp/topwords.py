@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from dbapp.errors import BadArgument, check_text
-from dbapp.report import ReportResult, resolve_source
+from dbapp.report import SCOPE, ReportResult, resolve_source
 
 DEFAULT_SAMPLE = 1000
 SORTS = ("frequent", "distinctive")
@@ -36,25 +36,15 @@ STOPWORDS = frozenset(
 )
 _WORD = re.compile(r"[^\W\d_](?:[\w'’-]*[^\W_])?")
 
-_SAMPLE = """
-WITH q AS (
-    SELECT CASE WHEN CAST(:query AS text) IS NULL THEN NULL
-                ELSE websearch_to_tsquery('english', :query) END AS query
-),
-scope AS (
-    SELECT d.document_id, d.title, d.body
-    FROM documents d CROSS JOIN q
-    WHERE (q.query IS NULL OR d.search_vector @@ q.query)
-      AND (CAST(:since AS date) IS NULL OR d.published_on >= :since)
-      AND (CAST(:until AS date) IS NULL OR d.published_on <= :until)
-      AND (CAST(:source AS text) IS NULL
-           OR d.source_id = (SELECT source_id FROM sources WHERE name = :source))
-)
-SELECT coalesce(title, '') || E'\\n' || body, count(*) OVER ()
-FROM scope
-ORDER BY md5(document_id::text || :seed)
+_SAMPLE = (
+    SCOPE
+    + """
+SELECT coalesce(d.title, '') || E'\\n' || d.body, count(*) OVER ()
+FROM scope JOIN documents d USING (document_id)
+ORDER BY md5(d.document_id::text || :seed)
 LIMIT :sample
 """
+)
 
 
 def _terms(body: str, bigrams: bool) -> set[str]:
@@ -77,7 +67,8 @@ def _sample(
 ) -> tuple[Counter[str], int, int]:
     """Document frequencies of the terms in a random sample; (counts, sampled, matching)."""
     rows = conn.execute(
-        text(_SAMPLE), params | {"query": query, "sample": sample, "seed": seed}
+        text(_SAMPLE),
+        params | {"query": query, "sample": sample, "seed": seed, "entity_id": None},
     ).all()
     counts: Counter[str] = Counter()
     for body, _ in rows:
