@@ -52,8 +52,10 @@ def read_only_message(detail: str = "") -> str:
 
 def ensure_writable(engine: Engine) -> None:
     """Refuse, in one line, to write to a hot standby (before any work is done)."""
+    from dbapp.locks import on_replica
+
     with engine.connect() as conn:
-        if conn.scalar(text("SELECT pg_is_in_recovery()")):
+        if on_replica(conn):
             raise ReadOnlyServer(read_only_message())
 
 

@@ -415,7 +415,7 @@ def replica_status(target: Path, timeout: float = LAG_WAIT) -> ReplicaStatus:
     of the moment of asking (up to ``timeout``); zero when it has caught up.
     """
     marker = read_marker(target)
-    server = replica_server(target)
+    server = EmbeddedServer(target.expanduser().absolute())
     status = server.status()
     promoted = not (server.pgdata / "standby.signal").exists()
     base: dict[str, Any] = {

@@ -161,9 +161,8 @@ def search_documents(
     how = f"sorted by {sort}"
     if sort == "rank" and total > params["window"]:
         how = f"best first among the {params['window']:,} newest matches"
-    found = ReportResult(list(result.keys()), rows, [f"{counted} {noun} ({shown}{how})"])
-    found.total = total if total <= COUNT_CAP else None
-    return found
+    notes = [f"{counted} {noun} ({shown}{how})"]
+    return ReportResult(list(result.keys()), rows, notes, total if total <= COUNT_CAP else None)
 
 
 def search_facets(

@@ -6,7 +6,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import psycopg
 import psycopg.errors
@@ -77,6 +77,13 @@ EXIT_INTERRUPTED = 130
 MAX_ROWS = 1_000_000
 MAX_BATCH = 100_000
 MAX_ID = 2**31 - 1
+
+
+# --port of `db start` and `db replica start`.
+PortOption = Annotated[
+    int | None,
+    typer.Option(min=1, max=65535, help="TCP port on 127.0.0.1 [default: the last one, or free]."),
+]
 
 
 def settings(ctx: typer.Context) -> Settings:

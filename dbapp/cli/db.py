@@ -12,7 +12,7 @@ from sqlalchemy.engine import URL, make_url
 
 from dbapp import bulk, migrate
 from dbapp.backup import backup, check_backup_file, restore
-from dbapp.cli._common import err, handle_errors, out, settings, styled
+from dbapp.cli._common import PortOption, err, handle_errors, out, settings, styled
 from dbapp.cli.replica import replica_app
 from dbapp.db import client_url, open_database
 from dbapp.embedded import EmbeddedServer, ServerStatus
@@ -239,12 +239,7 @@ def _print_status(status: ServerStatus) -> None:
 @handle_errors
 def start(
     ctx: typer.Context,
-    port: Annotated[
-        int | None,
-        typer.Option(
-            min=1, max=65535, help="TCP port on 127.0.0.1 [default: the last one, or free]."
-        ),
-    ] = None,
+    port: PortOption = None,
 ) -> None:
     """Start the embedded server and keep it running (for psql and BI tools) until `db stop`.
 

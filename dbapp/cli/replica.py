@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from dbapp.cli._common import err, handle_errors, out, settings
+from dbapp.cli._common import PortOption, err, handle_errors, out, settings
 from dbapp.config import EMBEDDED_DATABASE
 from dbapp.embedded import EmbeddedServer
 from dbapp.errors import ConfigError
@@ -85,12 +85,7 @@ def create(
 @handle_errors
 def start(
     target: DirArg,
-    port: Annotated[
-        int | None,
-        typer.Option(
-            min=1, max=65535, help="TCP port on 127.0.0.1 [default: the last one, or free]."
-        ),
-    ] = None,
+    port: PortOption = None,
 ) -> None:
     """Start the replica and keep it running until `db replica stop`.
 
