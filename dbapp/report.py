@@ -219,7 +219,7 @@ def _bindings(conn: Connection, report: Report, params: ReportParams) -> dict[st
     values = {
         "since": params.since,
         "until": params.until,
-        "source": resolve_source(conn, params.source) if "source" in report.options else None,
+        "source": resolve_source(conn, params.source) if "source" in report.bound else None,
         "entity_id": entity_id,
         "kind": params.kind.upper() if params.kind else None,
         "limit": params.limit,
@@ -268,18 +268,16 @@ def run_report(conn: Connection, name: str, params: ReportParams | None = None) 
         if report.rollup_sql is None:
             with_rollup = [r.name for r in list_reports().values() if r.rollup_sql]
             raise ReportError(f"{name} does not take --rollup (these do: {', '.join(with_rollup)})")
-        if params.query is not None:
-            raise ReportError("--rollup and --query do not combine yet")
         if name == "timeline" and params.entity is None:
             raise ReportError("timeline --rollup needs --entity (whose country or parent)")
     if name == "timeline":
         _check_calendar(conn, params)
     bindings = _bindings(conn, report, params)
     sql = report.sql
-    if params.query is not None:
-        sql = str(report.query_sql)
-    elif params.rollup is not None:
+    if params.rollup is not None:  # the roll-up forms take --query themselves
         sql = str(report.rollup_sql)
+    elif params.query is not None:
+        sql = str(report.query_sql)
     sql = _expand(sql)
     # Live aggregates (a date range's co-mentions) hash hundreds of thousands of rows: room
     # for that in memory, for this transaction only.
@@ -291,7 +289,9 @@ def run_report(conn: Connection, name: str, params: ReportParams | None = None) 
         for o in ("since", "until", "source", "entity", "kind", "query", "rollup")
         if getattr(params, o) is not None
     ]
-    ignored = [o for o in unused if o not in report.options]
+    # The --query and --rollup forms may take filters the plain form does not (overview).
+    used = {"entity" if n == "entity_id" else n for n in _PARAM.findall(sql)}
+    ignored = [o for o in unused if o not in report.options and o not in used]
     if ignored:
         notes.append(f"{name} ignores --{', --'.join(ignored)}")
     stale = conn.scalar(text("SELECT reason FROM summary_state WHERE stale"))

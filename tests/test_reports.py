@@ -168,8 +168,23 @@ def test_reports_over_the_articles_matching_a_query(corpus: str) -> None:
     named = report_json(corpus, "timeline", "--query", "Armenia", "--entity", "Armenia",
                         "--period", "month")  # fmt: skip
     assert [(r["mentions"], r["documents"]) for r in named] == [(2, 1), (1, 1)]
-    refused = dbapp(corpus, "report", "overview", "--query", "Armenia")
-    assert refused.exit_code == 2 and "does not take --query" in refused.stderr
+    # Every report takes --query. Overview: a1, b1, b3 of the 5 articles; mentions (no
+    # bylines): a1 4, b1 3, b3 1; entities: Armenia, Azerbaijan, Brussels, UN, Karabakh.
+    (glance,) = report_json(corpus, "overview", "--query", "Armenia")
+    assert (glance["documents"], glance["documents_in_range"], glance["share_of_documents"],
+            glance["sources"], glance["undated_documents"], glance["mentions"],
+            glance["entities_mentioned"]) == (3, 5, 0.6, 2, 1, 8, 5)  # fmt: skip
+    assert (glance["first_published"], glance["last_published"]) == ("2024-01-05", "2024-02-10")
+    beta = dbapp(corpus, "report", "overview", "--query", "Armenia", "--source", "Beta",
+                 "--format", "json")  # fmt: skip
+    assert beta.exit_code == 0 and "ignores" not in beta.stderr, beta.output
+    # Beta: b1 and b3 match, of its 3 articles.
+    assert [(r["documents"], r["documents_in_range"]) for r in json.loads(beta.stdout)] == [(2, 3)]
+    per_source = report_json(corpus, "source-entities", "--query", "Karabakh", "--limit", "2")
+    assert [(r["source"], r["entity"], r["documents"]) for r in per_source] == [
+        ("Beta", "Armenia", 1),  # b1 only; ties broken by name
+        ("Beta", "Karabakh", 1),
+    ]
     assert dbapp(corpus, "report", "timeline", "--query", "  ").exit_code == 2
 
 
@@ -557,6 +572,22 @@ def test_rollups_to_countries_and_the_codes_a_map_needs(corpus: str, engine: Eng
         ("United Nations", None, None, None),
     ]
     assert parent == "United Nations"
+    # With --query "Baku OR Brussels" (a1, a2): Azerbaijan in both, Belgium in a1; Armenia in
+    # a1 twice. Shares are of the 2 matching articles.
+    matching = report_json(corpus, "top-entities", "--rollup", "country", "--query",
+                           "Baku OR Brussels")  # fmt: skip
+    assert [(r["entity"], r["mentions"], r["documents"], r["share_of_documents"])
+            for r in matching] == [  # fmt: skip
+        ("Azerbaijan", 3, 2, 1.0),
+        ("Armenia", 2, 1, 0.5),
+        ("Belgium", 1, 1, 0.5),
+    ]
+    baku_q = report_json(corpus, "timeline", "--rollup", "country", "--entity", "Baku",
+                         "--query", "Brussels", "--period", "month")  # fmt: skip
+    assert [(r["period"], r["documents"], r["documents_in_period"]) for r in baku_q] == [
+        ("2024-01-01", 1, 2),  # a1 only matches; the share stays of all January's articles
+        ("2024-02-01", 0, 2),
+    ]
     for bad in (["co-mentions", "--rollup", "country"], ["top-entities", "--rollup", "town"],
                 ["timeline", "--rollup", "country"]):  # fmt: skip
         assert dbapp(corpus, "report", *bad).exit_code == 2, bad

@@ -1,6 +1,7 @@
 -- Attention over time for --entity rolled up (--rollup country: the country with its cities,
 -- regions and demonyms; --rollup parent: the organisation with its bodies): an article counts
--- once per period, however many members it mentions.
+-- once per period, however many members it mentions. With --query, only matching articles
+-- count; the share stays of all the period's articles (attention).
 WITH root AS (
     SELECT CASE WHEN :rollup = 'country' THEN country_id
                 ELSE coalesce(parent_id, entity_id) END AS root_id
@@ -23,6 +24,8 @@ hits AS (
       AND (CAST(:until AS date) IS NULL OR d.published_on <= :until)
       AND (CAST(:source AS text) IS NULL
            OR d.source_id = (SELECT source_id FROM sources WHERE name = :source))
+      AND (CAST(:query AS text) IS NULL
+           OR d.search_vector @@ websearch_to_tsquery('english', :query))
     GROUP BY 1
 )
 SELECT c.period, coalesce(h.mentions, 0) AS mentions, coalesce(h.documents, 0) AS documents,

@@ -1,6 +1,7 @@
 -- Entities rolled up (--rollup country: cities, regions and demonyms into their country;
 -- --rollup parent: bodies into their organisation). An article counts once per roll-up,
 -- however many of its members it mentions, so this reads the mentions, not the summaries.
+-- With --query, only the matching articles count, and the share is of them.
 WITH roots AS (
     SELECT entity_id,
            CASE WHEN :rollup = 'country' THEN country_id
@@ -17,16 +18,28 @@ scoped AS (
       AND (CAST(:until AS date) IS NULL OR d.published_on <= :until)
       AND (CAST(:source AS text) IS NULL
            OR d.source_id = (SELECT source_id FROM sources WHERE name = :source))
+      AND (CAST(:query AS text) IS NULL
+           OR d.search_vector @@ websearch_to_tsquery('english', :query))
 ),
+-- The share's denominator: the articles in scope (with --query, the matching ones).
 total AS (
     SELECT sum(documents) AS n FROM report_daily_documents
-    WHERE (CAST(:since AS date) IS NULL OR day >= :since)
+    WHERE CAST(:query AS text) IS NULL
+      AND (CAST(:since AS date) IS NULL OR day >= :since)
       AND (CAST(:until AS date) IS NULL OR day <= :until)
       AND (CAST(:source AS text) IS NULL OR source = :source)
+    UNION ALL
+    SELECT count(*) FROM documents d
+    WHERE CAST(:query AS text) IS NOT NULL
+      AND d.search_vector @@ websearch_to_tsquery('english', :query)
+      AND (CAST(:since AS date) IS NULL OR d.published_on >= :since)
+      AND (CAST(:until AS date) IS NULL OR d.published_on <= :until)
+      AND (CAST(:source AS text) IS NULL
+           OR d.source_id = (SELECT source_id FROM sources WHERE name = :source))
 )
 SELECT e.canonical_name AS entity, e.kind, count(*)::integer AS mentions,
        count(DISTINCT s.document_id)::integer AS documents,
-       round(count(DISTINCT s.document_id)::numeric / NULLIF((SELECT n FROM total), 0), 4)::float8
+       round(count(DISTINCT s.document_id)::numeric / NULLIF((SELECT sum(n) FROM total), 0), 4)::float8
            AS share_of_documents,
        min(s.published_on) AS first_seen, max(s.published_on) AS last_seen,
        count(DISTINCT s.entity_id)::integer AS members, r.iso_alpha3

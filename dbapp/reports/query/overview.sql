@@ -1,0 +1,21 @@
+-- The articles matching --query at a glance (with --since/--until/--source): how many, their
+-- share of all articles in the same range, sources, dates, and the mentions in them.
+WITH {matched},
+everything AS (
+    SELECT sum(documents) AS n FROM report_daily_documents
+    WHERE (CAST(:since AS date) IS NULL OR day >= :since)
+      AND (CAST(:until AS date) IS NULL OR day <= :until)
+      AND (CAST(:source AS text) IS NULL OR source = :source)
+)
+SELECT (SELECT count(*) FROM matched)::integer AS documents,
+       (SELECT n FROM everything)::integer AS documents_in_range,
+       round((SELECT count(*) FROM matched)::numeric
+             / NULLIF((SELECT n FROM everything), 0), 4)::float8 AS share_of_documents,
+       (SELECT count(DISTINCT source_id) FROM matched)::integer AS sources,
+       (SELECT min(published_on) FROM matched) AS first_published,
+       (SELECT max(published_on) FROM matched) AS last_published,
+       (SELECT count(*) FROM matched WHERE published_on IS NULL)::integer AS undated_documents,
+       (SELECT count(*) FROM matched mt JOIN mentions m USING (document_id)
+        WHERE m.role <> 'byline')::integer AS mentions,
+       (SELECT count(DISTINCT m.entity_id) FROM matched mt JOIN mentions m USING (document_id)
+        WHERE m.role <> 'byline')::integer AS entities_mentioned
