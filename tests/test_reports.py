@@ -576,8 +576,9 @@ def test_rollups_to_countries_and_the_codes_a_map_needs(corpus: str, engine: Eng
     # a1 twice. Shares are of the 2 matching articles.
     matching = report_json(corpus, "top-entities", "--rollup", "country", "--query",
                            "Baku OR Brussels")  # fmt: skip
-    assert [(r["entity"], r["mentions"], r["documents"], r["share_of_documents"])
-            for r in matching] == [  # fmt: skip
+    assert [
+        (r["entity"], r["mentions"], r["documents"], r["share_of_documents"]) for r in matching
+    ] == [  # fmt: skip
         ("Azerbaijan", 3, 2, 1.0),
         ("Armenia", 2, 1, 0.5),
         ("Belgium", 1, 1, 0.5),
