@@ -17,8 +17,9 @@ NULL = "\\N"
 DOCUMENT_COLUMNS = (
     "source_name, external_id, content_sha256, published_on, dateline, dateline_place, "
     "dateline_country, author, title, url, body, language, char_count, word_count, "
-    "origin_path, origin_line"
+    "origin_path, origin_line, original_sha256, original_bytes"
 )
+TAG_COLUMNS = "content_sha256, vocabulary, tag"
 _MENTION_FIELDS = 'entity_id, kind, name, normalised, start, "end", surface, role'
 MENTION_COLUMNS = f"content_sha256, {_MENTION_FIELDS}"  # a new document's, by its hash
 STORED_MENTION_COLUMNS = f"document_id, {_MENTION_FIELDS}"  # a stored document's
@@ -43,8 +44,13 @@ def document_row(d: ParsedDocument) -> str:
     return row(
         d.source_name, d.external_id, d.sha256, d.published_on, d.dateline, d.dateline_place,
         d.dateline_country, d.author, d.title, d.url, d.body, d.language, len(d.body),
-        word_count(d.body), d.origin_path, d.origin_line,
+        word_count(d.body), d.origin_path, d.origin_line, d.original_sha256, d.original_bytes,
     )  # fmt: skip
+
+
+def tag_rows(key: str, tags: list[tuple[str, str]]) -> str:
+    """A document's tags as rows of TAG_COLUMNS (``key`` = its sha256)."""
+    return "".join(row(key, vocabulary, tag) for vocabulary, tag in tags)
 
 
 def mention_rows(key: str | int, mentions: list[ExtractedMention]) -> str:

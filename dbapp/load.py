@@ -7,6 +7,7 @@ all), re-loading is a no-op and concurrent loaders cannot duplicate a document.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import queue
 import threading
@@ -47,7 +48,10 @@ CREATE TEMPORARY TABLE IF NOT EXISTS staging_documents (
     source_name text, external_id text, content_sha256 text, published_on date,
     dateline text, dateline_place text, dateline_country text, author text, title text,
     url text, body text, language text, char_count integer, word_count integer,
-    origin_path text, origin_line integer
+    origin_path text, origin_line integer, original_sha256 text, original_bytes bigint
+) ON COMMIT DELETE ROWS;
+CREATE TEMPORARY TABLE IF NOT EXISTS staging_tags (
+    content_sha256 text, vocabulary text, tag text
 ) ON COMMIT DELETE ROWS;
 CREATE TEMPORARY TABLE IF NOT EXISTS staging_inserted (
     document_id bigint, content_sha256 text
@@ -83,16 +87,25 @@ WITH inserted AS (
     INSERT INTO documents (
         source_id, external_id, content_sha256, published_on, dateline, dateline_place,
         dateline_country, author, title, url, body, language, char_count, word_count,
-        origin_path, origin_line, load_id)
+        origin_path, origin_line, original_sha256, original_bytes, load_id)
     SELECT s.source_id, d.external_id, d.content_sha256, d.published_on, d.dateline,
            d.dateline_place, d.dateline_country, d.author, d.title, d.url, d.body, d.language,
-           d.char_count, d.word_count, d.origin_path, d.origin_line, :load_id
+           d.char_count, d.word_count, d.origin_path, d.origin_line, d.original_sha256,
+           d.original_bytes, :load_id
     FROM staging_documents d JOIN sources s ON s.name = d.source_name
     ORDER BY d.content_sha256
     ON CONFLICT (content_sha256) DO NOTHING
     RETURNING document_id, content_sha256
 )
 INSERT INTO staging_inserted SELECT document_id, content_sha256 FROM inserted
+"""
+# A new document's tags (a duplicate's are the first copy's).
+INSERT_TAGS = """
+INSERT INTO document_tags (document_id, vocabulary, tag)
+SELECT DISTINCT i.document_id, t.vocabulary, t.tag
+FROM staging_tags t JOIN staging_inserted i USING (content_sha256)
+ORDER BY 1, 2, 3
+ON CONFLICT DO NOTHING
 """
 # Staged mentions follow their document: keep the id it got, or nothing if it was a duplicate.
 ATTACH_MENTIONS = """
@@ -120,6 +133,9 @@ class LoadOptions:
     max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
     bulk: bool | None = None  # defer index builds; None: when loading much into an empty table
     writers: int = 0  # connections writing batches; 0 = decide from the input size
+    date_order: str | None = None  # MDY or DMY: how to read 9/5/17
+    default_date: dt.date | None = None  # for documents nothing else dates (--date)
+    encoding: str | None = None  # the inputs' encoding, instead of detecting it
 
     def arguments(self, paths: list[str], extractor: Extractor) -> dict[str, Any]:
         return {
@@ -131,6 +147,9 @@ class LoadOptions:
             "workers": self.workers,
             "writers": self.writers,
             "bulk": self.bulk,
+            "date_order": self.date_order,
+            "date": self.default_date.isoformat() if self.default_date else None,
+            "encoding": self.encoding,
             "extractor": f"{extractor.name} {extractor.version}",
         }
 
@@ -288,9 +307,14 @@ class BatchWriter:
                 if staged:
                     copy_text(self.conn, f"staging_mentions ({copyrows.MENTION_COLUMNS})",
                               "".join(d.mention_rows for d in batch))  # fmt: skip
+                tags = "".join(d.tag_rows for d in batch)
+                if tags:
+                    copy_text(self.conn, f"staging_tags ({copyrows.TAG_COLUMNS})", tags)
                 self.conn.execute(text(INSERT_SOURCES))
                 self.conn.execute(text(INSERT_DOCUMENTS), {"load_id": self.load_id})
                 inserted = self.conn.scalar(text("SELECT count(*) FROM staging_inserted")) or 0
+                if tags and inserted:
+                    self.conn.execute(text(INSERT_TAGS))
                 if staged and inserted:
                     self.conn.execute(text(ATTACH_MENTIONS))
                     mentions.resolve(self.conn)
@@ -430,7 +454,14 @@ def load_documents(
         )
     if options.source is not None:
         options = replace(options, source=_known_source(engine, options.source))
-    ctx = ParseContext(extractor, options.source, options.mapping)
+    ctx = ParseContext(
+        extractor,
+        options.source,
+        options.mapping,
+        options.date_order,
+        options.default_date,
+        options.encoding,
+    )
     workers = _auto_workers(files, options.workers)
     total = sum(f.size for f in files)
     options = replace(

@@ -226,12 +226,49 @@ class Document(Base):
         ForeignKey("loads.load_id", ondelete="SET NULL"), index=True
     )
     created_at: Mapped[CreatedAt]
+    original_sha256: Mapped[str | None] = mapped_column(
+        Text,
+        comment="SHA-256 of the original bytes the text was extracted from (an HTML page, a "
+        "WARC record, a feed item); NULL for text inputs.",
+    )
+    original_bytes: Mapped[int | None] = mapped_column(
+        BigInteger, comment="Size in bytes of that original."
+    )
     search_vector: Mapped[str] = mapped_column(
         TSVECTOR, Computed(SEARCH_VECTOR_SQL, persisted=True), deferred=True
     )
 
     source: Mapped[Source] = relationship(back_populates="documents")
     mentions: Mapped[list[Mention]] = relationship(back_populates="document")
+
+
+class DocumentTag(Base):
+    """One of the source's own tags of an article (Reuters TOPICS, a JSON ``tags`` field...)."""
+
+    __tablename__ = "document_tags"
+    __table_args__ = (
+        CheckConstraint("vocabulary <> ''", name="vocabulary"),
+        CheckConstraint("tag <> ''", name="tag"),
+        Index("ix_document_tags_vocabulary_tag", "vocabulary", "tag"),
+        {
+            "comment": "The source's own tags of an article: Reuters TOPICS/PLACES/PEOPLE/ORGS/"
+            "EXCHANGES, a JSON tags/topic/keywords field, feed categories. One row per article, "
+            "vocabulary and tag."
+        },
+    )
+
+    document_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("documents.document_id", ondelete="CASCADE"), primary_key=True
+    )
+    vocabulary: Mapped[str] = mapped_column(
+        Text,
+        primary_key=True,
+        comment="Whose tag: topics, places, people, orgs, exchanges (Reuters), tags (JSON, "
+        "feeds).",
+    )
+    tag: Mapped[str] = mapped_column(
+        Text, primary_key=True, comment="The tag as the source wrote it (trimmed)."
+    )
 
 
 class Entity(Base):

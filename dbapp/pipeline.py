@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import datetime as dt
 import multiprocessing
 import os
 import signal
@@ -18,9 +19,10 @@ from typing import Any, NamedTuple
 from dbapp import copyrows
 from dbapp.errors import WorkerDied
 from dbapp.extract.base import Extractor
+from dbapp.parse.dates import settle_date
 from dbapp.parse.inputs import Unit
 from dbapp.parse.native import parse_native
-from dbapp.parse.records import ParsedDocument, Reject, content_sha256
+from dbapp.parse.records import ParsedDocument, Reject, content_sha256, site_of
 from dbapp.parse.sgml import parse_sgml_record
 from dbapp.parse.tabular import iter_array_records, iter_json_records, record_to_document
 
@@ -44,6 +46,9 @@ class ParseContext:
     extractor: Extractor
     source: str | None = None
     mapping: dict[str, str] = field(default_factory=dict)
+    date_order: str | None = None  # MDY or DMY: how to read 9/5/17 (--date-order)
+    default_date: dt.date | None = None  # for documents nothing else dates (--date)
+    encoding: str | None = None  # the inputs' encoding (--encoding), instead of detecting it
 
 
 class Prepared(NamedTuple):
@@ -55,6 +60,7 @@ class Prepared(NamedTuple):
     mentions: int
     document_row: str  # copyrows.DOCUMENT_COLUMNS
     mention_rows: str  # copyrows.MENTION_COLUMNS, one line per mention
+    tag_rows: str = ""  # copyrows.TAG_COLUMNS, one line per tag
 
 
 @dataclass
@@ -71,25 +77,27 @@ def _documents_of(unit: Unit, ctx: ParseContext) -> Iterator[ParsedDocument | Re
     if unit.fmt == "reject":
         yield unit.payload
     elif unit.fmt == "native":
-        yield parse_native(unit.payload, unit.path, ctx.source)
+        yield parse_native(unit.payload, unit.path, ctx.source, ctx.encoding)
     elif unit.fmt == "jsonl":
-        for record in iter_json_records(unit.payload, unit.path, unit.first_line):
+        for record in iter_json_records(
+            unit.payload, unit.path, unit.first_line, ctx.encoding
+        ):
             if isinstance(record, Reject):
                 yield record
             else:
-                yield record_to_document(record, unit.path, ctx.mapping, ctx.source)
+                yield record_to_document(record, unit.path, ctx.mapping, ctx.source, ctx.date_order)
     elif unit.fmt == "json_items":
-        for record in iter_array_records(unit.payload, unit.path):
+        for record in iter_array_records(unit.payload, unit.path, ctx.encoding):
             if isinstance(record, Reject):
                 yield record
             else:
-                yield record_to_document(record, unit.path, ctx.mapping, ctx.source)
+                yield record_to_document(record, unit.path, ctx.mapping, ctx.source, ctx.date_order)
     elif unit.fmt == "csv":
         for row in unit.payload:
-            yield record_to_document(row, unit.path, ctx.mapping, ctx.source)
+            yield record_to_document(row, unit.path, ctx.mapping, ctx.source, ctx.date_order)
     elif unit.fmt == "sgml":
         for rec in unit.payload:
-            yield parse_sgml_record(rec, unit.path, ctx.source)
+            yield parse_sgml_record(rec, unit.path, ctx.source, ctx.encoding)
     else:  # pragma: no cover - units come from iter_units
         raise ValueError(f"unknown unit format {unit.fmt!r}")
 
@@ -102,6 +110,9 @@ def process_unit(unit: Unit, ctx: ParseContext) -> UnitResult:
             result.rejects.append(item)
             continue
         item.sha256 = content_sha256(item.dedup_text or item.body)
+        settle_date(item, ctx.default_date)
+        if not item.source_name and item.url:
+            item.source_name = site_of(item.url)  # the least specific source: the domain
         if not item.source_name:
             item.source_name = UNKNOWN_SOURCE
             item.warnings.append((SOURCE_UNKNOWN, item.where))
@@ -130,6 +141,7 @@ def process_unit(unit: Unit, ctx: ParseContext) -> UnitResult:
                 len(mentions),
                 copyrows.document_row(item),
                 copyrows.mention_rows(item.sha256, mentions),
+                copyrows.tag_rows(item.sha256, item.tags),
             )
         )
     return result

@@ -14,7 +14,7 @@ from dbapp import mentions
 from dbapp.extract.base import Extractor
 from dbapp.load import Progress
 from dbapp.locks import retrying
-from dbapp.parse.native import apply_structure
+from dbapp.parse.native import add_authors, apply_structure, author_names
 from dbapp.parse.records import ParsedDocument
 from dbapp.report import resolve_source
 
@@ -63,6 +63,7 @@ def _documents(rows: list[Row[Any]]) -> list[ParsedDocument]:
             dateline_country=r.dateline_country,
         )
         apply_structure(doc)  # the same spans the loader found: they depend on the body only
+        add_authors(doc, author_names(r.author), append=False)  # and on the stored author
         docs.append(doc)
     return docs
 

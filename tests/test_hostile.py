@@ -160,10 +160,11 @@ HOSTILE_FILES = {
         " date 2024-01-02 \u0645\u0631\u062d\u0628\u0627 Azerbaijan \u05e9\u05dc\u05d5\u05dd Baku"
     ).encode(),
     "combining.txt": " date 2024-01-03 Cafe\u0301 in İstanbul: Armenia and e\u0301 Baku.".encode(),
-    "latin1.txt": b" date 2024-01-04 Caf\xe9 in Baku",
+    "latin1.txt": b" date 2024-01-04 Caf\xe9 in Baku",  # read as cp1252, with a warning
+    "undecodable.txt": b" date 2024-01-04 Caf\x81\x8d in Baku",  # not UTF-8, not cp1252
     "nul.txt": b" date 2024-01-05 before\x00after",
     "truncated.jsonl": b'{"text": "Armenia ok"}\n{"text": "cut',
-    "mixed.csv": b'text,date\n"Azerbaijan, fine",2024-01-06\n"bad \xff",2024-01-07\n',
+    "mixed.csv": b'text,date\n"Azerbaijan, fine",2024-01-06\n"bad \x81",2024-01-07\n',
     "huge_line.jsonl": b'{"text": "' + b"Baku " * 30000 + b'"}\n{"text": "small Baku"}\n',
     "empty.txt": b"",
 }
@@ -201,10 +202,10 @@ def test_hostile_files_end_to_end(engine: Engine, hostile_dir: Path) -> None:
         )
         mentions = conn.scalar(text("SELECT count(*) FROM mentions"))
     assert rejects == {
-        ("latin1.txt", 1): ("invalid_utf8", HOSTILE_FILES["latin1.txt"]),
+        ("undecodable.txt", 1): ("invalid_utf8", HOSTILE_FILES["undecodable.txt"]),
         ("nul.txt", 1): ("nul_character", HOSTILE_FILES["nul.txt"]),
         ("truncated.jsonl", 2): ("malformed_json", b'{"text": "cut'),
-        ("mixed.csv", 3): ("invalid_utf8", b'"bad \xff",2024-01-07\n'),
+        ("mixed.csv", 3): ("invalid_utf8", b'"bad \x81",2024-01-07\n'),
         ("huge_line.jsonl", 1): ("too_large", HOSTILE_FILES["huge_line.jsonl"].split(b"\n")[0]),
         ("empty.txt", 1): ("empty", b""),
     }
@@ -215,8 +216,12 @@ def test_hostile_files_end_to_end(engine: Engine, hostile_dir: Path) -> None:
         "Armenia ok",
         "Azerbaijan, fine",
         "small Baku",
+        "Caf\u00e9 in Baku",
     }
-    assert result.counts.documents_rejected == 6 and result.counts.documents_inserted == 6
+    assert result.counts.documents_rejected == 6 and result.counts.documents_inserted == 7
+    assert result.warning_examples["encoding_fallback"] == [
+        f"{hostile_dir / 'latin1.txt'}: invalid UTF-8 at byte 20 (line 1): read as cp1252"
+    ]
     assert bad_offsets == 0 and mentions and mentions >= 10
 
 

@@ -161,7 +161,7 @@ BAD_INPUTS: dict[str, bytes] = {
     "binary.txt": bytes(range(256)) * 8,
     "no_header.txt": b"Just some text without the date header.\n",
     "bad_date.txt": b" date 2023-02-30 Impossible date.",
-    "bad_utf8.txt": b" date 2023-01-01 Caf\xe9 latin-1 bytes.",
+    "bad_utf8.txt": b" date 2023-01-01 Caf\x81 bytes no encoding reads.",
     "huge.txt": b" date 2023-01-01 " + b"word " * 4000,
 }
 
@@ -176,7 +176,7 @@ def test_each_bad_input_is_recorded_and_the_rest_loads(
         b'{"text": "Good one."}\n{"text": oops}\n"a string"\n{"body": "Good two."}\n'
     )
     (tmp_path / "mixed.csv").write_bytes(
-        b'title,text\nA,Good three.\nB\nC,"Bad \xff"\nD,Good four.\n'
+        b'title,text\nA,Good three.\nB\nC,"Bad \x81"\nD,Good four.\n'
     )
     result = dbapp(fresh_db, "load", str(tmp_path), "--max-document-size", "0.01")
     assert result.exit_code == EXIT_REJECTS, result.output
@@ -204,7 +204,7 @@ def test_each_bad_input_is_recorded_and_the_rest_loads(
             assert raw[(name, 1)] == data, name
     assert raw[("huge.txt", 1)] == BAD_INPUTS["huge.txt"]  # whole: under the 1 MiB raw cap
     assert raw[("mixed.jsonl", 2)] == b'{"text": oops}'
-    assert raw[("mixed.csv", 4)] == b'C,"Bad \xff"\n'
+    assert raw[("mixed.csv", 4)] == b'C,"Bad \x81"\n'
     bodies = {b for (b,) in rows(engine, "SELECT left(body, 20) FROM documents")}
     assert bodies == {"BAKU, Azerbaijan, Se", "Good one.", "Good two.", "Good three.", "Good four."}
     status = rows(engine, "SELECT status, documents_rejected, documents_inserted FROM loads")
@@ -303,11 +303,24 @@ def test_reuters_corpus_loads_fully(fresh_db: str, engine: Engine) -> None:
     assert (files, seen) == (22, 21578)  # every record of the 22 files
     assert inserted + duplicate + rejected == seen
     assert scalar(engine, "SELECT count(*) FROM documents") == inserted
-    # The two rejects, explained: one record with a stray Latin-1 byte, one with no text at all.
+    # The one reject, explained: a record with no text at all. The record with a stray Latin-1
+    # byte (0xfc, u-umlaut) loads, read as cp1252, with a warning that names it.
     assert rows(
         engine,
         "SELECT regexp_replace(path, '.*/', ''), error_code FROM load_rejects ORDER BY path",
-    ) == [("reut2-012.sgm.gz", "empty"), ("reut2-017.sgm.gz", "invalid_utf8")]
+    ) == [("reut2-012.sgm.gz", "empty")]
+    (warnings,) = rows(engine, "SELECT warnings -> 'encoding_fallback' FROM loads")[0]
+    assert warnings["count"] == 1 and "reut2-017.sgm.gz" in warnings["examples"][0]
+    # Reuters' own tags are kept: "earn" is its most common topic, "usa" its most common place.
+    top = dict(
+        rows(
+            engine,
+            "SELECT DISTINCT ON (vocabulary) vocabulary, tag FROM report_tags "
+            "ORDER BY vocabulary, documents DESC",
+        )
+    )
+    assert top["topics"] == "earn" and top["places"] == "usa"
+    assert set(top) == {"topics", "places", "people", "orgs", "exchanges"}
     # Duplicates are real: identical normalised bodies.
     assert duplicate == seen - rejected - scalar(engine, "SELECT count(*) FROM documents")
     undated = scalar(engine, "SELECT count(*) FROM documents WHERE published_on IS NULL")

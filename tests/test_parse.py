@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import gzip
 from pathlib import Path
 
@@ -106,7 +107,7 @@ def test_external_id_from_file_name(name: str, expected: str) -> None:
         (b" date 2023-13-45 Text.", "invalid_date_header", 1),
         (b" date 11/09/2023 Text.", "invalid_date_header", 1),
         (b" date 2023-09-11 ", "empty", 1),
-        (b" date 2023-09-11 ok\nline two \xff\xfe bad", "invalid_utf8", 2),
+        (b" date 2023-09-11 ok\nline two \x81\x8d bad", "invalid_utf8", 2),
         (b"\x00\x01\x02\x03binary\x00\x00", "binary", 1),
         (b" date 2023-09-11 text\n\nNUL \x00 here" + b"x" * 9000, "nul_character", 3),
     ],
@@ -155,6 +156,35 @@ def test_dates_are_parsed_or_explained(value: object, expected: object, warning:
     assert parse_date(value, today=dt.date(2026, 11, 24)) == (expected, warning)
 
 
+@pytest.mark.parametrize(
+    ("value", "order", "expected"),
+    [
+        ("7/23/17", None, dt.date(2017, 7, 23)),  # no month 23: one reading, M/D/YY
+        ("23/7/17", None, dt.date(2017, 7, 23)),  # D/M/YY
+        ("12/31/98", None, dt.date(1998, 12, 31)),  # 2098 is after next year: 1998
+        ("5/5/05", None, dt.date(2005, 5, 5)),  # both readings the same day
+        ("9/5/17", "MDY", dt.date(2017, 9, 5)),
+        ("9/5/17", "DMY", dt.date(2017, 5, 9)),
+        ("03/04/2019", "DMY", dt.date(2019, 4, 3)),
+        ("7/23/17", "DMY", dt.date(2017, 7, 23)),  # the order settles only what is ambiguous
+    ],
+)
+def test_numeric_dates_with_one_reading_or_a_given_order(
+    value: str, order: str | None, expected: dt.date
+) -> None:
+    assert parse_date(value, today=dt.date(2026, 11, 24), order=order) == (expected, None)
+
+
+def test_date_warnings_say_when_the_field_is_empty() -> None:
+    data = b'{"text": "One.", "date": ""}\n{"text": "Two."}\n{"text": "Three.", "date": "  "}'
+    docs = [record_to_document(r, "in.jsonl", {}, None) for r in _records(data)]  # type: ignore[arg-type]
+    assert [_doc(d).warnings for d in docs] == [
+        [("date_missing", "in.jsonl:1: the date field is empty")],
+        [("date_missing", "in.jsonl:2: no date field")],
+        [("date_missing", "in.jsonl:3: the date field is empty")],
+    ]
+
+
 # -- JSON Lines and CSV ----------------------------------------------------------------------
 
 
@@ -170,7 +200,7 @@ def test_jsonl_defaults_and_bad_lines() -> None:
             b"",
             b'{"text": "broken", ',
             b"[1, 2]",
-            b'{"text": "ok \xff"}',
+            b'{"text": "ok \x81"}',
             b'{"title": "no text"}',
             b'{"text": "Date is 9/5/17.", "date": "9/5/17"}',
         ]
@@ -222,7 +252,7 @@ def test_csv_records_keep_line_numbers_and_raw_bytes() -> None:
         "url,date,title,text\r\n"
         '"https://a",2019-01-04,"T1","First\r\nmultiline"\r\n'
         "https://b,2019-01-05,T2\r\n"
-        'https://c,2019-01-06,T3,"bad \udcff byte"\r\n'
+        'https://c,2019-01-06,T3,"bad \udc81 byte"\r\n'
         "https://d,2019-01-07,T4,Fourth\r\n"
     )
     data = text.encode("utf-8", "surrogateescape")
@@ -235,7 +265,7 @@ def test_csv_records_keep_line_numbers_and_raw_bytes() -> None:
     assert field_count.raw == b"https://b,2019-01-05,T2\r\n"
     bad_bytes = _reject(items[2])  # type: ignore[arg-type]
     assert (bad_bytes.code, bad_bytes.line_number) == ("invalid_utf8", 5)
-    assert b"\xff" in (bad_bytes.raw or b"")
+    assert b"\x81" in (bad_bytes.raw or b"")
     assert isinstance(items[3], RawRecord) and items[3].line == 6
     doc = _doc(record_to_document(items[3], "w.csv", {}, None))
     assert (doc.url, doc.title, doc.body) == ("https://d", "T4", "Fourth")
@@ -345,3 +375,154 @@ def test_oversized_inputs_are_rejected_and_the_rest_continues(tmp_path: Path) ->
     ]
     kept = b"\n".join(u.payload for u in units if u.fmt == "jsonl" and u.payload)
     assert kept == b'{"text": "small"}\n{"text": "after"}'
+
+
+# -- encodings, authors, tags ------------------------------------------------------------------
+
+
+def test_text_that_is_not_utf8_is_read_as_declared_or_cp1252_with_a_warning() -> None:
+    from dbapp.parse.decode import decode_input, declared_charset
+
+    # cp1252: curly quotes (0x93 0x94) and an e acute (0xe9), invalid as UTF-8.
+    raw = b" date 2024-01-04 \x93Caf\xe9\x94 in Baku"
+    doc = _doc(parse_native(raw, "cp.txt"))
+    assert doc.body == "\u201cCaf\u00e9\u201d in Baku"
+    assert doc.warnings == [
+        ("encoding_fallback", "cp.txt: invalid UTF-8 at byte 17 (line 1): read as cp1252")
+    ]
+    # --encoding wins over detection, and bytes it cannot read are a reject with their line.
+    forced = _doc(parse_native(" date 2024-01-04 Ça va".encode("latin-1"), "l.txt", None, "latin-1"))
+    assert (forced.body, forced.warnings) == ("Ça va", [])
+    wrong = _reject(parse_native(b" date 2024-01-04 x\n\xff\xfe", "a.txt", None, "ascii"))
+    assert (wrong.code, wrong.line_number) == ("invalid_encoding", 2)
+    # A declared charset (HTML meta, XML prolog) is tried before cp1252.
+    assert declared_charset(b'<meta charset="ISO-8859-2">') == "iso8859-2"
+    assert declared_charset(b'<?xml version="1.0" encoding="koi8-r"?>') == "koi8-r"
+    text, warning = decode_input("Žluťoučký".encode("iso8859-2"), "p.html", declared="iso8859-2")  # type: ignore[misc]
+    assert text == "Žluťoučký" and warning is not None and "(as declared)" in warning
+    # JSON Lines: the record loads, the warning names its line.
+    (record,) = _records(b'{"text": "Caf\xe9 au lait"}')
+    json_doc = _doc(record_to_document(record, "in.jsonl", {}, None))  # type: ignore[arg-type]
+    assert json_doc.body == "Café au lait"
+    assert json_doc.warnings[0][0] == "encoding_fallback" and "in.jsonl:1" in json_doc.warnings[0][1]
+
+
+def test_authors_become_byline_spans_one_each() -> None:
+    from dbapp.parse.native import author_names
+    from dbapp.parse.records import SPAN_BYLINE_AUTHOR
+
+    assert author_names(["Jane Doe", "John Q. Public"]) == ["Jane Doe", "John Q. Public"]
+    assert author_names("By Jane Doe and John Roe") == ["Jane Doe", "John Roe"]
+    assert author_names("Jane Doe, John Roe & Ann Lee") == ["Jane Doe", "John Roe", "Ann Lee"]
+    assert author_names("Associated Press") == []  # an agency, not a person
+    assert author_names(["staff@example.com", "Reuters Staff", "Cher"]) == []
+    data = (
+        b'{"text": "Talks in Baku.\\nBy Jane Doe", "authors": ["Jane Doe", "John Roe"]}\n'
+        b'{"text": "No byline here.", "author": "Ann Lee"}'
+    )
+    first, second = (
+        _doc(record_to_document(r, "in.jsonl", {}, None))  # type: ignore[arg-type]
+        for r in _records(data)
+    )
+    # Jane Doe is in the text already; John Roe is added as the last line, so both have offsets.
+    assert first.body == "Talks in Baku.\nBy Jane Doe\n\nBy John Roe"
+    authors = [first.body[s.start : s.end] for s in first.spans if s.role == SPAN_BYLINE_AUTHOR]
+    assert authors == ["Jane Doe", "John Roe"]
+    assert first.dedup_text == "Talks in Baku.\nBy Jane Doe"  # dedup on the text as given
+    assert second.body == "No byline here.\n\nBy Ann Lee"
+    assert [second.body[s.start : s.end] for s in second.spans if s.role == SPAN_BYLINE_AUTHOR] == [
+        "Ann Lee"
+    ]
+
+
+def test_tags_from_json_fields_and_reuters_sgml() -> None:
+    from dbapp.parse.sgml import sgml_tags
+
+    (record,) = _records(
+        b'{"text": "x", "tags": ["Oil", "oil", "Gas", ""], "topic": "Energy; Markets",'
+        b' "keywords": [{"term": "OPEC"}]}'
+    )
+    doc = _doc(record_to_document(record, "in.jsonl", {}, None))  # type: ignore[arg-type]
+    assert doc.tags == [
+        ("tags", "Oil"), ("tags", "oil"), ("tags", "Gas"),
+        ("topic", "Energy"), ("topic", "Markets"), ("keywords", "OPEC"),
+    ]  # fmt: skip
+    record_text = (
+        "<REUTERS><TOPICS><D>crude</D><D>ship</D></TOPICS><PLACES><D>usa</D></PLACES>"
+        "<PEOPLE></PEOPLE><ORGS><D>opec</D></ORGS><EXCHANGES><D>nyse</D></EXCHANGES></REUTERS>"
+    )
+    assert sgml_tags(record_text) == [
+        ("topics", "crude"), ("topics", "ship"), ("places", "usa"), ("orgs", "opec"),
+        ("exchanges", "nyse"),
+    ]  # fmt: skip
+
+
+# -- agencies, datelines, URL-first texts ------------------------------------------------------
+
+
+def _settled(doc: ParsedDocument, default: dt.date | None = None) -> ParsedDocument:
+    from dbapp.parse.dates import settle_date
+
+    settle_date(doc, default)
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("text", "source", "place", "date"),
+    [
+        ("BEIJING, June 3 (Xinhua) -- China said.", "Xinhua", "Beijing", None),
+        ("ABUJA, Jun 22 2022 (IPS) - Farmers wait.", "IPS", "Abuja", dt.date(2022, 6, 22)),
+        ("WASHINGTON (AP) — The Senate voted.", "AP", "Washington", None),
+        ("PARIS, March 3, 2021 (AFP) - Talks.", "AFP", "Paris", dt.date(2021, 3, 3)),
+        ("LONDON (Reuters) - Oil rose.", "Reuters", "London", None),
+        ("(Xinhua) -- A report said.", "Xinhua", None, None),
+        ("Officials spoke (IPS) — later.", "IPS", None, None),
+        ("NEW YORK, Sept. 9 2019 - Stocks fell.", None, "New York", dt.date(2019, 9, 9)),
+    ],
+)
+def test_agency_markers_and_datelines(
+    text: str, source: str | None, place: str | None, date: dt.date | None
+) -> None:
+    (record,) = _records(json.dumps({"text": text}).encode())
+    doc = _settled(_doc(record_to_document(record, "in.jsonl", {}, None)))  # type: ignore[arg-type]
+    assert (doc.source_name, doc.dateline_place, doc.published_on) == (source, place, date)
+
+
+def test_a_dateline_without_a_year_takes_it_from_the_given_date_never_a_guess() -> None:
+    (record,) = _records(b'{"text": "BEIJING, June 3 (Xinhua) -- China said."}')
+    undated = _settled(_doc(record_to_document(record, "x.jsonl", {}, None)))  # type: ignore[arg-type]
+    assert undated.published_on is None and undated.dateline_date == (None, 6, 3)
+    (record,) = _records(b'{"text": "BEIJING, June 3 (Xinhua) -- China said."}')
+    dated = _doc(record_to_document(record, "x.jsonl", {}, None))  # type: ignore[arg-type]
+    assert _settled(dated, dt.date(2021, 12, 30)).published_on == dt.date(2021, 6, 3)
+    # The record's own date wins over the dateline.
+    (record,) = _records(b'{"text": "ABUJA, Jun 22 2022 (IPS) - x", "date": "2022-06-23"}')
+    own = _settled(_doc(record_to_document(record, "x.jsonl", {}, None)))  # type: ignore[arg-type]
+    assert own.published_on == dt.date(2022, 6, 23)
+    # A source given by the record wins over the agency's marker.
+    (record,) = _records(b'{"text": "LONDON (Reuters) - x", "source": "Wire"}')
+    wire = _doc(record_to_document(record, "x.jsonl", {}, None))  # type: ignore[arg-type]
+    assert wire.source_name == "Wire"
+
+
+def test_texts_with_their_url_first_load_dated_by_dateline_or_url() -> None:
+    from dbapp.parse.dates import url_date
+
+    raw = (
+        b"https://www.ipsnews.net/2022/06/nigeria-farmers/\n"
+        b"ABUJA, Jun 22 2022 (IPS) - Farmers in Nigeria wait for rain.\n"
+    )
+    doc = _settled(_doc(parse_native(raw, "crawl/0001.txt")))
+    assert doc.url == "https://www.ipsnews.net/2022/06/nigeria-farmers/"
+    assert doc.body.startswith("ABUJA, Jun 22 2022 (IPS) - Farmers")
+    assert (doc.source_name, doc.published_on, doc.warnings) == ("IPS", dt.date(2022, 6, 22), [])
+    by_path = _settled(
+        _doc(parse_native(b"https://example.com/news/2021/03/04/story.html\nSome text.", "a.txt"))
+    )
+    assert by_path.published_on == dt.date(2021, 3, 4)
+    nothing = _settled(_doc(parse_native(b"http://example.org/story\nNo date at all.", "b.txt")))
+    assert nothing.published_on is None and nothing.warnings[0][0] == "date_missing"
+    assert url_date("https://x.com/2022-06-22-story") == dt.date(2022, 6, 22)
+    assert url_date("https://x.com/2022/13/40/") is None
+    assert url_date("https://x.com/a/20/b") is None
+    assert sniff(b"https://example.com/x\ntext") == "native"

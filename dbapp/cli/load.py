@@ -27,6 +27,8 @@ from dbapp.load import (
     summary_rows,
 )
 from dbapp.locks import catalogue_in_use, lock_for_curation
+from dbapp.parse.dates import DATE_ORDERS, parse_date
+from dbapp.parse.decode import check_encoding
 from dbapp.parse.inputs import FORMATS
 from dbapp.parse.tabular import parse_mapping
 from dbapp.reextract import extract_documents
@@ -129,6 +131,29 @@ def load(
             help="JSON/CSV FIELD=COLUMN; fields: text date source title author url id language.",
         ),
     ] = None,
+    date_order: Annotated[
+        str | None,
+        typer.Option(
+            metavar="MDY|DMY",
+            help="How to read numeric dates with two readings (9/5/17) in this input "
+            "[default: leave them undated, with a warning].",
+        ),
+    ] = None,
+    date: Annotated[
+        str | None,
+        typer.Option(
+            metavar="YYYY-MM-DD",
+            help="The date of documents that carry none (no field, dateline or URL date).",
+        ),
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="The inputs' text encoding (e.g. cp1252, latin-1) [default: UTF-8, else the "
+            "declared charset or cp1252, with a warning].",
+        ),
+    ] = None,
     batch_size: Annotated[
         int, typer.Option(min=1, max=MAX_BATCH, help="Documents per transaction.")
     ] = DEFAULT_BATCH_SIZE,
@@ -192,7 +217,19 @@ def load(
         mapped = parse_mapping(mapping or [])
     except ValueError as exc:
         raise InputError(str(exc)) from None
+    if date_order is not None and date_order.upper() not in DATE_ORDERS:
+        raise InputError(f"--date-order must be one of {', '.join(DATE_ORDERS)}")
+    default_date = None
+    if date is not None:
+        default_date, problem = parse_date(date)
+        if default_date is None:
+            raise InputError(f"--date {date!r} is not a date (YYYY-MM-DD): {problem}")
+    if encoding is not None:
+        encoding = check_encoding(encoding)
     options = LoadOptions(
+        date_order=date_order.upper() if date_order else None,
+        default_date=default_date,
+        encoding=encoding,
         source=source,
         fmt=fmt,
         mapping=mapped,

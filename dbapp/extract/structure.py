@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from dbapp.catalogue import normalise_alias
 from dbapp.extract.base import ExtractedMention
+from dbapp.parse.native import AGENCY_SOURCES
 from dbapp.parse.records import (
     SPAN_BOILERPLATE,
     SPAN_BYLINE_AUTHOR,
@@ -26,11 +27,7 @@ def dateline_ranges(doc: ParsedDocument) -> list[tuple[int, int]]:
 
 
 # News agencies whose names appear as credits: "(Reuters)", "(AP)", "Reuters/John Smith".
-AGENCIES = (
-    "Reuters", "Reuter", "REUTERS", "AP", "Associated Press", "AFP", "Agence France-Presse",
-    "Xinhua", "IPS", "TASS", "Interfax", "Trend", "APA", "Anadolu", "UPI", "Bloomberg", "EFE",
-    "ANSA", "dpa", "DPA", "Kyodo", "Yonhap", "PTI", "IANS", "Bernama", "Antara", "AAP",
-)  # fmt: skip
+AGENCIES = tuple(AGENCY_SOURCES)
 _AGENCY_NAMES = frozenset(AGENCIES)
 # Anchored on "(" and "/", which the regex engine finds fast; the name is checked after.
 _PAREN = re.compile(r"\(([A-Za-z][\w .-]{0,24})\)")

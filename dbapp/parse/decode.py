@@ -1,8 +1,21 @@
-"""Bytes to text, strictly: invalid UTF-8, NUL bytes and binary data are rejects, never guesses."""
+"""Bytes to text: UTF-8, else the charset the input declares, else cp1252 (with a warning);
+NUL bytes, binary data and bytes no such reading accepts are rejects."""
 
 from __future__ import annotations
 
+import codecs
+import re
+
+from dbapp.errors import InputError
 from dbapp.parse.records import Reject
+
+ENCODING_FALLBACK = "encoding_fallback"  # warning: the text was not UTF-8, read as ... instead
+FALLBACK = "cp1252"  # what undeclared non-UTF-8 news text almost always is (Latin-1's superset)
+# <meta charset="...">, <meta http-equiv="Content-Type" content="text/html; charset=...">,
+# <?xml version="1.0" encoding="..."?>
+_DECLARED = re.compile(
+    rb"""(?:charset|encoding)\s*=\s*["']?\s*([A-Za-z0-9_.:\-]{2,40})""", re.IGNORECASE
+)
 
 # Control characters other than tab/newline/CR/form feed; a text with many is binary.
 _CONTROL = bytes(c for c in range(32) if c not in (9, 10, 12, 13))
@@ -54,3 +67,75 @@ def decode_text(
             record_number=record,
         )
     return text
+
+
+def check_encoding(name: str) -> str:
+    """The codec's canonical name; InputError for an unknown one."""
+    try:
+        return codecs.lookup(name.strip()).name
+    except LookupError:
+        raise InputError(
+            f"--encoding: unknown encoding {name!r} (e.g. utf-8, cp1252, latin-1)"
+        ) from None
+
+
+def declared_charset(head: bytes) -> str | None:
+    """The charset an HTML or XML document declares in its first bytes, if Python knows it."""
+    m = _DECLARED.search(head[:4096])
+    if m is None:
+        return None
+    try:
+        return codecs.lookup(m.group(1).decode("ascii")).name
+    except (LookupError, UnicodeDecodeError):
+        return None
+
+
+def decode_input(
+    raw: bytes,
+    path: str,
+    first_line: int = 1,
+    record: int | None = None,
+    encoding: str | None = None,
+    declared: str | None = None,
+) -> tuple[str, str | None] | Reject:
+    """``(text, warning)``: ``raw`` read as ``encoding`` when the user gave one; else as UTF-8,
+    falling back to the ``declared`` charset or cp1252 with a warning that says so. Binary
+    data, NULs and bytes no reading accepts are rejects, with their line."""
+    if encoding is None or codecs.lookup(encoding).name == "utf-8":
+        text = decode_text(raw, path, first_line, record)
+        if not isinstance(text, Reject) or text.code != "invalid_utf8":
+            return text if isinstance(text, Reject) else (text, None)
+        utf8_problem = text
+        for candidate in dict.fromkeys(c for c in (declared, FALLBACK) if c and c != "utf-8"):
+            try:
+                decoded = raw.decode(candidate)
+            except UnicodeDecodeError:
+                continue
+            why = utf8_problem.message.split(":")[0]
+            return decoded, f"{why}: read as {candidate}" + (
+                " (as declared)" if candidate == declared else ""
+            )
+        return utf8_problem
+    try:
+        decoded = raw.decode(encoding)
+        if "\x00" in decoded:
+            return Reject(
+                path,
+                "nul_character",
+                "NUL character (PostgreSQL text cannot hold it)",
+                raw,
+                line_number=first_line,
+                record_number=record,
+            )
+        return decoded, None
+    except UnicodeDecodeError as exc:
+        line = first_line + line_of(raw, exc.start) - 1
+        bad = raw[exc.start : exc.start + 4].hex(" ")
+        return Reject(
+            path,
+            "invalid_encoding",
+            f"not valid {encoding} at byte {exc.start} (line {line}): {bad}",
+            raw,
+            line_number=line,
+            record_number=record,
+        )

@@ -206,8 +206,8 @@ def discover(
 def sniff(head: bytes) -> str | None:
     """Guess a format from the first bytes of an input."""
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if text.startswith(b"date ") or text.startswith(b"date\t"):
-        return "native"
+    if text.startswith((b"date ", b"date\t", b"http://", b"https://")):
+        return "native"  # the date header, or a crawl's text with its URL first
     if text[:1] in (b"{", b"["):
         return "jsonl"
     if text.startswith((b"<!DOCTYPE lewis", b"<REUTERS")):

@@ -15,8 +15,10 @@ import datetime as dt
 import re
 from pathlib import PurePath
 
-from dbapp.parse.decode import decode_text
+from dbapp.parse.dates import DATE_MISSING
+from dbapp.parse.decode import ENCODING_FALLBACK, decode_input
 from dbapp.parse.records import (
+    MAX_FIELD_CHARS,
     SPAN_BOILERPLATE,
     SPAN_BYLINE_AUTHOR,
     SPAN_DATELINE_COUNTRY,
@@ -29,18 +31,45 @@ from dbapp.parse.records import (
 )
 
 _HEADER = re.compile(r"\A[ \t]*date[ \t]+(?P<date>\S+)[ \t]*(?:\n)?")
+_URL_LINE = re.compile(r"\A\s*(?P<url>https?://[^\s<>\"]+)[ \t]*(?:\r?\n|\Z)")
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 _MONTH_WORD = (
     r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
     r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
 )
-# "BAKU, Azerbaijan, September 11." / "TBILISI, Georgia, Jan. 3" / "BAKU, April 24"
+# "BAKU, Azerbaijan, September 11." / "TBILISI, Georgia, Jan. 3" / "BAKU, April 24" /
+# "ABUJA, Jun 22 2022" / "BEIJING, June 3, 2021"
 DATELINE = re.compile(
     # At most four words: a headline in capitals that runs into the dateline is not a place.
     r"\A(?P<place>[A-Z][A-Z'’.\-]*(?: [A-Z][A-Z'’.\-]*){0,3})"
     r"(?:,[ \t]*(?P<country>[A-Z][A-Za-z'’.\- ]*?[A-Za-z.]))?"
     rf",[ \t]*(?P<month>{_MONTH_WORD})[ \t]+(?P<day>\d{{1,2}})\b\.?"
+    r"(?:,?[ \t]+(?P<year>(?:19|20)\d\d)\b)?"
 )
+# News agencies as their datelines and credits name them, and the source name each gives.
+AGENCY_SOURCES = {
+    "Reuters": "Reuters", "Reuter": "Reuters", "REUTERS": "Reuters", "AP": "AP",
+    "Associated Press": "AP", "AFP": "AFP", "Agence France-Presse": "AFP", "Xinhua": "Xinhua",
+    "IPS": "IPS", "TASS": "TASS", "Interfax": "Interfax", "Trend": "Trend", "APA": "APA",
+    "Anadolu": "Anadolu", "UPI": "UPI", "Bloomberg": "Bloomberg", "EFE": "EFE", "ANSA": "ANSA",
+    "dpa": "dpa", "DPA": "dpa", "Kyodo": "Kyodo", "Yonhap": "Yonhap", "PTI": "PTI",
+    "IANS": "IANS", "Bernama": "Bernama", "Antara": "Antara", "AAP": "AAP",
+}  # fmt: skip
+_AGENCY_ALTERNATIVES = "|".join(sorted(map(re.escape, AGENCY_SOURCES), key=len, reverse=True))
+# "(Xinhua) --", "(IPS) -", "(AP) —", "(AFP) -", "(Reuters) -": the wire marks its story.
+AGENCY_MARK = re.compile(rf"\((?P<agency>{_AGENCY_ALTERNATIVES})\)[ \t]*(?:--|[-–—])")
+MARK_WINDOW = 300  # the marker follows the dateline, at the top
+# "WASHINGTON (AP) —": a dateline of only a place, before the agency's marker.
+_PLACE_BEFORE_MARK = re.compile(
+    r"\A(?P<place>[A-Z][A-Z'’.\-]*(?: [A-Z][A-Z'’.\-]*){0,3})"
+    r"(?:,[ \t]*(?P<country>[A-Z][A-Za-z'’.\- ]*?[A-Za-z.]))?[ \t]+(?=\()"
+)
+_MONTH_NUMBERS = {
+    name: number
+    for number, name in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
 # "By Leman Zeynalova – Trend:" on a line of its own
 _BYLINE = re.compile(
     r"^[ \t]*By[ \t]+(?P<author>[A-Z][\w.'’\-]*(?:[ \t]+[A-Z][\w.'’\-]*){0,4})"
@@ -71,20 +100,54 @@ def place_name(caps: str) -> str:
     return " ".join(w.capitalize() if w.isupper() else w for w in caps.split())
 
 
-def parse_native(raw: bytes, path: str, source: str | None = None) -> ParsedDocument | Reject:
+def _url_first(
+    raw: bytes, text: str, url: re.Match[str], path: str, source: str | None, fallback: str | None
+) -> ParsedDocument | Reject:
+    """A text whose first line is its URL (a crawl's export): dated by its dateline, the URL's
+    path or --date, else kept undated; its source, unless given, from the agency's marker or
+    the URL's domain."""
+    body = clean_text(text[url.end() :])
+    if not body:
+        return Reject(path, "empty", "the file has a URL but no text", raw, line_number=1)
+    doc = ParsedDocument(
+        body=body,
+        origin_path=path,
+        origin_line=1,
+        external_id=external_id_from_path(path),
+        url=url["url"][:MAX_FIELD_CHARS],
+        source_name=source,
+    )
+    doc.warnings.append((DATE_MISSING, f"{path}: no date header, dateline date or URL date"))
+    if fallback:
+        doc.warnings.append((ENCODING_FALLBACK, f"{path}: {fallback}"))
+    apply_structure(doc)
+    problem = storage_problem(doc)
+    if problem is not None:
+        return Reject(path, *problem, raw, line_number=1)
+    return doc
+
+
+def parse_native(
+    raw: bytes, path: str, source: str | None = None, encoding: str | None = None
+) -> ParsedDocument | Reject:
     """Parse one native-format file; a Reject says precisely what is wrong with it."""
-    text = decode_text(raw, path)
-    if isinstance(text, Reject):
-        return text
+    decoded = decode_input(raw, path, encoding=encoding)
+    if isinstance(decoded, Reject):
+        return decoded
+    text, fallback = decoded
     if not text.strip():
         return Reject(path, "empty", "the file holds no text", raw, line_number=1)
     header = _HEADER.match(text.lstrip("\ufeff"))
     if header is None:
+        url = _URL_LINE.match(text.lstrip("\ufeff"))
+        if url is not None:
+            return _url_first(raw, text.lstrip("\ufeff"), url, path, source, fallback)
         first = text.lstrip("\ufeff").split("\n", 1)[0][:60]
         return Reject(
             path,
             "missing_date_header",
-            f"expected the first line to start with ' date YYYY-MM-DD', found {first!r}",
+            "expected the first line to be ' date YYYY-MM-DD' (the native format) or the "
+            f"article's URL, found {first!r}",
             raw,
             line_number=1,
         )
@@ -113,6 +176,8 @@ def parse_native(raw: bytes, path: str, source: str | None = None) -> ParsedDocu
         published_on=published,
         source_name=source,
     )
+    if fallback:
+        doc.warnings.append((ENCODING_FALLBACK, f"{path}: {fallback}"))
     apply_structure(doc)
     problem = storage_problem(doc)
     if problem is not None:
@@ -128,6 +193,9 @@ def apply_structure(doc: ParsedDocument) -> None:
     """
     body = doc.body
     m = DATELINE.match(body)
+    mark = AGENCY_MARK.search(body, 0, MARK_WINDOW)
+    if m is None and mark is not None:
+        m = _PLACE_BEFORE_MARK.match(body[: mark.start() + 1])
     byline_from = 0
     if m:
         doc.dateline = doc.dateline or m.group(0).rstrip()
@@ -136,7 +204,15 @@ def apply_structure(doc: ParsedDocument) -> None:
         if m["country"]:
             doc.dateline_country = doc.dateline_country or m["country"]
             doc.spans.append(Span(SPAN_DATELINE_COUNTRY, m.start("country"), m.end("country")))
+        if m.re is DATELINE:
+            month = _MONTH_NUMBERS.get(m["month"].rstrip(".").lower()[:3])
+            year = int(m["year"]) if m["year"] else None
+            if month:
+                doc.dateline_date = (year, month, int(m["day"]))
         byline_from = m.end()
+    if mark is not None:
+        doc.source_name = doc.source_name or AGENCY_SOURCES[mark["agency"]]
+        doc.spans.append(Span(SPAN_BOILERPLATE, mark.start(), mark.end()))
     b = _BYLINE.search(body, byline_from, byline_from + BYLINE_WINDOW)
     if b:
         doc.author = doc.author or " ".join(b["author"].split())
@@ -150,3 +226,70 @@ def apply_structure(doc: ParsedDocument) -> None:
     sign = _SIGNOFF.search(body, max(0, len(body) - 40))
     if sign:
         doc.spans.append(Span(SPAN_BOILERPLATE, sign.start("sign"), sign.end("sign")))
+
+
+# A byline's separators: "A, B and C", "A & B", "A; B".
+_AUTHOR_SPLIT = re.compile(r"\s*(?:;|,|&|\band\b|\n)\s*")
+_NOT_A_NAME = re.compile(
+    r"[@/\d]|https?:|\b(?:staff|desk|editors?|news|wire|reports?|press|agency|media|service|"
+    r"times|post|journal|network|bureau|correspondents?|contributors?|associated)\b",
+    re.I,
+)
+AUTHOR_WINDOW = 400  # a byline sits at the top or the bottom of an article
+
+
+def author_names(value: object) -> list[str]:
+    """The people an author field names: a list gives one each, a string is split at commas,
+    semicolons, "and" and "&" ("By" dropped); e-mails, URLs and desks are not names."""
+    items = value if isinstance(value, list) else [value]
+    names: list[str] = []
+    for item in items:
+        if isinstance(item, dict):
+            item = item.get("name")
+        if not isinstance(item, str):
+            continue
+        item = re.sub(r"^\s*by\s+", "", item.strip(), flags=re.I)
+        parts = [item] if isinstance(value, list) else _AUTHOR_SPLIT.split(item)
+        for part in parts:
+            name = " ".join(part.split()).strip(" .,")
+            words = name.split()
+            if (
+                2 <= len(words) <= 5
+                and not _NOT_A_NAME.search(name)
+                and all(w[:1].isupper() for w in words if len(w) > 3)
+                and name not in names
+            ):
+                names.append(name)
+    return names
+
+
+def add_authors(doc: ParsedDocument, names: list[str], append: bool = True) -> None:
+    """Byline spans for the authors a field names, like a native byline's: found in the first
+    or last AUTHOR_WINDOW characters, or else added as the text's last line ("By A and B"), so
+    the mention has exact offsets. The dedup key stays the text's own. A stored text is never
+    changed (``append=False``: re-extraction)."""
+    missing = []
+    for name in names:
+        pattern = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)")
+        head = pattern.search(doc.body, 0, AUTHOR_WINDOW)
+        tail = pattern.search(doc.body, max(0, len(doc.body) - AUTHOR_WINDOW))
+        found = head or tail
+        if found and not any(s.role == SPAN_BYLINE_AUTHOR and s.start == found.start()
+                             for s in doc.spans):  # fmt: skip
+            doc.spans.append(Span(SPAN_BYLINE_AUTHOR, found.start(), found.end()))
+        elif not found:
+            missing.append(name)
+    if not missing or not append:
+        return
+    if doc.dedup_text is None:
+        doc.dedup_text = doc.body
+    line = "By " + (
+        missing[0] if len(missing) == 1 else ", ".join(missing[:-1]) + " and " + missing[-1]
+    )
+    start = len(doc.body) + 2 + 3  # after "\n\nBy "
+    doc.body = f"{doc.body}\n\n{line}"
+    doc.spans.append(Span(SPAN_BOILERPLATE, start - 3, len(doc.body)))
+    for name in missing:
+        at = doc.body.index(name, start)
+        doc.spans.append(Span(SPAN_BYLINE_AUTHOR, at, at + len(name)))
+        start = at + len(name)

@@ -7,6 +7,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 # Roles of structural spans a parser finds; the extractor turns some into mentions and ignores
 # entity matches inside boilerplate.
@@ -45,9 +46,13 @@ class ParsedDocument:
     dateline: str | None = None
     dateline_place: str | None = None
     dateline_country: str | None = None
+    dateline_date: tuple[int | None, int, int] | None = None  # (year or None, month, day)
     language: str = "en"
     spans: list[Span] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (code, detail)
+    tags: list[tuple[str, str]] = field(default_factory=list)  # (vocabulary, tag), the source's
+    original_sha256: str | None = None  # of the HTML (page, WARC record, feed item) it came from
+    original_bytes: int | None = None
     sha256: str = ""  # the dedup key, set once by the pipeline (see content_sha256)
     dedup_text: str | None = None  # what the key is computed over, when not the body
 
@@ -98,6 +103,8 @@ class Reject:
 # most ~2,700 bytes, a full-text tsvector at most 1 MB.
 MAX_KEY_CHARS = 500
 MAX_FIELD_CHARS = 10_000
+MAX_TAG_CHARS = 200  # a tag longer than this is cut (tags are indexed)
+MAX_TAGS = 200  # per document and vocabulary
 MAX_TSVECTOR_BYTES = 1_000_000
 TSVECTOR_CHECK_CHARS = 200_000  # below this a body cannot reach the tsvector limit
 
@@ -170,3 +177,32 @@ def clean_field(value: object) -> str | None:
     value = str(value).replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
     text = " ".join(unicodedata.normalize("NFC", value).split())
     return text or None
+
+
+def clean_tags(value: object, vocabulary: str) -> list[tuple[str, str]]:
+    """``(vocabulary, tag)`` pairs from a field: a list, or one string split on commas and
+    semicolons; empty and repeated tags dropped, long ones cut."""
+    items = value if isinstance(value, list) else [value]
+    tags: list[tuple[str, str]] = []
+    for item in items:
+        if isinstance(item, dict):  # {"term": ...} or {"name": ...}, as feeds and APIs give
+            item = item.get("term") or item.get("name") or item.get("label")
+        if item is None or isinstance(item, dict | list):
+            continue
+        parts = [item] if isinstance(value, list) else re.split(r"[;,]", str(item))
+        for part in parts:
+            tag = clean_field(part)
+            if tag and (vocabulary, tag[:MAX_TAG_CHARS]) not in tags and len(tags) < MAX_TAGS:
+                tags.append((vocabulary, tag[:MAX_TAG_CHARS]))
+    return tags
+
+
+def site_of(url: str) -> str | None:
+    """A URL's site as a source name: ``https://www.ipsnews.net/2022/...`` -> ``ipsnews.net``."""
+    try:
+        host = urlsplit(url.strip()).hostname
+    except ValueError:
+        return None
+    if not host or "." not in host:
+        return None
+    return host.removeprefix("www.")[:MAX_KEY_CHARS]

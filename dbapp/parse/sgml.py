@@ -9,10 +9,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from dbapp.parse.dates import parse_date
-from dbapp.parse.decode import decode_text
+from dbapp.parse.dates import describe_date, parse_date
+from dbapp.parse.decode import ENCODING_FALLBACK, decode_input
 from dbapp.parse.native import apply_structure, place_name
-from dbapp.parse.records import ParsedDocument, Reject, clean_text, storage_problem
+from dbapp.parse.records import (
+    MAX_TAG_CHARS,
+    ParsedDocument,
+    Reject,
+    clean_text,
+    storage_problem,
+)
 from dbapp.parse.stream import CHUNK, RAW_CAP, Capped
 
 DEFAULT_SOURCE = "Reuters"
@@ -180,17 +186,34 @@ def _text(value: str) -> str:
     return _CONTROL.sub("", html.unescape(value))
 
 
+TAG_VOCABULARIES = ("TOPICS", "PLACES", "PEOPLE", "ORGS", "EXCHANGES")
+_D = re.compile(r"<D>(.*?)</D>", re.S | re.I)
+
+
+def sgml_tags(record: str) -> list[tuple[str, str]]:
+    """Reuters' own tags: ``<TOPICS><D>crude</D><D>ship</D></TOPICS>`` -> (topics, crude)..."""
+    tags = []
+    for vocabulary in TAG_VOCABULARIES:
+        element = _element(record, vocabulary)
+        for m in _D.finditer(element or ""):
+            tag = " ".join(_text(m.group(1)).split())
+            if tag and (vocabulary.lower(), tag) not in tags:
+                tags.append((vocabulary.lower(), tag[:MAX_TAG_CHARS]))
+    return tags
+
+
 def parse_sgml_record(
-    rec: SgmlRecord, path: str, source: str | None = None
+    rec: SgmlRecord, path: str, source: str | None = None, encoding: str | None = None
 ) -> ParsedDocument | Reject:
     """One Reuters record as a document.
 
     BRIEF items carry only a headline and the filler "Blah blah blah.": the headline is the text.
     UNPROC items have no BODY element: their raw text is the text.
     """
-    text = decode_text(rec.raw, path, first_line=rec.line)
-    if isinstance(text, Reject):
-        return text
+    decoded = decode_input(rec.raw, path, first_line=rec.line, encoding=encoding)
+    if isinstance(decoded, Reject):
+        return decoded
+    text, fallback = decoded
     newid = _NEWID.search(text[:300])
     number = int(newid.group(1)) if newid else None
     body_el = _TEXT_TYPE.search(text)
@@ -231,10 +254,14 @@ def parse_sgml_record(
         external_id=str(number) if number is not None else None,
         title=title,
     )
+    if fallback:
+        doc.warnings.append((ENCODING_FALLBACK, f"{doc.where}: {fallback}"))
+    doc.tags = sgml_tags(text)
     raw_date = _element(text, "DATE")
-    doc.published_on, warning = parse_date(_text(raw_date) if raw_date else None)
+    value = _text(raw_date) if raw_date is not None else None
+    doc.published_on, warning = parse_date(value)
     if warning:
-        doc.warnings.append((warning, f"{doc.where}: {(raw_date or '')[:40]!r}"))
+        doc.warnings.append((warning, f"{doc.where}: {describe_date(value)}"))
     dateline = _element(inner, "DATELINE")
     if dateline:
         doc.dateline = " ".join(_text(dateline).split()).rstrip(" -") or None

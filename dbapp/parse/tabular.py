@@ -10,10 +10,17 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from dbapp.parse.dates import parse_date
-from dbapp.parse.decode import decode_text
-from dbapp.parse.native import apply_structure
-from dbapp.parse.records import ParsedDocument, Reject, clean_field, clean_text, storage_problem
+from dbapp.parse.dates import describe_date, parse_date
+from dbapp.parse.decode import ENCODING_FALLBACK, decode_input
+from dbapp.parse.native import add_authors, apply_structure, author_names
+from dbapp.parse.records import (
+    ParsedDocument,
+    Reject,
+    clean_field,
+    clean_tags,
+    clean_text,
+    storage_problem,
+)
 from dbapp.parse.stream import CHUNK, RAW_CAP, Capped
 
 FIELDS = ("text", "date", "source", "title", "author", "url", "id", "language")
@@ -39,6 +46,10 @@ DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
+# The source's own tags, kept in document_tags under the field's name as the vocabulary.
+TAG_FIELDS = ("tags", "tag", "topic", "topics", "keywords", "categories", "category", "section")
+
+
 @dataclass(frozen=True, slots=True)
 class RawRecord:
     """One record before mapping: its values, where it came from, and its exact bytes."""
@@ -47,6 +58,7 @@ class RawRecord:
     line: int | None
     number: int
     raw: bytes
+    fallback: str | None = None  # how it was decoded when it was not UTF-8
 
 
 def parse_mapping(pairs: Iterable[str]) -> dict[str, str]:
@@ -110,8 +122,19 @@ def _field(values: Mapping[str, Any], field: str, mapping: Mapping[str, str]) ->
     return None
 
 
+def _has_field(values: Mapping[str, Any], field: str, mapping: Mapping[str, str]) -> bool:
+    """Whether the record has a column for ``field`` at all (empty or not)."""
+    if field in mapping:
+        return _lookup(values, mapping[field]) is not None
+    return bool(_candidates(tuple(values), field))
+
+
 def record_to_document(
-    record: RawRecord, path: str, mapping: Mapping[str, str], source: str | None
+    record: RawRecord,
+    path: str,
+    mapping: Mapping[str, str],
+    source: str | None,
+    date_order: str | None = None,
 ) -> ParsedDocument | Reject:
     """Map one record's columns to a document; a record without text is a reject."""
     text = _field(record.values, "text", mapping)
@@ -152,6 +175,8 @@ def record_to_document(
         url=clean_field(_field(record.values, "url", mapping)),
         language=clean_field(_field(record.values, "language", mapping)) or "en",
     )
+    if record.fallback:
+        doc.warnings.append((ENCODING_FALLBACK, f"{doc.where}: {record.fallback}"))
     if not doc.body:
         return Reject(
             path,
@@ -162,10 +187,16 @@ def record_to_document(
             record_number=record.number,
         )
     raw_date = _field(record.values, "date", mapping)
-    doc.published_on, warning = parse_date(raw_date)
+    if raw_date is None and _has_field(record.values, "date", mapping):
+        raw_date = ""  # there, but empty
+    doc.published_on, warning = parse_date(raw_date, order=date_order)
     if warning:
-        doc.warnings.append((warning, f"{doc.where}: {str(raw_date)[:40]!r}"))
+        doc.warnings.append((warning, f"{doc.where}: {describe_date(raw_date)}"))
     apply_structure(doc)
+    add_authors(doc, author_names(_field(record.values, "author", mapping)))
+    for key in TAG_FIELDS:
+        if key in record.values:
+            doc.tags += clean_tags(record.values[key], key.lower())
     problem = storage_problem(doc)
     if problem is not None:
         return Reject(
@@ -187,11 +218,14 @@ def _loads(text: str | bytes) -> tuple[Any, str | None]:
 
 
 def _json_record(
-    raw: bytes, path: str, line: int | None, number: int, where: str
+    raw: bytes, path: str, line: int | None, number: int, where: str, encoding: str | None = None
 ) -> RawRecord | Reject:
-    text = decode_text(raw, path, first_line=line or 1, record=None if line else number)
-    if isinstance(text, Reject):
-        return text
+    decoded = decode_input(
+        raw, path, first_line=line or 1, record=None if line else number, encoding=encoding
+    )
+    if isinstance(decoded, Reject):
+        return decoded
+    text, fallback = decoded
     value, why = _loads(text)
     if why is not None:
         code = "too_deep" if why == "nested too deeply" else "malformed_json"
@@ -205,16 +239,18 @@ def _json_record(
             line_number=line,
             record_number=number,
         )
-    return RawRecord(value, line, number, raw)
+    return RawRecord(value, line, number, raw, fallback)
 
 
-def iter_json_records(data: bytes, path: str, first_line: int = 1) -> Iterator[RawRecord | Reject]:
+def iter_json_records(
+    data: bytes, path: str, first_line: int = 1, encoding: str | None = None
+) -> Iterator[RawRecord | Reject]:
     """Records of a JSON Lines chunk, rejects for bad lines."""
     for offset, line in enumerate(data.split(b"\n")):
         lineno = first_line + offset
         if not line.strip():
             continue
-        yield _json_record(line, path, lineno, lineno, f"line {lineno}")
+        yield _json_record(line, path, lineno, lineno, f"line {lineno}", encoding)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,14 +263,14 @@ class ArrayItem:
 
 
 def iter_array_records(
-    items: Iterable[ArrayItem | Reject], path: str
+    items: Iterable[ArrayItem | Reject], path: str, encoding: str | None = None
 ) -> Iterator[RawRecord | Reject]:
     """Records of JSON array elements (already cut out by :func:`split_array`)."""
     for item in items:
         if isinstance(item, Reject):
             yield item
             continue
-        yield _json_record(item.raw, path, item.line, item.number, f"item {item.number}")
+        yield _json_record(item.raw, path, item.line, item.number, f"item {item.number}", encoding)
 
 
 _OUTSIDE = re.compile(rb'["\[\]{},]')
@@ -641,13 +677,15 @@ def iter_csv_records(stream: Any, path: str, max_bytes: int) -> Iterator[RawReco
                 record_number=number,
             )
             continue
+        fallback = None
         try:
             "".join(row).encode("utf-8")
         except UnicodeEncodeError:  # undecodable bytes came through as surrogates
-            bad = decode_text(raw, path, first_line=start)
-            if isinstance(bad, Reject):
-                yield replace(bad, record_number=number)
+            decoded = decode_input(raw, path, first_line=start)
+            if isinstance(decoded, Reject):
+                yield replace(decoded, record_number=number)
                 continue
+            row, fallback = next(csv.reader(io.StringIO(decoded[0]), strict=True)), decoded[1]
         if len(row) != len(header):
             yield Reject(
                 path,
@@ -659,4 +697,4 @@ def iter_csv_records(stream: Any, path: str, max_bytes: int) -> Iterator[RawReco
                 record_number=number,
             )
             continue
-        yield RawRecord(dict(zip(header, row, strict=True)), start, number, raw)
+        yield RawRecord(dict(zip(header, row, strict=True)), start, number, raw, fallback)
