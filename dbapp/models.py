@@ -263,8 +263,7 @@ class DocumentTag(Base):
     vocabulary: Mapped[str] = mapped_column(
         Text,
         primary_key=True,
-        comment="Whose tag: topics, places, people, orgs, exchanges (Reuters), tags (JSON, "
-        "feeds).",
+        comment="Whose tag: topics, places, people, orgs, exchanges (Reuters), tags (JSON, feeds).",
     )
     tag: Mapped[str] = mapped_column(
         Text, primary_key=True, comment="The tag as the source wrote it (trimmed)."

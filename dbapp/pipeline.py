@@ -79,9 +79,7 @@ def _documents_of(unit: Unit, ctx: ParseContext) -> Iterator[ParsedDocument | Re
     elif unit.fmt == "native":
         yield parse_native(unit.payload, unit.path, ctx.source, ctx.encoding)
     elif unit.fmt == "jsonl":
-        for record in iter_json_records(
-            unit.payload, unit.path, unit.first_line, ctx.encoding
-        ):
+        for record in iter_json_records(unit.payload, unit.path, unit.first_line, ctx.encoding):
             if isinstance(record, Reject):
                 yield record
             else:

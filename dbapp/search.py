@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from dbapp.errors import BadArgument, check_text
-from dbapp.report import ReportResult, resolve_source
+from dbapp.report import REPORT_WORK_MEM, ReportResult, resolve_source
 
 HIGHLIGHT_START = "«"
 HIGHLIGHT_STOP = "»"
@@ -39,42 +41,165 @@ _MATCHES = """
 _Q = "WITH q AS (SELECT websearch_to_tsquery('english', :query) AS query)"
 
 
-# Ranking reads every candidate's tsvector (TOASTed, ~2 KB each): ranking all the matches of
-# a common word at a million articles took seconds. So "ranked" means: the RANK_WINDOW newest
-# matches, best first. Counting stops at COUNT_CAP ("more than 10,000 documents match").
+# Ranking or sorting every match of a common word (or checking every candidate of a phrase
+# against its positions) reads each one's tsvector, TOASTed at ~2.7 KB: seconds at a million
+# articles. So a search walks the archive in windows of publication dates, newest (or oldest)
+# first, each window about GROWTH times the articles of the one before, and stops once it has
+# what it shows: the newest RANK_WINDOW matches to rank, or the page to sort. Work follows
+# what is shown, not how common the words are. The total is exact when every window was read,
+# otherwise estimated from the share of matches among the articles read (and said so).
 RANK_WINDOW = 1000
-COUNT_CAP = 10_000
+FIRST_WINDOW = 2_000  # articles in the first window
+GROWTH = 3
+ESTIMATE_FROM = 1000  # read on until this many matches, so an estimate has a base
+
+
+@dataclass
+class _Scan:
+    """What walking the windows found: matches newest (or oldest) first, how many articles
+    the windows read held, and whether they were all read."""
+
+    matches: list[tuple[int, dt.date | None]]
+    read: int
+    complete: bool
+
+
+def _filters(params: dict[str, Any]) -> str:
+    """The WHERE clause of the documents a search matches: only the filters given, so the
+    planner sees plain conditions."""
+    where = ["d.search_vector @@ q.query"]
+    if params["since"] is not None:
+        where.append("d.published_on >= :since")
+    if params["until"] is not None:
+        where.append("d.published_on <= :until")
+    if params["source"] is not None:
+        where.append("d.source_id = (SELECT source_id FROM sources WHERE name = :source)")
+    if params["entity_id"] is not None:
+        where.append(
+            "EXISTS (SELECT 1 FROM mentions m WHERE m.document_id = d.document_id "
+            "AND m.entity_id = :entity_id)"
+        )
+    return " AND ".join(where)
+
+
+def _counts(params: dict[str, Any]) -> tuple[str, str]:
+    """The per-day article counts a search's windows are cut from: of the entity's articles
+    with --entity, else of all (in --source)."""
+    if params["entity_id"] is not None:
+        table = "summary_entity_days WHERE entity_id = :entity_id"
+    else:
+        table = "summary_source_days WHERE true"
+    if params["source"] is not None:
+        table += " AND source_id = (SELECT source_id FROM sources WHERE name = :source)"
+    return f"SELECT day, sum(documents)::bigint AS n FROM {table}", "GROUP BY day"
+
+
+def _windows(
+    conn: Connection, params: dict[str, Any], oldest: bool
+) -> list[tuple[dt.date | None, dt.date | None, int]]:
+    """Date windows ``(first_day, last_day, articles)`` newest (or oldest) first; None is
+    open-ended. Sizes come from the per-day summaries; a stale summary only makes windows
+    uneven, never loses a match (the ends are open)."""
+    select, group = _counts(params)
+    days = conn.execute(
+        text(
+            f"{select} AND day IS NOT NULL"
+            + (" AND day >= :since" if params["since"] else "")
+            + (" AND day <= :until" if params["until"] else "")
+            + f" {group} ORDER BY day {'ASC' if oldest else 'DESC'}"
+        ),
+        params,
+    ).all()
+    windows: list[tuple[dt.date | None, dt.date | None, int]] = []
+    edge: dt.date | None = None  # where the previous window ended (exclusive)
+    held, size = 0, FIRST_WINDOW
+    for day, n in days:
+        held += int(n)
+        if held >= size:
+            # newest first: [day, edge); oldest first: (edge, day]
+            windows.append((day, edge, held) if not oldest else (edge, day, held))
+            edge, held, size = day, 0, size * GROWTH
+    windows.append((None, edge, held) if not oldest else (edge, None, held))
+    return windows
+
+
+def _scan(conn: Connection, params: dict[str, Any], sort: str, need: int) -> _Scan:
+    """Matches, window by window, until ``need`` (and ESTIMATE_FROM) are found or all read."""
+    oldest = sort == "oldest"
+    where = _filters(params)
+    found: list[tuple[int, dt.date | None]] = []
+    read = 0
+    windows = _windows(conn, params, oldest)
+    select, group = _counts(params)
+    undated_days = conn.execute(text(f"{select} AND day IS NULL {group}"), params)
+    undated = sum(int(n) for _, n in undated_days)
+    steps = [(lo, hi, n, False) for lo, hi, n in windows]
+    if params["since"] is None and params["until"] is None:
+        steps.append((None, None, undated, True))  # undated articles sort last either way
+    for i, (lo, hi, n, nulls) in enumerate(steps):
+        if nulls:
+            bounds = "d.published_on IS NULL"
+        else:
+            # newest first: lo <= day < hi; oldest first: lo < day <= hi
+            low = (">" if oldest else ">=") if lo is not None else None
+            high = ("<=" if oldest else "<") if hi is not None else None
+            parts = ["d.published_on IS NOT NULL"]
+            parts += [f"d.published_on {low} :lo"] if low else []
+            parts += [f"d.published_on {high} :hi"] if high else []
+            bounds = " AND ".join(parts)
+        rows = conn.execute(
+            text(
+                f"{_Q} SELECT d.document_id, d.published_on FROM documents d CROSS JOIN q "
+                f"WHERE {where} AND {bounds}"
+            ),  # fmt: skip
+            params | {"lo": lo, "hi": hi},
+        )
+        found += sorted(
+            ((r[0], r[1]) for r in rows), key=lambda r: (r[1], r[0]), reverse=not oldest
+        )
+        read += n
+        unread = any(later[2] for later in steps[i + 1 :])
+        if len(found) >= max(need, ESTIMATE_FROM) and unread:
+            return _Scan(found, read, complete=False)
+    return _Scan(found, read, complete=True)
+
+
+def _total(conn: Connection, params: dict[str, Any], scan: _Scan) -> tuple[int, bool]:
+    """``(matches, exact)``: counted when the scan read everything, else estimated from the
+    share of matches among the articles read."""
+    if scan.complete:
+        return len(scan.matches), True
+    select, group = _counts(params)
+    everything = sum(
+        int(n)
+        for _, n in conn.execute(
+            text(
+                f"{select}"
+                + (" AND day >= :since" if params["since"] else "")
+                + (" AND day <= :until" if params["until"] else "")
+                + f" {group}"
+            ),
+            params,
+        )
+    )
+    estimate = len(scan.matches) / max(scan.read, 1) * everything
+    return max(len(scan.matches), round(estimate)), False
 
 
 def _search_sql(sort: str) -> str:
-    # Rank (or sort) first, then highlight only the rows shown: ts_headline re-parses a body.
-    if sort == "rank":
-        hits = f"""
-candidates AS (
-    SELECT d.document_id
-    {_MATCHES}
-    ORDER BY d.published_on DESC NULLS LAST, d.document_id DESC
-    LIMIT :window
-),
-hits AS (
-    SELECT d.document_id, d.published_on, s.name AS source, d.title, d.body,
-           ts_rank_cd(d.search_vector, q.query) AS rank
-    FROM candidates c JOIN documents d USING (document_id)
-    JOIN sources s ON s.source_id = d.source_id CROSS JOIN q
-    ORDER BY rank DESC, d.document_id
-    LIMIT :limit
-)"""
-    else:
-        hits = f"""
-hits AS (
-    SELECT d.document_id, d.published_on, s.name AS source, d.title, d.body,
-           ts_rank_cd(d.search_vector, q.query) AS rank
-    {_MATCHES}
-    ORDER BY {_ORDER[sort]}
-    LIMIT :limit
-)"""
+    # Rank (or sort) the chosen documents, then highlight only the rows shown: ts_headline
+    # re-parses a body.
+    order = "rank DESC, d.document_id" if sort == "rank" else _ORDER[sort]
     return f"""
-{_Q},{hits}
+{_Q},
+hits AS (
+    SELECT d.document_id, d.published_on, s.name AS source, d.title, d.body,
+           ts_rank_cd(d.search_vector, q.query) AS rank
+    FROM documents d JOIN sources s USING (source_id) CROSS JOIN q
+    WHERE d.document_id = ANY(:ids)
+    ORDER BY {order}
+    LIMIT :limit
+)
 SELECT h.document_id, h.published_on, h.source, h.title,
        round(h.rank::numeric, 4)::float8 AS rank,
        ts_headline('english', h.body, q.query,
@@ -129,12 +254,16 @@ def search_documents(
     newest or oldest first), with the number of all matches in the notes."""
     if sort not in SORTS:
         raise BadArgument(f"--sort must be one of {', '.join(SORTS)}")
-    params = _params(conn, query, source, since, until, entity) | {
-        "limit": limit,
-        "window": max(RANK_WINDOW, limit),
-        "cap": COUNT_CAP + 1,
-    }
-    result = conn.execute(text(_search_sql(sort)), params)
+    params = _params(conn, query, source, since, until, entity)
+    # Room for exact bitmaps: a common word's candidates overflow the default 4 MB, and a
+    # lossy bitmap rechecks every row of its pages, candidates or not.
+    conn.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
+    window = max(RANK_WINDOW, limit)
+    scan = _scan(conn, params, sort, window if sort == "rank" else limit)
+    chosen = scan.matches[:window] if sort == "rank" else scan.matches[:limit]
+    result = conn.execute(
+        text(_search_sql(sort)), params | {"ids": [i for i, _ in chosen], "limit": limit}
+    )
     rows = [tuple(r) for r in result]
     if not rows:
         narrowed = [f"--{k} {v}" for k, v in (("entity", entity), ("source", source)) if v]
@@ -146,23 +275,74 @@ def search_documents(
             text("SELECT numnode(websearch_to_tsquery('english', :q))"), {"q": query}
         ):
             notes = [f"{query!r} holds only stop words ('the', 'and'...), which search ignores"]
-        return ReportResult(list(result.keys()), rows, notes)
-    total = len(rows)
-    if total == limit:  # there may be more: count them, up to the cap
-        total = int(
-            conn.scalar(
-                text(f"{_Q} SELECT count(*) FROM (SELECT 1 {_MATCHES} LIMIT :cap) x"), params
-            )
-            or 0
-        )
+        return ReportResult(list(result.keys()), rows, notes, 0)
+    total, exact = _total(conn, params, scan)
     shown = f"showing {len(rows)}, " if total > len(rows) else ""
     noun = "document matches" if total == 1 else "documents match"
-    counted = f"more than {COUNT_CAP:,}" if total > COUNT_CAP else f"{total:,}"
+    counted = f"{total:,}" if exact else f"about {_round(total):,}"
+    end = "oldest" if sort == "oldest" else "newest"
     how = f"sorted by {sort}"
-    if sort == "rank" and total > params["window"]:
-        how = f"best first among the {params['window']:,} newest matches"
-    notes = [f"{counted} {noun} ({shown}{how})"]
-    return ReportResult(list(result.keys()), rows, notes, total if total <= COUNT_CAP else None)
+    if sort == "rank" and total > window:
+        how = f"best first among the {window:,} newest matches"
+    basis = "" if exact else f"; estimated from the {scan.read:,} {end} articles"
+    notes = [f"{counted} {noun} ({shown}{how}{basis})"]
+    return ReportResult(list(result.keys()), rows, notes, total if exact else None)
+
+
+def _round(n: int) -> int:
+    """An estimate to two significant figures (53,412 -> 53,000)."""
+    if n < 100:
+        return n
+    scale = 10 ** (len(str(n)) - 2)
+    return round(n / scale) * scale
+
+
+FACET_EXACT = 2_000  # up to this many matches, facets count every one
+FACET_SAMPLE_ARTICLES = 20_000  # beyond, a random sample of about this many articles
+
+
+def _facet_ids(conn: Connection, params: dict[str, Any]) -> tuple[list[int], float, str | None]:
+    """``(ids, scale, note)``: every match when there are at most FACET_EXACT; else the
+    matches in a random sample of the articles in scope, ``scale`` to multiply their counts
+    by, and a note saying so."""
+    scan = _scan(conn, params, "newest", FACET_EXACT)
+    if scan.complete:
+        return [i for i, _ in scan.matches], 1.0, None
+    select, group = _counts(params)
+    scope = sum(
+        int(n)
+        for _, n in conn.execute(
+            text(
+                f"{select}"
+                + (" AND day >= :since" if params["since"] else "")
+                + (" AND day <= :until" if params["until"] else "")
+                + f" {group}"
+            ),
+            params,
+        )
+    )
+    everything = int(
+        conn.scalar(text("SELECT coalesce(sum(documents), 0) FROM summary_source_days")) or 0
+    )
+    percent = min(100.0, 100.0 * FACET_SAMPLE_ARTICLES / max(everything, 1))
+    # The sample's articles in scope (the filters without the words) are the base.
+    where = _filters(params).replace("d.search_vector @@ q.query", "true")
+    rows = conn.execute(
+        text(
+            f"{_Q} SELECT d.document_id, d.search_vector @@ q.query AS hit "
+            f"FROM documents d TABLESAMPLE SYSTEM (:percent) REPEATABLE (20261126) CROSS JOIN q "
+            f"WHERE {where}"
+        ),
+        params | {"percent": percent},
+    ).all()
+    hits = [r[0] for r in rows if r[1]]
+    scale = scope / max(len(rows), 1)
+    note = (
+        f"about {len(scan.matches) and _round(round(len(hits) * scale)):,} matches: counts "
+        f"estimated from the {len(hits):,} matches among {len(rows):,} articles sampled at "
+        "random"
+    )
+    return hits, scale, note
 
 
 def search_facets(
@@ -175,49 +355,48 @@ def search_facets(
     top: int = 10,
 ) -> dict[str, ReportResult]:
     """The matches counted by source and by month, and the entities most mentioned in them
-    (in a random sample of up to FACET_SAMPLE matching documents when there are more)."""
-    params = _params(conn, query, source, since, until, entity) | {
-        "top": top,
-        "sample": FACET_SAMPLE,
-    }
-    by_source = conn.execute(
-        text(
-            f"{_Q} SELECT s.name AS source, count(*) AS documents {_MATCHES} "
-            "GROUP BY s.name ORDER BY documents DESC, source"
-        ),  # fmt: skip
-        params,
+    (in a random sample of up to FACET_SAMPLE matching documents when there are more). Past
+    FACET_EXACT matches, the counts are estimated from a random sample of the articles."""
+    params = _params(conn, query, source, since, until, entity)
+    conn.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
+    ids, scale, note = _facet_ids(conn, params)
+
+    def scaled(sql: str) -> ReportResult:
+        result = conn.execute(text(sql), {"ids": ids})
+        rows = [(key, round(n * scale)) for key, n in result]
+        return ReportResult(list(result.keys()), rows, [note] if note else [])
+
+    by_source = scaled(
+        "SELECT s.name AS source, count(*) AS documents FROM documents d "
+        "JOIN sources s USING (source_id) WHERE d.document_id = ANY(:ids) "
+        "GROUP BY s.name ORDER BY documents DESC, source"
     )
-    by_month = conn.execute(
-        text(
-            f"{_Q} SELECT to_char(date_trunc('month', d.published_on), 'YYYY-MM') AS month, "
-            f"count(*) AS documents {_MATCHES} GROUP BY 1 ORDER BY 1 NULLS LAST"
-        ),  # fmt: skip
-        params,
+    by_month = scaled(
+        "SELECT to_char(date_trunc('month', d.published_on), 'YYYY-MM') AS month, "
+        "count(*) AS documents FROM documents d WHERE d.document_id = ANY(:ids) "
+        "GROUP BY 1 ORDER BY 1 NULLS LAST"
     )
-    total = int(conn.scalar(text(f"{_Q} SELECT count(*) {_MATCHES}"), params) or 0)
+    sample = ids if len(ids) <= FACET_SAMPLE else random.Random(0).sample(ids, FACET_SAMPLE)
     entities = conn.execute(
         text(
-            f"""{_Q}, matched AS (
-                SELECT d.document_id {_MATCHES}
-                ORDER BY md5(d.document_id::text || :query) LIMIT :sample
-            )
-            SELECT e.canonical_name AS entity, e.kind, count(DISTINCT m.document_id) AS documents,
+            """SELECT e.canonical_name AS entity, e.kind,
+                   count(DISTINCT m.document_id) AS documents,
                    round(count(DISTINCT m.document_id)::numeric
-                         / (SELECT count(*) FROM matched), 4)::float8 AS share_of_documents
-            FROM matched JOIN mentions m USING (document_id)
-            JOIN entities e ON e.entity_id = m.entity_id AND m.role <> 'byline'
+                         / cardinality(CAST(:ids AS bigint[])), 4)::float8 AS share_of_documents
+            FROM mentions m JOIN entities e ON e.entity_id = m.entity_id AND m.role <> 'byline'
+            WHERE m.document_id = ANY(:ids)
             GROUP BY e.entity_id, e.canonical_name, e.kind
             ORDER BY documents DESC, entity LIMIT :top"""
         ),
-        params,
+        {"ids": sample, "top": top},
     )
     sampled = (
-        [f"entities counted in a random sample of {FACET_SAMPLE:,} of the {total:,} matches"]
-        if total > FACET_SAMPLE
+        [f"entities counted in a random sample of {len(sample):,} of the matches"]
+        if len(sample) < len(ids) or note
         else []
     )
     return {
-        "sources": ReportResult(list(by_source.keys()), [tuple(r) for r in by_source]),
-        "months": ReportResult(list(by_month.keys()), [tuple(r) for r in by_month]),
+        "sources": by_source,
+        "months": by_month,
         "entities": ReportResult(list(entities.keys()), [tuple(r) for r in entities], sampled),
     }

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import gzip
+import json
 from pathlib import Path
 
 import pytest
@@ -381,7 +381,7 @@ def test_oversized_inputs_are_rejected_and_the_rest_continues(tmp_path: Path) ->
 
 
 def test_text_that_is_not_utf8_is_read_as_declared_or_cp1252_with_a_warning() -> None:
-    from dbapp.parse.decode import decode_input, declared_charset
+    from dbapp.parse.decode import declared_charset, decode_input
 
     # cp1252: curly quotes (0x93 0x94) and an e acute (0xe9), invalid as UTF-8.
     raw = b" date 2024-01-04 \x93Caf\xe9\x94 in Baku"
@@ -391,7 +391,9 @@ def test_text_that_is_not_utf8_is_read_as_declared_or_cp1252_with_a_warning() ->
         ("encoding_fallback", "cp.txt: invalid UTF-8 at byte 17 (line 1): read as cp1252")
     ]
     # --encoding wins over detection, and bytes it cannot read are a reject with their line.
-    forced = _doc(parse_native(" date 2024-01-04 Ça va".encode("latin-1"), "l.txt", None, "latin-1"))
+    forced = _doc(
+        parse_native(" date 2024-01-04 Ça va".encode("latin-1"), "l.txt", None, "latin-1")
+    )
     assert (forced.body, forced.warnings) == ("Ça va", [])
     wrong = _reject(parse_native(b" date 2024-01-04 x\n\xff\xfe", "a.txt", None, "ascii"))
     assert (wrong.code, wrong.line_number) == ("invalid_encoding", 2)
@@ -404,7 +406,9 @@ def test_text_that_is_not_utf8_is_read_as_declared_or_cp1252_with_a_warning() ->
     (record,) = _records(b'{"text": "Caf\xe9 au lait"}')
     json_doc = _doc(record_to_document(record, "in.jsonl", {}, None))  # type: ignore[arg-type]
     assert json_doc.body == "Café au lait"
-    assert json_doc.warnings[0][0] == "encoding_fallback" and "in.jsonl:1" in json_doc.warnings[0][1]
+    assert (
+        json_doc.warnings[0][0] == "encoding_fallback" and "in.jsonl:1" in json_doc.warnings[0][1]
+    )
 
 
 def test_authors_become_byline_spans_one_each() -> None:

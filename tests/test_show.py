@@ -107,14 +107,67 @@ def test_search_ranks_a_bounded_window_and_says_so(
         "SELECT document_id FROM documents WHERE search_vector @@ "
         "websearch_to_tsquery('english', 'Azerbaijan') ORDER BY published_on DESC LIMIT 1",
     )
+    everything = scalar(engine, "SELECT count(*) FROM documents")
     monkeypatch.setattr(search_module, "RANK_WINDOW", 1)
-    monkeypatch.setattr(search_module, "COUNT_CAP", 1)
+    monkeypatch.setattr(search_module, "FIRST_WINDOW", 1)
+    monkeypatch.setattr(search_module, "ESTIMATE_FROM", 1)
     ranked = dbapp(fresh_db, "search", "Azerbaijan", "--limit", "1", "--format", "json")
     assert ranked.exit_code == 0, ranked.output
     assert [r["document_id"] for r in json.loads(ranked.stdout)] == [newest]
-    assert "more than 1 documents match (showing 1, best first among the 1 newest" in (
-        ranked.stderr
+    # One article read (the newest day's), one match in it: the rest is an estimate, and said.
+    assert (
+        f"about {everything} documents match (showing 1, best first among the 1 newest "
+        "matches; estimated from the 1 newest articles)" in ranked.stderr
     )
+
+
+def test_search_walks_date_windows_without_losing_or_misordering_a_match(
+    fresh_db: str, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dbapp import search as search_module
+
+    # 90 articles over 30 days (three a day, so windows split between days, never inside
+    # one), every third about oil; 6 undated, two of them about oil.
+    lines = []
+    for i in range(90):
+        day = f"2024-01-{1 + i // 3:02d}"
+        words = "oil prices rose" if i % 3 == 0 else "wheat harvest"
+        lines.append({"id": f"a{i}", "text": f"Story {i}: {words}.", "date": day, "source": "S"})
+    for i in range(6):
+        words = "oil prices" if i < 2 else "rain"
+        lines.append({"id": f"u{i}", "text": f"Undated {i}: {words}.", "source": "S"})
+    path = tmp_path / "windows.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in lines))
+    assert dbapp(fresh_db, "load", str(path), "--no-progress").exit_code == 0
+    expected = {
+        "newest": "published_on DESC NULLS LAST, document_id DESC",
+        "oldest": "published_on ASC NULLS LAST, document_id",
+    }
+    monkeypatch.setattr(search_module, "FIRST_WINDOW", 4)
+    monkeypatch.setattr(search_module, "GROWTH", 2)
+    monkeypatch.setattr(search_module, "ESTIMATE_FROM", 3)
+    for sort, order in expected.items():
+        truth = [
+            r[0]
+            for r in rows(
+                engine,
+                "SELECT document_id FROM documents WHERE search_vector @@ "
+                f"websearch_to_tsquery('english', '\"oil prices\"') ORDER BY {order}",
+            )
+        ]
+        assert len(truth) == 32
+        for limit in (1, 5, 31, 32, 40):
+            got = dbapp(fresh_db, "search", '"oil prices"', "--sort", sort, "--limit",
+                        str(limit), "--format", "json")  # fmt: skip
+            assert got.exit_code == 0, got.output
+            assert [r["document_id"] for r in json.loads(got.stdout)] == truth[:limit], (
+                sort,
+                limit,
+            )
+            if limit >= 31:  # read to the end: exact
+                assert "32 documents match" in got.stderr and "about" not in got.stderr
+            else:  # stopped early: an estimate from the articles read, near the truth
+                assert "about" in got.stderr and "estimated from the" in got.stderr
 
 
 def test_show_makes_control_characters_visible_and_keeps_offsets(

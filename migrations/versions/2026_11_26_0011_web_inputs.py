@@ -82,9 +82,7 @@ def upgrade() -> None:
         "text was extracted from (an HTML page, a WARC record, a feed item); NULL for text "
         "inputs.'"
     )
-    op.execute(
-        "COMMENT ON COLUMN documents.original_bytes IS 'Size in bytes of that original.'"
-    )
+    op.execute("COMMENT ON COLUMN documents.original_bytes IS 'Size in bytes of that original.'")
     op.execute(TAGS)
     op.execute(VIEWS)
     op.execute(
