@@ -15,7 +15,7 @@ $(BIN)/.installed: pyproject.toml $(BIN)/python
 	touch $@
 
 $(BIN)/.installed-test: pyproject.toml $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,spacy,ner,plot,parquet]'
+	$(BIN)/python -m pip install --quiet -e '.[test,spacy,ner,plot,parquet,web]'
 	touch $@
 
 demo: $(BIN)/.installed

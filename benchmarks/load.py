@@ -190,8 +190,41 @@ REPORT_CASES: list[tuple[str, dict[str, Any]]] = [
     ("source-coverage", {"period": "week", "since": "2024-01-01"}),
     ("source-entities", {}),
     ("kwic", {"entity": "Karabakh", "limit": 50}),
+    # --query: at 1M articles "Karabakh" matches ~25,000, "crude OR gasoline" ~91,000 and the
+    # phrase "oil prices" ~53,000 (of 182,000 with both words).
+    *[
+        (name, {"query": q, **extra})
+        for q in ("Karabakh", "crude OR gasoline", '"oil prices"')
+        for name, extra in (
+            ("overview", {}),
+            ("timeline", {"period": "month"}),
+            ("top-entities", {}),
+            ("source-coverage", {"period": "month"}),
+            ("source-entities", {}),
+            ("co-mentions", {}),
+            ("kwic", {"entity": "Azerbaijan", "limit": 50}),
+            ("top-entities", {"rollup": "country"}),
+        )
+    ],
+    ("top-entities", {"rollup": "country"}),
+    ("timeline", {"rollup": "country", "entity": "Baku", "period": "month"}),
 ]
 SEARCHES = ["Azerbaijan", '"oil prices"', "Karabakh ceasefire -Armenia", "crude OR gasoline"]
+# Every search form: each sort, and each filter, on a common word and a common phrase.
+SEARCH_FORMS: list[tuple[str, dict[str, Any]]] = [
+    *[(q, {"sort": sort}) for q in SEARCHES for sort in ("rank", "newest", "oldest")],
+    *[
+        (q, extra)
+        for q in ("Azerbaijan", '"oil prices"')
+        for extra in (
+            {"source": "Trend"},
+            {"entity": "Baku"},
+            {"entity": "OPEC"},
+            {"since": "2020-01-01", "until": "2020-12-31"},
+            {"facets": True},
+        )
+    ],
+]
 
 
 SIZES = """
@@ -227,7 +260,7 @@ def time_reports(url: str, repeat: int = 3) -> list[dict[str, Any]]:
     from sqlalchemy import create_engine
 
     from dbapp.report import ReportParams, run_report
-    from dbapp.search import search_documents
+    from dbapp.search import search_documents, search_facets
 
     engine = create_engine(url)
     results = []
@@ -240,16 +273,23 @@ def time_reports(url: str, repeat: int = 3) -> list[dict[str, Any]]:
                 started = time.perf_counter()
                 rows = run_report(conn, name, ReportParams(**opts)).rows
                 times.append(time.perf_counter() - started)
+                conn.rollback()  # SET LOCAL work_mem ends with the report's transaction
             label = name + "".join(f" --{k} {v}" for k, v in options.items())
             results.append({"what": label, "seconds": statistics.median(times), "rows": len(rows)})
-        for query in SEARCHES:
+        for query, options in SEARCH_FORMS:
+            opts = {k: dt.date.fromisoformat(v) if k in ("since", "until") else v
+                    for k, v in options.items() if k != "facets"}  # fmt: skip
             times = []
             for _ in range(repeat):
                 started = time.perf_counter()
-                rows = search_documents(conn, query, limit=10).rows
+                if options.get("facets"):
+                    rows = search_facets(conn, query, **opts)["sources"].rows
+                else:
+                    rows = search_documents(conn, query, limit=10, **opts).rows
                 times.append(time.perf_counter() - started)
-            results.append({"what": f"search {query}", "seconds": statistics.median(times),
-                            "rows": len(rows)})  # fmt: skip
+                conn.rollback()
+            label = f"search {query}" + "".join(f" --{k} {v}" for k, v in options.items())
+            results.append({"what": label, "seconds": statistics.median(times), "rows": len(rows)})
     engine.dispose()
     return results
 

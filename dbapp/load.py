@@ -421,12 +421,11 @@ def _note(result: LoadResult, unit: UnitResult, seen: set[str]) -> None:
     counts.documents_rejected += len(unit.rejects)
     room = SAMPLE_SIZE - len(result.rejects)
     result.rejects.extend(unit.rejects[: max(room, 0)])
-    for doc in unit.documents:
-        for code, detail in doc.warnings:
-            result.warnings[code] += 1
-            examples = result.warning_examples.setdefault(code, [])
-            if len(examples) < EXAMPLES_PER_WARNING:
-                examples.append(_storable(detail))
+    for code, detail in [w for doc in unit.documents for w in doc.warnings] + unit.warnings:
+        result.warnings[code] += 1
+        examples = result.warning_examples.setdefault(code, [])
+        if len(examples) < EXAMPLES_PER_WARNING:
+            examples.append(_storable(detail))
 
 
 def load_documents(

@@ -20,11 +20,14 @@ from dbapp import copyrows
 from dbapp.errors import WorkerDied
 from dbapp.extract.base import Extractor
 from dbapp.parse.dates import settle_date
+from dbapp.parse.feed import parse_feed
+from dbapp.parse.html import parse_html
 from dbapp.parse.inputs import Unit
 from dbapp.parse.native import parse_native
 from dbapp.parse.records import ParsedDocument, Reject, content_sha256, site_of
 from dbapp.parse.sgml import parse_sgml_record
 from dbapp.parse.tabular import iter_array_records, iter_json_records, record_to_document
+from dbapp.parse.warc import WarcPage, read_record
 
 UNKNOWN_SOURCE = "unknown"
 SOURCE_UNKNOWN = "source_unknown"
@@ -71,9 +74,13 @@ class UnitResult:
     documents: list[Prepared]
     rejects: list[Reject]
     nbytes: int
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # counted, not documents
 
 
-def _documents_of(unit: Unit, ctx: ParseContext) -> Iterator[ParsedDocument | Reject]:
+def _documents_of(
+    unit: Unit, ctx: ParseContext
+) -> Iterator[ParsedDocument | Reject | tuple[str, str]]:
+    """What a unit holds: documents, rejects, and ``(warning, detail)`` for what is counted."""
     if unit.fmt == "reject":
         yield unit.payload
     elif unit.fmt == "native":
@@ -96,6 +103,22 @@ def _documents_of(unit: Unit, ctx: ParseContext) -> Iterator[ParsedDocument | Re
     elif unit.fmt == "sgml":
         for rec in unit.payload:
             yield parse_sgml_record(rec, unit.path, ctx.source, ctx.encoding)
+    elif unit.fmt == "html":
+        yield parse_html(unit.payload, unit.path, ctx.source, encoding=ctx.encoding)
+    elif unit.fmt == "warc":
+        for chunk in unit.payload:
+            page = read_record(chunk, unit.path)
+            if isinstance(page, WarcPage):
+                yield parse_html(page.html, unit.path, ctx.source, page.url, page.fetched,
+                                 ctx.encoding, page.number)  # fmt: skip
+            elif isinstance(page, str):
+                yield (page, f"{unit.path}#{chunk.number}")
+            else:
+                yield page
+    elif unit.fmt == "feed":
+        yield from parse_feed(unit.payload, unit.path, ctx.source)
+    elif unit.fmt == "note":
+        yield from unit.payload
     else:  # pragma: no cover - units come from iter_units
         raise ValueError(f"unknown unit format {unit.fmt!r}")
 
@@ -106,6 +129,9 @@ def process_unit(unit: Unit, ctx: ParseContext) -> UnitResult:
     for item in _documents_of(unit, ctx):
         if isinstance(item, Reject):
             result.rejects.append(item)
+            continue
+        if isinstance(item, tuple):
+            result.warnings.append(item)
             continue
         item.sha256 = content_sha256(item.dedup_text or item.body)
         settle_date(item, ctx.default_date)

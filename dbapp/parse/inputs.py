@@ -7,14 +7,17 @@ import glob
 import gzip
 import io
 import os
+import re
 import stat
 import sys
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from dbapp.errors import InputError
+from dbapp.parse.html import require_web
 from dbapp.parse.records import Reject
 from dbapp.parse.sgml import split_records
 from dbapp.parse.stream import (
@@ -26,8 +29,10 @@ from dbapp.parse.stream import (
     wide_encoding,
 )
 from dbapp.parse.tabular import iter_csv_records, split_array
+from dbapp.parse.warc import split_warc
 
-FORMATS = ("native", "jsonl", "csv", "sgml")
+FORMATS = ("native", "jsonl", "csv", "sgml", "html", "warc", "feed")
+WEB_FORMATS = ("html", "warc", "feed")  # need the web extra
 EXTENSIONS = {
     ".txt": "native",
     ".jsonl": "jsonl",
@@ -36,11 +41,26 @@ EXTENSIONS = {
     ".csv": "csv",
     ".sgm": "sgml",
     ".sgml": "sgml",
+    ".html": "html",
+    ".htm": "html",
+    ".warc": "warc",
+    ".rss": "feed",
+    ".atom": "feed",
+    ".xml": "feed",
+    ".zip": "zip",
 }
+ZIP = "zip"
+MEMBER_SKIPPED = "archive_member_skipped"  # warning: a zip member that is not read, and why
+# A zip member is refused, unread, when its header says it inflates past this, or past this
+# ratio while over ZIP_RATIO_FLOOR: a zip bomb is refused by its size, never by memory.
+ZIP_MEMBER_CAP = 8 * 1024**3
+ZIP_RATIO = 200
+ZIP_RATIO_FLOOR = 64 * 1024**2
+NESTED_ZIP_CAP = 256 * 1024**2  # a zip inside a zip is read into memory: at most this big
 STDIN = "-"
 RECORDS_PER_UNIT = 250
 UNIT_BYTES = 4 * 1024 * 1024
-ARCHIVES = (".zip", ".tar", ".tgz", ".tar.gz", ".7z", ".rar", ".warc", ".warc.gz")
+ARCHIVES = (".tar", ".tgz", ".tar.gz", ".7z", ".rar")
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,9 +225,20 @@ def discover(
 
 def sniff(head: bytes) -> str | None:
     """Guess a format from the first bytes of an input."""
+    if head.startswith(b"PK\x03\x04"):
+        return ZIP
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if text.startswith((b"date ", b"date\t", b"http://", b"https://")):
         return "native"  # the date header, or a crawl's text with its URL first
+    if text.startswith(b"WARC/1."):
+        return "warc"
+    lower = text[:1024].lower()
+    if lower.startswith((b"<!doctype html", b"<html")):
+        return "html"
+    if lower.startswith((b"<rss", b"<feed", b"<rdf:rdf")) or (
+        lower.startswith(b"<?xml") and re.search(rb"<(rss|feed|rdf:rdf)\b", lower)
+    ):
+        return "feed"
     if text[:1] in (b"{", b"["):
         return "jsonl"
     if text.startswith((b"<!DOCTYPE lewis", b"<REUTERS")):
@@ -275,9 +306,26 @@ def _broken_off(item: InputFile, path: str, stream: Guarded) -> Reject:
     )
 
 
-def _units_of(stream: Guarded, item: InputFile, path: str, max_bytes: int) -> Iterator[Unit]:
+def _units_of(
+    stream: Guarded, item: InputFile, path: str, max_bytes: int, depth: int = 0
+) -> Iterator[Unit]:
     head = stream.peek(4096)[:4096]
     fmt = item.fmt or sniff(head)
+    if fmt in WEB_FORMATS:
+        require_web()
+    if fmt == ZIP:
+        yield from _zip_units(stream, item, path, max_bytes, depth)
+        return
+    if fmt in ("html", "feed"):
+        data, size, digest = read_capped(stream, max_bytes)
+        if digest is not None:
+            yield Unit("reject", path, _too_large(path, data, size, digest, max_bytes), item.size)
+        elif stream.error is None:
+            yield Unit(fmt, path, data, nbytes=item.size)
+        return
+    if fmt == "warc":
+        yield from _record_units("warc", split_warc(stream, path, max_bytes), item, path, max_bytes)
+        return
     if fmt is None:
         raw, size, digest = read_capped(stream, max_bytes)
         if not raw.strip() and digest is None:
@@ -286,7 +334,7 @@ def _units_of(stream: Guarded, item: InputFile, path: str, max_bytes: int) -> It
             reject = Reject(
                 path,
                 "unknown_format",
-                "cannot tell the format (use --format native|jsonl|csv|sgml)",
+                f"cannot tell the format (use --format {'|'.join(FORMATS)})",
                 raw,
                 line_number=1,
                 raw_size=size,
@@ -310,6 +358,85 @@ def _units_of(stream: Guarded, item: InputFile, path: str, max_bytes: int) -> It
         yield from _record_units(
             "sgml", split_records(stream, path, max_bytes), item, path, max_bytes
         )
+
+
+def _zip_units(
+    stream: Guarded, item: InputFile, path: str, max_bytes: int, depth: int
+) -> Iterator[Unit]:
+    """A zip's members as if they were files in a folder (``archive.zip!dir/a.txt``); a zip
+    inside goes one level deep. Members whose headers promise a bomb are refused unread."""
+    try:
+        if item.is_stdin or depth > 0:
+            data, size, digest = read_capped(stream, NESTED_ZIP_CAP)
+            if digest is not None:
+                reason = f"{size:,} bytes: too big to open from standard input or inside a zip"
+                yield Unit("reject", path, Reject(path, "archive_too_large", reason, data[:RAW_CAP],
+                           raw_size=size, raw_sha256=digest), nbytes=item.size)  # fmt: skip
+                return
+            archive = zipfile.ZipFile(io.BytesIO(data))
+        else:
+            archive = zipfile.ZipFile(item.path)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        yield Unit("reject", path, Reject(path, "bad_zip", f"not a readable zip archive: {exc}",
+                   _head_of(item)), nbytes=item.size)  # fmt: skip
+        return
+    with archive:
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        share = item.size
+        for n, member in enumerate(members):
+            name = display_path(member.filename)
+            inner = f"{path}!{name}"
+            part = share if n == len(members) - 1 else min(share, member.compress_size)
+            share -= part
+            if os.path.basename(member.filename).startswith(".") or "__MACOSX" in name:
+                continue
+            bomb = member.file_size > ZIP_MEMBER_CAP or (
+                member.file_size > ZIP_RATIO_FLOOR
+                and member.file_size > ZIP_RATIO * max(member.compress_size, 1)
+            )
+            if bomb:
+                why = (f"refused unread: it would inflate {member.compress_size:,} bytes to "
+                       f"{member.file_size:,} (a zip bomb?)")  # fmt: skip
+                yield Unit("reject", inner, Reject(inner, "zip_bomb", why, None), nbytes=part)
+                continue
+            fmt = format_of(member.filename)
+            if fmt == ZIP and depth >= 1:
+                why = "an archive nested more than one level deep (unpack it first)"
+                yield Unit("note", inner, [(MEMBER_SKIPPED, f"{inner}: {why}")], nbytes=part)
+                continue
+            try:
+                raw: Any = archive.open(member)
+            except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError) as exc:
+                reason = f"cannot read this member: {exc}"
+                yield Unit("reject", inner, Reject(inner, "bad_zip", reason, None), nbytes=part)
+                continue
+            with raw:
+                buffered = io.BufferedReader(raw)
+                if buffered.peek(2)[:2] == b"\x1f\x8b":
+                    guarded = Guarded(gzip.GzipFile(fileobj=buffered))  # type: ignore[arg-type]
+                else:
+                    guarded = Guarded(buffered)
+                head = guarded.peek(4096)[:4096]
+                if fmt is None and sniff(head) is None:
+                    why = "no known input extension"
+                    yield Unit("note", inner, [(MEMBER_SKIPPED, f"{inner}: {why}")], nbytes=part)
+                    continue
+                member_item = InputFile(inner, fmt, part)
+                yield from _units_of(guarded, member_item, inner, max_bytes, depth + 1)
+                if guarded.error is not None:  # a CRC error, a truncated member
+                    reason = f"the member breaks off: {guarded.error}"
+                    yield Unit("reject", inner, Reject(inner, "bad_zip", reason, None))
+
+
+def _head_of(item: InputFile) -> bytes | None:
+    """The first bytes of an input file, for a reject of the whole file."""
+    if item.is_stdin:
+        return None
+    try:
+        with open(item.path, "rb") as f:
+            return f.read(RAW_CAP)
+    except OSError:
+        return None
 
 
 def _too_large(

@@ -1,0 +1,259 @@
+"""News as it comes: HTML pages, WARC archives, feeds, zips, tags and authors, end to end on
+PostgreSQL. The WARC is written here with fastwarc from the benchmark's real pages."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from dbapp.parse import inputs
+from tests.conftest import shared_path
+from tests.test_load import dbapp, rows, scalar
+
+pytest.importorskip("trafilatura", reason="the web extra (pip install 'dbapp[web]')")
+
+EXIT_REJECTS = 5
+PAGE = b"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Talks in Baku | Example News</title>
+<meta property="og:site_name" content="Example News">
+<meta property="og:title" content="Talks in Baku">
+<meta name="author" content="Jane Doe">
+<meta property="article:published_time" content="2024-03-05T10:00:00Z">
+<link rel="canonical" href="https://news.example.com/2024/03/05/talks-in-baku">
+</head><body>
+<nav><a href="/">Home</a> <a href="/world">World</a> <a href="/sport">Sport</a></nav>
+<article><h1>Talks in Baku</h1>
+<p>BAKU, March 5 (Xinhua) -- Armenia and Azerbaijan resumed talks in Baku on Tuesday, the
+foreign ministries of both countries said in a joint statement issued after the meeting.</p>
+<p>The delegations discussed the delimitation of the border and the opening of transport links
+across the region, officials said, adding that a further round is planned for next month.</p>
+<p>Observers from the European Union and the United Nations attended the session, which lasted
+more than six hours and ended late in the evening without a final agreement.</p>
+</article>
+<footer>Copyright Example News. All rights reserved. Subscribe to our newsletter.</footer>
+</body></html>
+"""
+
+
+def _benchmark_pages(n: int) -> list[tuple[str, bytes]]:
+    """``n`` real pages of the article-extraction benchmark: (url, html)."""
+    folder = shared_path("corpora", "article-extraction-benchmark")
+    truth = json.loads((folder / "ground-truth.json").read_text())
+    pages = []
+    for key in sorted(truth)[:n]:
+        html = gzip.decompress((folder / "html" / f"{key}.html.gz").read_bytes())
+        pages.append((truth[key]["url"], html))
+    return pages
+
+
+def _response(url: str, status: int, content_type: str, body: bytes) -> bytes:
+    from fastwarc.warc import WarcRecord, WarcRecordType
+
+    record = WarcRecord()
+    record.init_headers(WarcRecordType.response)
+    record.headers["WARC-Target-URI"] = url
+    record.headers["WARC-Date"] = "2023-02-01T12:00:00Z"
+    record.headers["Content-Type"] = "application/http; msgtype=response"
+    http = f"HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\n\r\n".encode() + body
+    record.set_bytes_content(http)
+    out = io.BytesIO()
+    record.write(out)
+    return out.getvalue()
+
+
+def _request(url: str) -> bytes:
+    from fastwarc.warc import WarcRecord, WarcRecordType
+
+    record = WarcRecord()
+    record.init_headers(WarcRecordType.request)
+    record.headers["WARC-Target-URI"] = url
+    record.set_bytes_content(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    out = io.BytesIO()
+    record.write(out)
+    return out.getvalue()
+
+
+def test_an_html_page_loads_its_article_and_metadata(
+    fresh_db: str, engine: Engine, tmp_path: Path
+) -> None:
+    (tmp_path / "talks.html").write_bytes(PAGE)
+    result = dbapp(fresh_db, "load", str(tmp_path), "--no-progress")
+    assert result.exit_code == 0, result.output
+    ((title, url, day, source, author, body, digest, size),) = rows(
+        engine,
+        "SELECT d.title, d.url, d.published_on::text, s.name, d.author, d.body, "
+        "d.original_sha256, d.original_bytes FROM documents d JOIN sources s USING (source_id)",
+    )
+    assert (title, url, day, source, author) == (
+        "Talks in Baku",
+        "https://news.example.com/2024/03/05/talks-in-baku",
+        "2024-03-05",
+        "Example News",  # the site's name wins over the agency's marker
+        "Jane Doe",
+    )
+    assert body.startswith("BAKU, March 5 (Xinhua) -- Armenia and Azerbaijan")
+    assert "Subscribe" not in body and "Sport" not in body  # boilerplate left out
+    assert (digest, size) == (hashlib.sha256(PAGE).hexdigest(), len(PAGE))
+    mentions = dict(
+        rows(
+            engine,
+            "SELECT m.surface, m.role FROM mentions m JOIN documents d USING (document_id) "
+            'WHERE substr(d.body, m.start + 1, m."end" - m.start) = m.surface',
+        )
+    )
+    assert mentions["Jane Doe"] == "byline" and mentions["Armenia"] == "body"
+
+
+def test_a_warc_archive_loads_its_pages_counts_the_rest_and_survives_a_corrupt_record(
+    fresh_db: str, engine: Engine, tmp_path: Path
+) -> None:
+    pages = _benchmark_pages(3)
+    corrupt = b"WARC/1.0\r\nWARC-Type: response\r\nContent-Length: 40\r\n\r\ntoo short\r\n\r\n"
+    data = b"".join(
+        [
+            _response(pages[0][0], 200, "text/html; charset=utf-8", pages[0][1]),
+            _request(pages[0][0]),
+            _response("https://x.example/logo.png", 200, "image/png", b"\x89PNG\r\n\x1a\n..."),
+            _response("https://x.example/gone", 404, "text/html", b"<html>Not found</html>"),
+            corrupt,
+            _response(pages[1][0], 200, "text/html", pages[1][1]),
+            _response(pages[2][0], 200, "text/html", pages[2][1]),
+        ]
+    )
+    path = tmp_path / "crawl.warc.gz"
+    path.write_bytes(gzip.compress(data))
+    result = dbapp(fresh_db, "load", str(path), "--no-progress")
+    assert result.exit_code == EXIT_REJECTS, result.output
+    urls = {r[0] for r in rows(engine, "SELECT url FROM documents")}
+    assert len(urls) == 3 and all(u.startswith("http") for u in urls)
+    ((code, number, raw),) = rows(engine, "SELECT error_code, record_number, raw FROM load_rejects")
+    assert (code, number) == ("corrupt_warc_record", 5) and bytes(raw).startswith(corrupt[:40])
+    (warnings,) = rows(engine, "SELECT warnings FROM loads")[0]
+    assert {k: v["count"] for k, v in warnings.items() if k.startswith("warc_")} == {
+        "warc_not_html": 1,
+        "warc_not_200": 1,
+        "warc_other_records": 1,
+    }
+    digests = {r[0] for r in rows(engine, "SELECT original_sha256 FROM documents")}
+    assert hashlib.sha256(pages[1][1]).hexdigest() in digests
+    assert scalar(engine, "SELECT count(*) FROM documents WHERE published_on IS NULL") == 0
+    # Loading it again changes nothing.
+    again = dbapp(fresh_db, "load", str(path), "--no-progress")
+    assert again.exit_code == EXIT_REJECTS, again.output
+    assert scalar(engine, "SELECT count(*) FROM documents") == 3
+    assert scalar(engine, "SELECT count(*) FROM load_rejects") == 1
+
+
+FEED = b"""<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>
+<title>Caspian Feed</title><link>https://feed.example.org/</link>
+<item><title>Ministers meet in Baku</title><link>https://feed.example.org/a</link>
+<guid>a-1</guid><pubDate>Tue, 05 Mar 2024 10:00:00 GMT</pubDate>
+<dc:creator>John Roe</dc:creator><category>Politics</category><category>Caucasus</category>
+<description>&lt;p&gt;Armenia and Azerbaijan met in &lt;b&gt;Baku&lt;/b&gt;.&lt;/p&gt;
+</description></item>
+<item><title>Empty</title><link>https://feed.example.org/b</link><description></description></item>
+<item><title>Oil</title><link>https://feed.example.org/c</link><guid>c-3</guid>
+<pubDate>Wed, 06 Mar 2024 09:00:00 GMT</pubDate>
+<description>Oil prices rose in Kazakhstan.</description></item>
+</channel></rss>
+"""
+
+
+def test_a_feed_loads_its_items_with_tags_and_bylines(
+    fresh_db: str, engine: Engine, tmp_path: Path
+) -> None:
+    (tmp_path / "news.rss").write_bytes(FEED)
+    result = dbapp(fresh_db, "load", str(tmp_path), "--no-progress")
+    assert result.exit_code == 0, result.output
+    docs = rows(
+        engine,
+        "SELECT d.external_id, s.name, d.title, d.published_on::text, d.body "
+        "FROM documents d JOIN sources s USING (source_id) ORDER BY 1",
+    )
+    assert docs == [
+        ("a-1", "Caspian Feed", "Ministers meet in Baku", "2024-03-05",
+         "Armenia and Azerbaijan met in Baku.\n\nBy John Roe"),
+        ("c-3", "Caspian Feed", "Oil", "2024-03-06", "Oil prices rose in Kazakhstan."),
+    ]  # fmt: skip
+    (warnings,) = rows(engine, "SELECT warnings FROM loads")[0]
+    assert warnings["feed_item_without_text"]["count"] == 1
+    assert rows(engine, "SELECT vocabulary, tag, documents FROM report_tags ORDER BY tag") == [
+        ("categories", "Caucasus", 1),
+        ("categories", "Politics", 1),
+    ]
+    assert rows(
+        engine,
+        "SELECT m.surface, e.kind, m.role FROM mentions m JOIN entities e "
+        "USING (entity_id) WHERE m.role = 'byline'",
+    ) == [("John Roe", "PERSON", "byline")]
+
+
+def test_a_zip_loads_its_members_as_files_and_refuses_a_bomb(
+    fresh_db: str, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(inputs, "ZIP_RATIO_FLOOR", 1024 * 1024)
+    nested = io.BytesIO()
+    with zipfile.ZipFile(nested, "w") as inner:
+        inner.writestr("c.txt", " date 2024-01-03 Inner story from Tbilisi, Georgia.")
+    path = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("a.txt", " date 2024-01-01 A story about Armenia.")
+        archive.writestr("dir/b.jsonl", '{"text": "B story about Baku.", "date": "2024-01-02"}\n'
+                                        '{"text": "broken", \n')  # fmt: skip
+        archive.writestr("nested.zip", nested.getvalue())
+        archive.writestr("notes.bin", b"\x00\x01 not an input")
+        archive.writestr("bomb.txt", b"0" * (3 * 1024 * 1024))
+    result = dbapp(fresh_db, "load", str(path), "--no-progress")
+    assert result.exit_code == EXIT_REJECTS, result.output
+    prefix = f"{tmp_path}/"
+    origins = sorted(
+        r[0].removeprefix(prefix) for r in rows(engine, "SELECT origin_path FROM documents")
+    )
+    assert origins == ["bundle.zip!a.txt", "bundle.zip!dir/b.jsonl", "bundle.zip!nested.zip!c.txt"]
+    rejects = sorted(
+        (r[0].removeprefix(prefix), r[1], r[2])
+        for r in rows(engine, "SELECT path, error_code, line_number FROM load_rejects")
+    )
+    assert rejects == [
+        ("bundle.zip!bomb.txt", "zip_bomb", None),
+        ("bundle.zip!dir/b.jsonl", "malformed_json", 2),
+    ]
+    assert "bundle.zip!notes.bin" in result.stderr  # skipped, and said
+    files = scalar(engine, "SELECT files_seen FROM loads")
+    assert files is not None and int(files) >= 4  # each member is a file in the ledger
+
+
+def test_json_authors_and_tags_end_to_end(fresh_db: str, engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "us.json"
+    path.write_text(
+        json.dumps(
+            {
+                "text": "The Senate met in Washington on the budget.",
+                "date": "7/23/17",
+                "authors": ["Jane Doe", "John Roe"],
+                "tags": ["politics", "budget"],
+            }
+        )
+    )
+    result = dbapp(fresh_db, "load", str(path), "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert rows(engine, "SELECT published_on::text, author FROM documents") == [
+        ("2017-07-23", "Jane Doe, John Roe")
+    ]
+    assert rows(engine, "SELECT surface FROM mentions WHERE role = 'byline' ORDER BY start") == [
+        ("Jane Doe",),
+        ("John Roe",),
+    ]
+    assert rows(engine, "SELECT tag FROM document_tags ORDER BY tag") == [
+        ("budget",),
+        ("politics",),
+    ]
