@@ -14,6 +14,7 @@ from dbapp.extract.base import ExtractedMention
 from dbapp.parse.records import ParsedDocument, word_count
 
 NULL = "\\N"
+DEFAULT_LANGUAGE = "en"
 DOCUMENT_COLUMNS = (
     "source_name, external_id, content_sha256, published_on, dateline, dateline_place, "
     "dateline_country, author, title, url, body, language, char_count, word_count, "
@@ -43,8 +44,9 @@ def document_row(d: ParsedDocument) -> str:
     """``d`` as a row of DOCUMENT_COLUMNS."""
     return row(
         d.source_name, d.external_id, d.sha256, d.published_on, d.dateline, d.dateline_place,
-        d.dateline_country, d.author, d.title, d.url, d.body, d.language, len(d.body),
-        word_count(d.body), d.origin_path, d.origin_line, d.original_sha256, d.original_bytes,
+        d.dateline_country, d.author, d.title, d.url, d.body, d.language or DEFAULT_LANGUAGE,
+        len(d.body), word_count(d.body), d.origin_path, d.origin_line, d.original_sha256,
+        d.original_bytes,
     )  # fmt: skip
 
 

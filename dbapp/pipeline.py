@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from dbapp import copyrows
+from dbapp.copyrows import DEFAULT_LANGUAGE
 from dbapp.errors import WorkerDied
 from dbapp.extract.base import Extractor
 from dbapp.parse.dates import settle_date
 from dbapp.parse.feed import parse_feed
 from dbapp.parse.html import parse_html
 from dbapp.parse.inputs import Unit
+from dbapp.parse.language import detect_language
 from dbapp.parse.native import parse_native
 from dbapp.parse.records import ParsedDocument, Reject, content_sha256, site_of
 from dbapp.parse.sgml import parse_sgml_record
@@ -39,6 +41,7 @@ WORKER_DIED = (
     "run the same load again to finish"
 )
 MENTIONS_CAPPED = "mentions_capped"
+NOT_EXTRACTED = "language_not_extracted"  # warning: a language the extractor has no names for
 _PR_SET_PDEATHSIG = 1
 
 
@@ -140,7 +143,15 @@ def process_unit(unit: Unit, ctx: ParseContext) -> UnitResult:
         if not item.source_name:
             item.source_name = UNKNOWN_SOURCE
             item.warnings.append((SOURCE_UNKNOWN, item.where))
-        mentions = ctx.extractor.extract(item)
+        if item.language is None:
+            item.language = detect_language(item.body) or DEFAULT_LANGUAGE
+        languages = getattr(ctx.extractor, "languages", None)
+        if languages is not None and item.language not in languages:
+            # The catalogue's aliases are English: matching them in French would be noise.
+            mentions = []
+            item.warnings.append((NOT_EXTRACTED, f"{item.where}: {item.language}"))
+        else:
+            mentions = ctx.extractor.extract(item)
         if len(mentions) > MAX_MENTIONS:
             # Pathological text ("Baku, Baku, ..." a million times): keep memory bounded.
             item.warnings.append(

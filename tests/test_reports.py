@@ -342,7 +342,7 @@ def test_every_view_and_column_is_documented(engine: Engine) -> None:
         "SELECT relname, obj_description(oid, 'pg_class') IS NOT NULL FROM pg_class "
         "WHERE relname LIKE 'report\\_%' AND relkind IN ('v', 'm') ORDER BY 1",
     )
-    assert len(views) == 16 and all(documented for _, documented in views)
+    assert len(views) == 18 and all(documented for _, documented in views)
     types = dict(
         rows(
             engine,

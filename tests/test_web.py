@@ -257,3 +257,42 @@ def test_json_authors_and_tags_end_to_end(fresh_db: str, engine: Engine, tmp_pat
         ("budget",),
         ("politics",),
     ]
+
+
+def test_french_and_german_articles_are_detected_and_get_no_english_mentions(
+    fresh_db: str, engine: Engine, tmp_path: Path
+) -> None:
+    articles = {
+        "fr": "Le président de l'Azerbaïdjan a rencontré mardi à Bakou le Premier ministre "
+        "arménien. Les deux dirigeants ont discuté de la délimitation de la frontière et de "
+        "l'ouverture des voies de communication dans la région, selon un communiqué.",
+        "de": "Der Präsident Aserbaidschans hat am Dienstag in Baku den armenischen "
+        "Ministerpräsidenten getroffen. Die beiden Politiker sprachen über die Grenzziehung "
+        "und die Öffnung der Verkehrswege in der Region, hieß es in einer Mitteilung.",
+        "en": "The president of Azerbaijan met the Armenian prime minister in Baku on "
+        "Tuesday. The two leaders discussed the border and the opening of transport links "
+        "in the region, according to a statement.",
+    }
+    path = tmp_path / "mixed.jsonl"
+    path.write_text(
+        "\n".join(
+            json.dumps({"id": k, "text": v, "date": "2024-03-05"}) for k, v in articles.items()
+        )
+    )
+    result = dbapp(fresh_db, "load", str(path), "--no-progress")
+    assert result.exit_code == 0, result.output
+    found = rows(
+        engine,
+        "SELECT d.external_id, d.language, count(m.document_id) FROM documents d "
+        "LEFT JOIN mentions m USING (document_id) GROUP BY 1, 2 ORDER BY 1",
+    )
+    assert [(k, lang) for k, lang, _ in found] == [("de", "de"), ("en", "en"), ("fr", "fr")]
+    mentions = {k: n for k, _, n in found}
+    assert mentions["de"] == 0 and mentions["fr"] == 0 and mentions["en"] >= 2
+    (warnings,) = rows(engine, "SELECT warnings FROM loads")[0]
+    assert warnings["language_not_extracted"]["count"] == 2
+    # A language the record names is kept as given.
+    given = tmp_path / "given.jsonl"
+    given.write_text(json.dumps({"text": articles["en"] + " Again.", "language": "EN"}))
+    assert dbapp(fresh_db, "load", str(given), "--no-progress").exit_code == 0
+    assert scalar(engine, "SELECT count(*) FROM documents WHERE language = 'en'") == 2

@@ -230,6 +230,7 @@ class Gazetteer:
     """Catalogue-driven extractor. Picklable: the automata are rebuilt after unpickling."""
 
     name = "gazetteer"
+    languages = frozenset({"en"})  # its names are English
 
     def __init__(self, aliases: Sequence[CatalogueAlias], ignored: Iterable[str] = ()) -> None:
         self._aliases = list(aliases)

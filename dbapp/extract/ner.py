@@ -57,6 +57,7 @@ class SpacyExtractor:
     """spaCy NER spans resolved to catalogue entities; unknown names become new entities."""
 
     name = "spacy"
+    languages = frozenset({"en"})  # its names are English
 
     def __init__(
         self, model: str, aliases: Sequence[CatalogueAlias], ignored: Iterable[str] = ()

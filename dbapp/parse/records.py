@@ -47,7 +47,7 @@ class ParsedDocument:
     dateline_place: str | None = None
     dateline_country: str | None = None
     dateline_date: tuple[int | None, int, int] | None = None  # (year or None, month, day)
-    language: str = "en"
+    language: str | None = None  # ISO 639-1; None: detected by the pipeline
     spans: list[Span] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (code, detail)
     tags: list[tuple[str, str]] = field(default_factory=list)  # (vocabulary, tag), the source's

@@ -173,7 +173,7 @@ def record_to_document(
         title=clean_field(_field(record.values, "title", mapping)),
         author=clean_field(_field(record.values, "author", mapping)),
         url=clean_field(_field(record.values, "url", mapping)),
-        language=clean_field(_field(record.values, "language", mapping)) or "en",
+        language=(clean_field(_field(record.values, "language", mapping)) or "").lower() or None,
     )
     if record.fallback:
         doc.warnings.append((ENCODING_FALLBACK, f"{doc.where}: {record.fallback}"))
