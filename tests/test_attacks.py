@@ -193,12 +193,14 @@ def test_9_19_directory_entries_that_are_not_files_are_skipped(
     (corpus / "zero.jsonl").symlink_to("/dev/zero")  # endless input
     (corpus / "loop").symlink_to(corpus)  # a directory symlink loop
     (corpus / "self.txt").symlink_to(corpus / "self.txt")  # a file symlink loop
-    (corpus / "archive.zip").write_bytes(b"PK\x03\x04")
+    (corpus / "archive.zip").write_bytes(b"PK\x03\x04")  # a zip is read; this one is broken
+    (corpus / "archive.tar").write_bytes(b"x" * 512)
     result = dbapp(fresh_db, "load", str(corpus), "--no-progress")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == EXIT_REJECTS, result.output
     assert _docs(engine) == 1
-    for why in ("named pipe", "a device", "symlink loop", "archive"):
+    for why in ("named pipe", "a device", "symlink loop", "an archive (unpack it first)"):
         assert why in result.output, why
+    assert "archive.zip: bad_zip: not a readable zip archive" in result.stderr
     assert dbapp(fresh_db, "load", "/dev/zero").exit_code == 2
 
 
@@ -341,7 +343,7 @@ def test_28_small_gaps(fresh_db: str, engine: Engine, tmp_path: Path) -> None:
     result = dbapp(fresh_db, "load", str(empty))
     assert result.exit_code == 2 and "nothing to load" in result.output
     (tmp_path / "z").mkdir()
-    (tmp_path / "z" / "news.zip").write_bytes(b"PK\x03\x04")
+    (tmp_path / "z" / "news.7z").write_bytes(b"7z\xbc\xaf\x27\x1c")
     result = dbapp(fresh_db, "load", str(tmp_path / "z"))
     assert result.exit_code == 2 and "archive" in result.output
     assert dbapp(fresh_db, "load", "seeds", "--no-progress").exit_code == 0

@@ -5,6 +5,8 @@ second; the English shortcut skips it for most news in English)."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+from typing import Any
 
 _WORD = re.compile(r"[^\W\d_]+")
 # The commonest English words; in English news they are about a third of the words, in other
@@ -22,11 +24,23 @@ def detect_language(text: str) -> str | None:
     """ISO 639-1 code of ``text``'s language, or None when it is too short to tell."""
     sample = text[:SAMPLE_CHARS]
     words = _WORD.findall(sample.lower())
-    if len(words) < MIN_WORDS:
+    if len(set(words)) < MIN_WORDS:  # "Baku, Baku, Baku..." says nothing of its language
         return None
     if sum(w in _ENGLISH for w in words) >= ENGLISH_SHARE * len(words):
         return "en"
-    import py3langid
+    return str(_identifier().classify(sample)[0])
 
-    code, _ = py3langid.classify(sample)
-    return str(code)
+
+@lru_cache(maxsize=1)
+def _identifier() -> Any:
+    """py3langid restricted to the languages news is written in (its 97 include Acehnese and
+    Volapük, which a list of names can look like)."""
+    from py3langid.langid import _load_identifier
+
+    return _load_identifier(langs=NEWS_LANGUAGES)
+
+
+NEWS_LANGUAGES = (
+    "en fr de es it pt nl sv da no fi pl cs sk hu ro bg hr sr sl ru uk be el tr az ka hy "
+    "kk uz ar fa ur he hi bn ta te mr zh ja ko vi th id ms tl sw af et lv lt sq mk"
+).split()
