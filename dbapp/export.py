@@ -79,6 +79,8 @@ class ExportFilters:
     entity: str | None = None
     kind: str | None = None
     query: str | None = None
+    tag: str | None = None  # the source's own tag: TAG or VOCABULARY:TAG
+    language: str | None = None
 
 
 def format_for(path: Path | None, fmt: str | None) -> str:
@@ -94,7 +96,7 @@ def format_for(path: Path | None, fmt: str | None) -> str:
 def _params(conn: Connection, f: ExportFilters) -> dict[str, Any]:
     from dbapp.entities import find_entity
 
-    for name in ("source", "entity", "kind", "query"):
+    for name in ("source", "entity", "kind", "query", "tag", "language"):
         check_text(getattr(f, name), f"--{name}")
     if f.query is not None and not f.query.strip():
         raise BadArgument("--query needs some words")
@@ -102,7 +104,9 @@ def _params(conn: Connection, f: ExportFilters) -> dict[str, Any]:
         raise BadArgument(f"unknown kind {f.kind!r} (one of: {', '.join(ENTITY_KINDS)})")
     if f.since and f.until and f.since > f.until:
         raise BadArgument("--since is after --until")
-    unfiltered = all(v is None for v in (f.since, f.until, f.source, f.entity, f.query))
+    unfiltered = all(
+        v is None for v in (f.since, f.until, f.source, f.entity, f.query, f.tag, f.language)
+    )
     return {
         "since": f.since,
         "until": f.until,
@@ -110,6 +114,8 @@ def _params(conn: Connection, f: ExportFilters) -> dict[str, Any]:
         "entity_id": find_entity(conn, f.entity).entity_id if f.entity else None,
         "kind": f.kind.upper() if f.kind else None,
         "query": f.query,
+        "tag": f.tag,
+        "language": f.language.lower() if f.language else None,
         "unfiltered": unfiltered,
     }
 

@@ -20,6 +20,7 @@ REPORTS_DIR = Path(__file__).resolve().parent / "reports"
 QUERY_DIR = REPORTS_DIR / "query"  # the same reports over the articles matching --query
 ROLLUP_DIR = REPORTS_DIR / "rollup"  # the same reports with entities rolled up (--rollup)
 ROLLUPS = ("country", "parent")
+OPTIONS = ("since", "until", "source", "entity", "kind", "query", "rollup")
 PERIODS = ("day", "week", "month", "year")
 REPORT_WORK_MEM = "64MB"
 _PARAM = re.compile(r"(?<![:\w]):([a-z_]+)\b")
@@ -66,6 +67,8 @@ class ReportParams:
     min_documents: int = 1
     query: str | None = None  # web-search syntax: only the articles that match
     rollup: str | None = None  # "country" or "parent": entities rolled up
+    tag: str | None = None  # only articles with this tag of the source's (TAG or VOCABULARY:TAG)
+    language: str | None = None  # only articles in this language (ISO 639-1, e.g. en)
 
 
 @dataclass
@@ -88,7 +91,7 @@ def _parse(path: Path) -> Report:
     query, rollup = QUERY_DIR / path.name, ROLLUP_DIR / path.name
     query_sql = query.read_text(encoding="utf-8") if query.exists() else None
     rollup_sql = rollup.read_text(encoding="utf-8") if rollup.exists() else None
-    names += ("query",) if query_sql else ()
+    names += ("query", "tag", "language") if query_sql else ()
     names += ("rollup",) if rollup_sql else ()
     return Report(path.stem, description, names, sql, query_sql, rollup_sql)
 
@@ -131,10 +134,11 @@ calendar AS (
 
 def _expand(sql: str) -> str:
     """A report's SQL with the shared pieces put in."""
-    return sql.replace("{matched}", MATCHED).replace("{calendar}", CALENDAR)
+    sql = sql.replace("{matched}", MATCHED).replace("{calendar}", CALENDAR)
+    return sql.replace("{tagged}", TAGGED)
 
 
-# The documents in scope: every filter of the reports, --query included.
+# The documents in scope: every filter of the reports, --query included ({tagged}: _expand).
 SCOPE = """
 WITH q AS (
     SELECT CASE WHEN CAST(:query AS text) IS NULL THEN NULL
@@ -151,20 +155,34 @@ scope AS (
       AND (CAST(:entity_id AS integer) IS NULL OR EXISTS (
           SELECT 1 FROM mentions m
           WHERE m.document_id = d.document_id AND m.entity_id = CAST(:entity_id AS integer)))
+      {tagged}
 )
 """
 
 
-# The articles matching --query (and --since/--until/--source), once per report run.
-MATCHED = """q AS (SELECT websearch_to_tsquery('english', :query) AS query),
+# --tag (the source's own tag, as TAG or VOCABULARY:TAG) and --language: only at the level of
+# documents (the summaries do not know them), so reports given them take their --query form.
+TAGGED = """AND (CAST(:tag AS text) IS NULL OR EXISTS (
+          SELECT 1 FROM document_tags t WHERE t.document_id = d.document_id
+            AND (t.tag = :tag OR t.vocabulary || ':' || t.tag = :tag)))
+      AND (CAST(:language AS text) IS NULL OR d.language = :language)"""
+
+SCOPE = SCOPE.replace("{tagged}", TAGGED)
+
+# The articles matching --query (and --since/--until/--source/--tag/--language), once per run.
+MATCHED = """q AS (
+    SELECT CASE WHEN CAST(:query AS text) IS NULL THEN NULL
+                ELSE websearch_to_tsquery('english', :query) END AS query
+),
 matched AS MATERIALIZED (
     SELECT d.document_id, d.source_id, d.published_on, d.word_count
     FROM documents d CROSS JOIN q
-    WHERE d.search_vector @@ q.query
+    WHERE (q.query IS NULL OR d.search_vector @@ q.query)
       AND (CAST(:since AS date) IS NULL OR d.published_on >= :since)
       AND (CAST(:until AS date) IS NULL OR d.published_on <= :until)
       AND (CAST(:source AS text) IS NULL
            OR d.source_id = (SELECT source_id FROM sources WHERE name = :source))
+      {tagged}
 )"""
 
 
@@ -207,7 +225,8 @@ def _bindings(conn: Connection, report: Report, params: ReportParams) -> dict[st
         raise ReportError("--limit and --min-documents must be positive, --context not negative")
     if params.since and params.until and params.since > params.until:
         raise ReportError("--since is after --until")
-    check_text(params.query, "--query")
+    for option in ("query", "tag", "language"):
+        check_text(getattr(params, option), f"--{option}")
     if params.query is not None and not params.query.strip():
         raise ReportError("--query needs some words, e.g. --query 'oil prices'")
     entity_id = None
@@ -228,6 +247,8 @@ def _bindings(conn: Connection, report: Report, params: ReportParams) -> dict[st
         "min_documents": params.min_documents,
         "query": params.query,
         "rollup": params.rollup,
+        "tag": params.tag,
+        "language": params.language.lower() if params.language else None,
     }
     return {name: values[name] for name in report.bound}
 
@@ -259,9 +280,12 @@ def run_report(conn: Connection, name: str, params: ReportParams | None = None) 
     """Run report ``name``; options a report does not take are ignored."""
     report = get_report(name)
     params = params or ReportParams()
-    if params.query is not None and report.query_sql is None:
+    scoped = params.query is not None or params.tag is not None or params.language is not None
+    if scoped and report.query_sql is None:
         with_query = [r.name for r in list_reports().values() if r.query_sql]
-        raise ReportError(f"{name} does not take --query (these do: {', '.join(with_query)})")
+        raise ReportError(
+            f"{name} does not take --query, --tag or --language (these do: {', '.join(with_query)})"
+        )
     if params.rollup is not None:
         if params.rollup not in ROLLUPS:
             raise ReportError(f"--rollup must be one of {', '.join(ROLLUPS)}")
@@ -276,7 +300,7 @@ def run_report(conn: Connection, name: str, params: ReportParams | None = None) 
     sql = report.sql
     if params.rollup is not None:  # the roll-up forms take --query themselves
         sql = str(report.rollup_sql)
-    elif params.query is not None:
+    elif scoped:
         sql = str(report.query_sql)
     sql = _expand(sql)
     # Live aggregates (a date range's co-mentions) hash hundreds of thousands of rows: room
@@ -286,7 +310,17 @@ def run_report(conn: Connection, name: str, params: ReportParams | None = None) 
     notes = []
     unused = [
         o
-        for o in ("since", "until", "source", "entity", "kind", "query", "rollup")
+        for o in (
+            "since",
+            "until",
+            "source",
+            "entity",
+            "kind",
+            "query",
+            "rollup",
+            "tag",
+            "language",
+        )
         if getattr(params, o) is not None
     ]
     # The --query and --rollup forms may take filters the plain form does not (overview).

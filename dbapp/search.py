@@ -79,6 +79,13 @@ def _filters(params: dict[str, Any]) -> str:
             "EXISTS (SELECT 1 FROM mentions m WHERE m.document_id = d.document_id "
             "AND m.entity_id = :entity_id)"
         )
+    if params.get("tag") is not None:
+        where.append(
+            "EXISTS (SELECT 1 FROM document_tags t WHERE t.document_id = d.document_id "
+            "AND (t.tag = :tag OR t.vocabulary || ':' || t.tag = :tag))"
+        )
+    if params.get("language") is not None:
+        where.append("d.language = :language")
     return " AND ".join(where)
 
 
@@ -220,6 +227,8 @@ def _params(
     since: dt.date | None,
     until: dt.date | None,
     entity: str | None,
+    tag: str | None = None,
+    language: str | None = None,
 ) -> dict[str, Any]:
     from dbapp.entities import find_entity
 
@@ -227,6 +236,8 @@ def _params(
         raise BadArgument("search needs some words, e.g. dbapp search 'oil prices'")
     check_text(query, "the search text")
     check_text(entity, "--entity")
+    check_text(tag, "--tag")
+    check_text(language, "--language")
     if entity is not None and not entity.strip():
         raise BadArgument("--entity is empty: give a name, an alias or #ID")
     if since and until and since > until:
@@ -237,6 +248,8 @@ def _params(
         "since": since,
         "until": until,
         "entity_id": find_entity(conn, entity).entity_id if entity else None,
+        "tag": tag,
+        "language": language.lower() if language else None,
     }
 
 
@@ -249,12 +262,14 @@ def search_documents(
     limit: int = 10,
     entity: str | None = None,
     sort: str = "rank",
+    tag: str | None = None,
+    language: str | None = None,
 ) -> ReportResult:
     """Documents matching ``query`` (``"so-called elections" -Armenia`` style), best first (or
     newest or oldest first), with the number of all matches in the notes."""
     if sort not in SORTS:
         raise BadArgument(f"--sort must be one of {', '.join(SORTS)}")
-    params = _params(conn, query, source, since, until, entity)
+    params = _params(conn, query, source, since, until, entity, tag, language)
     # Room for exact bitmaps: a common word's candidates overflow the default 4 MB, and a
     # lossy bitmap rechecks every row of its pages, candidates or not.
     conn.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
@@ -353,11 +368,13 @@ def search_facets(
     until: dt.date | None = None,
     entity: str | None = None,
     top: int = 10,
+    tag: str | None = None,
+    language: str | None = None,
 ) -> dict[str, ReportResult]:
     """The matches counted by source and by month, and the entities most mentioned in them
     (in a random sample of up to FACET_SAMPLE matching documents when there are more). Past
     FACET_EXACT matches, the counts are estimated from a random sample of the articles."""
-    params = _params(conn, query, source, since, until, entity)
+    params = _params(conn, query, source, since, until, entity, tag, language)
     conn.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
     ids, scale, note = _facet_ids(conn, params)
 

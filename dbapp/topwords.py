@@ -68,7 +68,9 @@ def _sample(
     """Document frequencies of the terms in a random sample; (counts, sampled, matching)."""
     rows = conn.execute(
         text(_SAMPLE),
-        params | {"query": query, "sample": sample, "seed": seed, "entity_id": None},
+        params
+        | {"query": query, "sample": sample, "seed": seed, "entity_id": None}
+        | {"tag": None, "language": None},
     ).all()
     counts: Counter[str] = Counter()
     for body, _ in rows:

@@ -296,3 +296,56 @@ def test_french_and_german_articles_are_detected_and_get_no_english_mentions(
     given.write_text(json.dumps({"text": articles["en"] + " Again.", "language": "EN"}))
     assert dbapp(fresh_db, "load", str(given), "--no-progress").exit_code == 0
     assert scalar(engine, "SELECT count(*) FROM documents WHERE language = 'en'") == 2
+
+
+def test_tag_and_language_filter_reports_search_and_export(
+    fresh_db: str, engine: Engine, tmp_path: Path
+) -> None:
+    # t1 (en, tags oil+energy), t2 (en, tag politics), t3 (fr, tag oil).
+    records = [
+        {"id": "t1", "date": "2024-01-05", "tags": ["oil", "energy"],
+         "text": "Oil output rose in Azerbaijan and Kazakhstan this week, the ministry of "
+                 "energy said on Friday in a statement about exports to Europe and Turkey."},
+        {"id": "t2", "date": "2024-01-06", "tags": ["politics"],
+         "text": "Armenia and Azerbaijan held talks in Brussels on Saturday, and the officials "
+                 "said that a new round of the talks is planned for the spring in the region."},
+        {"id": "t3", "date": "2024-02-01", "tags": ["oil"],
+         "text": "La production de pétrole a augmenté en Azerbaïdjan cette semaine, selon le "
+                 "ministère de l'énergie, qui prévoit une hausse des exportations vers l'Europe."},
+    ]  # fmt: skip
+    path = tmp_path / "tagged.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in records))
+    assert dbapp(fresh_db, "load", str(path), "--no-progress").exit_code == 0
+
+    def report(*args: str) -> list[dict]:
+        result = dbapp(fresh_db, "report", *args, "--format", "json")
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    (oil,) = report("overview", "--tag", "oil")
+    assert (oil["documents"], oil["documents_in_range"]) == (2, 3)  # t1 and t3, of 3
+    (vocab,) = report("overview", "--tag", "tags:oil")
+    assert vocab["documents"] == 2
+    (english_oil,) = report("overview", "--tag", "oil", "--language", "en")
+    assert english_oil["documents"] == 1
+    top = report("top-entities", "--tag", "politics")
+    assert {r["entity"] for r in top} >= {"Armenia", "Azerbaijan"} and all(
+        r["documents"] == 1 for r in top
+    )
+    monthly = report("timeline", "--language", "fr", "--period", "month")
+    assert [(r["period"], r["documents"]) for r in monthly] == [
+        ("2024-01-01", 0),
+        ("2024-02-01", 1),
+    ]
+    found = dbapp(fresh_db, "search", "Azerbaijan", "--tag", "oil", "--format", "json")
+    assert found.exit_code == 0, found.output
+    ids = {r["document_id"] for r in json.loads(found.stdout)}
+    by_external = dict(rows(engine, "SELECT external_id, document_id FROM documents"))
+    assert ids == {by_external["t1"]}  # t3 is French: "Azerbaïdjan" is another word
+    french = dbapp(fresh_db, "search", "production", "--language", "fr", "--format", "json")
+    assert {r["document_id"] for r in json.loads(french.stdout)} == {by_external["t3"]}
+    exported = dbapp(fresh_db, "export", "documents", "--tag", "politics")
+    assert exported.exit_code == 0, exported.output
+    assert [json.loads(x)["external_id"] for x in exported.stdout.splitlines()] == ["t2"]
+    pairs = report("co-mentions", "--tag", "oil", "--language", "en")
+    assert pairs and all(r["documents"] == 1 for r in pairs)  # t1's entities, pairwise

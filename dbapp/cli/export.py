@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from dbapp.cli._common import err, settings
-from dbapp.cli.report import DateOption, _date
+from dbapp.cli.report import DateOption, LanguageOption, TagOption, _date
 from dbapp.db import open_database
 from dbapp.errors import BadArgument
 from dbapp.export import WHATS, ExportFilters, export, format_for
@@ -39,6 +39,8 @@ def export_command(
     query: Annotated[
         str | None, typer.Option(help="Only the articles matching this search.")
     ] = None,
+    tag: TagOption = None,
+    language: LanguageOption = None,
 ) -> None:
     """Export documents, mentions or entities for notebooks and pandas, streaming (bounded
     memory), with the reports' filters.
@@ -53,7 +55,7 @@ def export_command(
     chosen = format_for(output, fmt)
     if chosen == "parquet" and output is None:
         raise BadArgument("Parquet is binary: give --output FILE.parquet")
-    filters = ExportFilters(_date(since), _date(until), source, entity, kind, query)
+    filters = ExportFilters(_date(since), _date(until), source, entity, kind, query, tag, language)
     with open_database(settings(ctx)) as db, db.engine.connect() as conn, conn.begin():
         n = export(conn, what, filters, chosen, output, sys.stdout)
     if output is not None:

@@ -36,6 +36,18 @@ DateOption = Annotated[
     dt.datetime | None,
     typer.Option(formats=["%Y-%m-%d"], metavar="YYYY-MM-DD", help="A day.", show_default=False),
 ]
+TagOption = Annotated[
+    str | None,
+    typer.Option(
+        metavar="[VOCABULARY:]TAG",
+        help="Only articles with this tag of the source's own (Reuters topics, JSON tags, feed "
+        "categories): earn, or topics:earn.",
+    ),
+]
+LanguageOption = Annotated[
+    str | None,
+    typer.Option(metavar="CODE", help="Only articles in this language (ISO 639-1: en, fr, de)."),
+]
 
 
 def _cell(value: Any, column: str = "") -> str:
@@ -115,6 +127,8 @@ def report(
             help="Only the articles matching this search (web-search syntax, as dbapp search)."
         ),
     ] = None,
+    tag: TagOption = None,
+    language: LanguageOption = None,
     compare: Annotated[
         list[str] | None,
         typer.Option(
@@ -208,6 +222,8 @@ def report(
             min_documents=min_documents,
             query=query,
             rollup=rollup,
+            tag=tag,
+            language=language,
         )
         with db.engine.connect() as conn:
             if comparing:
@@ -276,6 +292,8 @@ def search(
     entity: Annotated[
         str | None, typer.Option(help="Only documents that mention this entity.")
     ] = None,
+    tag: TagOption = None,
+    language: LanguageOption = None,
     sort: Annotated[str, typer.Option(help="rank (best match first), newest or oldest.")] = "rank",
     facets: Annotated[
         bool,
@@ -298,11 +316,15 @@ def search(
         raise ReportError(f"--format must be one of {', '.join(FORMATS)}")
     with open_database(settings(ctx)) as db, db.engine.connect() as conn:
         result = search_documents(
-            conn, query, source, _date(since), _date(until), limit, entity=entity, sort=sort
-        )
+            conn, query, source, _date(since), _date(until), limit, entity=entity, sort=sort,
+            tag=tag, language=language,
+        )  # fmt: skip
         found = (
-            search_facets(conn, query, source, _date(since), _date(until), entity) if facets else {}
-        )
+            search_facets(conn, query, source, _date(since), _date(until), entity, tag=tag,
+                          language=language)
+            if facets
+            else {}
+        )  # fmt: skip
     if fmt == "json" and found:
         rows = [dict(zip(result.columns, map(_jsonable, r), strict=True)) for r in result.rows]
         data: dict[str, object] = {"results": rows, "total": result.total}

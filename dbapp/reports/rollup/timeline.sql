@@ -26,6 +26,7 @@ hits AS (
            OR d.source_id = (SELECT source_id FROM sources WHERE name = :source))
       AND (CAST(:query AS text) IS NULL
            OR d.search_vector @@ websearch_to_tsquery('english', :query))
+      {tagged}
     GROUP BY 1
 )
 SELECT c.period, coalesce(h.mentions, 0) AS mentions, coalesce(h.documents, 0) AS documents,

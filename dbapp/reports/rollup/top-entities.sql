@@ -20,18 +20,23 @@ scoped AS (
            OR d.source_id = (SELECT source_id FROM sources WHERE name = :source))
       AND (CAST(:query AS text) IS NULL
            OR d.search_vector @@ websearch_to_tsquery('english', :query))
+      {tagged}
 ),
 -- The share's denominator: the articles in scope (with --query, the matching ones).
 total AS (
     SELECT sum(documents) AS n FROM report_daily_documents
-    WHERE CAST(:query AS text) IS NULL
+    WHERE CAST(:query AS text) IS NULL AND CAST(:tag AS text) IS NULL
+      AND CAST(:language AS text) IS NULL
       AND (CAST(:since AS date) IS NULL OR day >= :since)
       AND (CAST(:until AS date) IS NULL OR day <= :until)
       AND (CAST(:source AS text) IS NULL OR source = :source)
     UNION ALL
     SELECT count(*) FROM documents d
-    WHERE CAST(:query AS text) IS NOT NULL
-      AND d.search_vector @@ websearch_to_tsquery('english', :query)
+    WHERE (CAST(:query AS text) IS NOT NULL OR CAST(:tag AS text) IS NOT NULL
+           OR CAST(:language AS text) IS NOT NULL)
+      AND (CAST(:query AS text) IS NULL
+           OR d.search_vector @@ websearch_to_tsquery('english', :query))
+      {tagged}
       AND (CAST(:since AS date) IS NULL OR d.published_on >= :since)
       AND (CAST(:until AS date) IS NULL OR d.published_on <= :until)
       AND (CAST(:source AS text) IS NULL
