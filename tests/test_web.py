@@ -349,3 +349,22 @@ def test_tag_and_language_filter_reports_search_and_export(
     assert [json.loads(x)["external_id"] for x in exported.stdout.splitlines()] == ["t2"]
     pairs = report("co-mentions", "--tag", "oil", "--language", "en")
     assert pairs and all(r["documents"] == 1 for r in pairs)  # t1's entities, pairwise
+
+
+def test_html_inside_json_records(fresh_db: str, engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "pages.jsonl"
+    path.write_text(
+        json.dumps({"id": "p1", "page_html": PAGE.decode(), "date": "2024-03-06"})
+        + "\n"
+        + json.dumps({"id": "p2", "page_html": "<html><body></body></html>"})
+    )
+    result = dbapp(fresh_db, "load", str(path), "--map", "html=page_html", "--no-progress")
+    assert result.exit_code == EXIT_REJECTS, result.output
+    ((external, day, title, body),) = rows(
+        engine, "SELECT external_id, published_on::text, title, body FROM documents"
+    )
+    assert (external, day, title) == ("p1", "2024-03-06", "Talks in Baku")  # the record's date
+    assert body.startswith("BAKU, March 5 (Xinhua)")
+    assert rows(engine, "SELECT error_code, line_number FROM load_rejects") == [
+        ("no_article_text", 2)
+    ]

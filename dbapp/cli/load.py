@@ -128,7 +128,8 @@ def load(
         typer.Option(
             "--map",
             metavar="FIELD=COLUMN",
-            help="JSON/CSV FIELD=COLUMN; fields: text date source title author url id language.",
+            help="JSON/CSV FIELD=COLUMN; fields: text date source title author url id language "
+            "html (a web page to extract the text from).",
         ),
     ] = None,
     date_order: Annotated[

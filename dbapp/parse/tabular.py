@@ -23,7 +23,7 @@ from dbapp.parse.records import (
 )
 from dbapp.parse.stream import CHUNK, RAW_CAP, Capped
 
-FIELDS = ("text", "date", "source", "title", "author", "url", "id", "language")
+FIELDS = ("text", "date", "source", "title", "author", "url", "id", "language", "html")
 DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
     "text": ("text", "body", "content", "article", "full_text", "story", "content_original"),
     "date": (
@@ -43,6 +43,7 @@ DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
     "url": ("url", "link", "source_url"),
     "id": ("id", "external_id", "guid", "uuid", "doc_id", "article_id"),
     "language": ("language", "lang"),
+    "html": ("html", "raw_html", "content_html", "page"),  # a page to extract the text from
 }
 
 
@@ -138,6 +139,9 @@ def record_to_document(
 ) -> ParsedDocument | Reject:
     """Map one record's columns to a document; a record without text is a reject."""
     text = _field(record.values, "text", mapping)
+    page = _field(record.values, "html", mapping)
+    if (not isinstance(text, str) or not text.strip()) and isinstance(page, str) and page.strip():
+        return _from_html(record, page, path, mapping, source, date_order)
     if not isinstance(text, str) or not text.strip():
         looked = mapping.get("text") or ", ".join(DEFAULT_COLUMNS["text"])
         what = (
@@ -202,6 +206,46 @@ def record_to_document(
         return Reject(
             path, *problem, record.raw, line_number=record.line, record_number=record.number
         )
+    return doc
+
+
+def _from_html(
+    record: RawRecord,
+    page: str,
+    path: str,
+    mapping: Mapping[str, str],
+    source: str | None,
+    date_order: str | None,
+) -> ParsedDocument | Reject:
+    """A record that holds a web page instead of a text: the page's article, with the
+    record's own fields winning over the page's metadata."""
+    from dbapp.parse.html import parse_html
+
+    raw_source = _field(record.values, "source", mapping)
+    if isinstance(raw_source, Mapping):
+        raw_source = _lookup(raw_source, "name")
+    url = clean_field(_field(record.values, "url", mapping))
+    doc = parse_html(
+        page.encode("utf-8", "surrogatepass"),
+        path,
+        source or clean_field(raw_source),
+        url=url,
+        record=record.number,
+    )
+    if isinstance(doc, Reject):
+        return replace(doc, raw=record.raw, line_number=record.line)
+    doc.origin_line = record.line
+    doc.external_id = clean_field(_field(record.values, "id", mapping))
+    doc.title = clean_field(_field(record.values, "title", mapping)) or doc.title
+    doc.url = url or doc.url
+    raw_date = _field(record.values, "date", mapping)
+    if raw_date not in (None, ""):
+        day, warning = parse_date(raw_date, order=date_order)
+        if day is not None:
+            doc.published_on = day
+            doc.warnings = [w for w in doc.warnings if w[0] != "date_missing"]
+        elif warning:
+            doc.warnings.append((warning, f"{doc.where}: {describe_date(raw_date)}"))
     return doc
 
 
