@@ -37,6 +37,7 @@ DISTRIBUTED: dict[str, tuple[str, str]] = {
     "documents": ("document_id", "documents"),
     "mentions": ("document_id", "documents"),
     "candidate_sightings": ("document_id", "documents"),
+    "document_tags": ("document_id", "documents"),
     "summary_entity_days": ("entity_id", "entities"),
     "summary_entity_months": ("entity_id", "entities"),
     "summary_entity_years": ("entity_id", "entities"),

@@ -214,7 +214,9 @@ def resolve_source(conn: Connection, name: str | None, must_exist: bool = True) 
     raise NotFound(f"no source {name!r} (sources: {listed or 'none yet'})")
 
 
-def _bindings(conn: Connection, report: Report, params: ReportParams) -> dict[str, Any]:
+def _bindings(
+    conn: Connection, report: Report, params: ReportParams, sql: str
+) -> dict[str, Any]:
     for option in ("source", "entity", "kind"):
         check_text(getattr(params, option), f"--{option}")
     if params.kind is not None and params.kind.upper() not in ENTITY_KINDS:
@@ -238,7 +240,8 @@ def _bindings(conn: Connection, report: Report, params: ReportParams) -> dict[st
     values = {
         "since": params.since,
         "until": params.until,
-        "source": resolve_source(conn, params.source) if "source" in report.bound else None,
+        # Resolved (and refused if unknown) only where the form run uses it.
+        "source": resolve_source(conn, params.source) if ":source" in sql else None,
         "entity_id": entity_id,
         "kind": params.kind.upper() if params.kind else None,
         "limit": params.limit,
@@ -296,13 +299,13 @@ def run_report(conn: Connection, name: str, params: ReportParams | None = None) 
             raise ReportError("timeline --rollup needs --entity (whose country or parent)")
     if name == "timeline":
         _check_calendar(conn, params)
-    bindings = _bindings(conn, report, params)
     sql = report.sql
     if params.rollup is not None:  # the roll-up forms take --query themselves
         sql = str(report.rollup_sql)
     elif scoped:
         sql = str(report.query_sql)
     sql = _expand(sql)
+    bindings = _bindings(conn, report, params, sql)
     # Live aggregates (a date range's co-mentions) hash hundreds of thousands of rows: room
     # for that in memory, for this transaction only.
     conn.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))

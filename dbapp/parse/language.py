@@ -15,20 +15,21 @@ _ENGLISH = frozenset(
     "the of and to in a is that for on with as by at from said was it are has have be its "
     "were this which an will not but they their he his also had been after who".split()
 )
-ENGLISH_SHARE = 0.2
+ENGLISH_SHARE = 0.25  # of the words without a capital: in English news about 0.4
 MIN_WORDS = 12  # fewer words cannot be told apart reliably: the default stands
 SAMPLE_CHARS = 1000
 
 
 def detect_language(text: str) -> str | None:
     """ISO 639-1 code of ``text``'s language, or None when it is too short to tell."""
-    sample = text[:SAMPLE_CHARS]
-    words = _WORD.findall(sample.lower())
-    if len(set(words)) < MIN_WORDS:  # "Baku, Baku, Baku..." says nothing of its language
+    # Names say little of a text's language and mislead a classifier ("Ilham Aliyev visited
+    # Baku" is not Azerbaijani): only the words that do not start with a capital count.
+    words = [w for w in _WORD.findall(text[:SAMPLE_CHARS]) if not w[0].isupper()]
+    if len(set(words)) < MIN_WORDS:  # too few to tell ("Baku, Baku, Baku..."): the default
         return None
     if sum(w in _ENGLISH for w in words) >= ENGLISH_SHARE * len(words):
         return "en"
-    return str(_identifier().classify(sample)[0])
+    return str(_identifier().classify(" ".join(words))[0])
 
 
 @lru_cache(maxsize=1)
