@@ -214,9 +214,7 @@ def resolve_source(conn: Connection, name: str | None, must_exist: bool = True) 
     raise NotFound(f"no source {name!r} (sources: {listed or 'none yet'})")
 
 
-def _bindings(
-    conn: Connection, report: Report, params: ReportParams, sql: str
-) -> dict[str, Any]:
+def _bindings(conn: Connection, report: Report, params: ReportParams, sql: str) -> dict[str, Any]:
     for option in ("source", "entity", "kind"):
         check_text(getattr(params, option), f"--{option}")
     if params.kind is not None and params.kind.upper() not in ENTITY_KINDS:
