@@ -99,12 +99,11 @@ def write_warc(path: Path, copies: int = 0, gigabytes: float = 0.0) -> int:
     with gzip.open(path, "wb", compresslevel=1) as out:
         copy = 0
         while (copies and copy < copies) or (gigabytes and written < gigabytes * 1e9):
+            edition = f"<p>Edition {copy}: ".encode()
             for _key, url, html in all_pages:
-                # A different last paragraph per copy: every copy is a new article, not a
+                # A different first paragraph per copy: every copy is a new article, not a
                 # duplicate the loader would skip.
-                marked = html.replace(
-                    b"</article>", f"<p>Edition {copy}.</p></article>".encode(), 1
-                )
+                marked = html.replace(b"<p>", edition, 1)
                 data = _record(f"{url}?copy={copy}", marked)
                 out.write(data)
                 written += len(data)
