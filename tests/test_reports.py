@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from dbapp.cli import app
 from dbapp.embedded import _bin_path
 from dbapp.roles import scram_sha256
+from tests.conftest import SEEDS
 from tests.test_load import dbapp, rows, scalar
 
 runner = CliRunner()
@@ -592,6 +593,20 @@ def test_rollups_to_countries_and_the_codes_a_map_needs(corpus: str, engine: Eng
     for bad in (["co-mentions", "--rollup", "country"], ["top-entities", "--rollup", "town"],
                 ["timeline", "--rollup", "country"]):  # fmt: skip
         assert dbapp(corpus, "report", *bad).exit_code == 2, bad
+
+
+def test_the_all_time_rollup_agrees_with_the_general_one(
+    corpus: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dbapp import report as report_module
+
+    assert dbapp(corpus, "load", str(SEEDS), "--no-progress").exit_code == 0
+    for rollup in ("country", "parent"):
+        fast = report_json(corpus, "top-entities", "--rollup", rollup, "--limit", "500")
+        monkeypatch.setattr(report_module, "FAST_ROLLUP", False)
+        general = report_json(corpus, "top-entities", "--rollup", rollup, "--limit", "500")
+        monkeypatch.setattr(report_module, "FAST_ROLLUP", True)
+        assert len(fast) >= 3 and fast == general, rollup
 
 
 def test_timeline_refuses_an_absurd_calendar(corpus: str) -> None:
