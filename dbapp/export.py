@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from dbapp.errors import BadArgument, DbappError, check_text
 from dbapp.models import ENTITY_KINDS
 from dbapp.report import SCOPE as _SCOPE
-from dbapp.report import resolve_source
+from dbapp.report import resolve_source, tag_and_language
 
 WHATS = ("documents", "mentions", "entities")
 FORMATS = ("jsonl", "csv", "parquet")
@@ -114,8 +114,7 @@ def _params(conn: Connection, f: ExportFilters) -> dict[str, Any]:
         "entity_id": find_entity(conn, f.entity).entity_id if f.entity else None,
         "kind": f.kind.upper() if f.kind else None,
         "query": f.query,
-        "tag": f.tag,
-        "language": f.language.lower() if f.language else None,
+        **dict(zip(("tag", "language"), tag_and_language(f.tag, f.language), strict=True)),
         "unfiltered": unfiltered,
     }
 

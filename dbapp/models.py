@@ -263,7 +263,9 @@ class DocumentTag(Base):
     vocabulary: Mapped[str] = mapped_column(
         Text,
         primary_key=True,
-        comment="Whose tag: topics, places, people, orgs, exchanges (Reuters), tags (JSON, feeds).",
+        comment="Whose tag: topics, places, people, orgs, exchanges (Reuters); the field's "
+        "name for JSON and CSV (tags, keywords, section...); tags for a web page's; categories "
+        "for a feed's.",
     )
     tag: Mapped[str] = mapped_column(
         Text, primary_key=True, comment="The tag as the source wrote it (trimmed)."

@@ -45,6 +45,7 @@ class Report:
     sql: str
     query_sql: str | None = None  # the --query form, when the report has one
     rollup_sql: str | None = None  # the --rollup form, when the report has one
+    plain_options: tuple[str, ...] = ()  # what the plain form (no --query) takes
 
     @property
     def bound(self) -> set[str]:
@@ -82,21 +83,29 @@ class ReportResult:
     total: int | None = None  # all the matches, where rows are the first of them (search)
 
 
-def _parse(path: Path) -> Report:
-    sql = path.read_text(encoding="utf-8")
+def _declared(sql: str) -> tuple[str, tuple[str, ...]]:
+    """A report file's ``-- description:`` and ``-- params:`` lines."""
     description = options = ""
     for line in sql.splitlines():
         if line.startswith("-- description:"):
             description = line.split(":", 1)[1].strip()
         elif line.startswith("-- params:"):
             options = line.split(":", 1)[1].strip()
-    names = tuple(o.strip() for o in options.split(",") if o.strip())
+    return description, tuple(o.strip() for o in options.split(",") if o.strip())
+
+
+def _parse(path: Path) -> Report:
+    sql = path.read_text(encoding="utf-8")
+    description, plain = _declared(sql)
     query, rollup = QUERY_DIR / path.name, ROLLUP_DIR / path.name
     query_sql = query.read_text(encoding="utf-8") if query.exists() else None
     rollup_sql = rollup.read_text(encoding="utf-8") if rollup.exists() else None
-    names += ("query", "tag", "language") if query_sql else ()
+    names = plain
+    if query_sql:  # the --query form's own filters (overview: the plain form takes none)
+        names += tuple(o for o in _declared(query_sql)[1] if o not in names)
+        names += ("query", "tag", "language")
     names += ("rollup",) if rollup_sql else ()
-    return Report(path.stem, description, names, sql, query_sql, rollup_sql)
+    return Report(path.stem, description, names, sql, query_sql, rollup_sql, plain)
 
 
 @lru_cache(maxsize=1)
@@ -108,7 +117,8 @@ def list_reports() -> dict[str, Report]:
 def get_report(name: str) -> Report:
     reports = list_reports()
     if name not in reports:
-        raise NotFound(f"no report {name!r}; reports: {', '.join(reports)}")
+        known = sorted([*reports, "top-words"])
+        raise NotFound(f"no report {name!r}; reports: {', '.join(known)}")
     return reports[name]
 
 
@@ -189,6 +199,24 @@ matched AS MATERIALIZED (
 )"""
 
 
+_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
+
+
+def tag_and_language(tag: str | None, language: str | None) -> tuple[str | None, str | None]:
+    """--tag and --language as stored, or a usage error saying what they must look like."""
+    for value, option in ((tag, "--tag"), (language, "--language")):
+        check_text(value, option)
+    if tag is not None and not tag.strip(" :"):
+        raise ReportError(
+            "--tag is empty: give TAG or VOCABULARY:TAG (the view report_tags lists them)"
+        )
+    if language is not None:
+        language = language.strip().lower()
+        if not _LANGUAGE_CODE.fullmatch(language):
+            raise ReportError(f"--language {language!r}: give an ISO 639-1 code such as en, fr, de")
+    return (tag.strip() if tag is not None else None), language
+
+
 def resolve_source(conn: Connection, name: str | None, must_exist: bool = True) -> str | None:
     """The stored name of source ``name``, matched case-insensitively; NotFound if none
     (or, unless ``must_exist``, ``name`` itself: a new source, as a load may bring)."""
@@ -251,9 +279,8 @@ def _bindings(conn: Connection, report: Report, params: ReportParams, sql: str) 
         "min_documents": params.min_documents,
         "query": params.query,
         "rollup": params.rollup,
-        "tag": params.tag,
-        "language": params.language.lower() if params.language else None,
     }
+    values["tag"], values["language"] = tag_and_language(params.tag, params.language)
     return {name: values[name] for name in report.bound}
 
 
@@ -285,6 +312,14 @@ def run_report(conn: Connection, name: str, params: ReportParams | None = None) 
     report = get_report(name)
     params = params or ReportParams()
     scoped = params.query is not None or params.tag is not None or params.language is not None
+    # A filter only the --query form takes (overview --since) runs that form, for all articles.
+    scoped = scoped or (
+        report.query_sql is not None
+        and any(
+            getattr(params, o) is not None and o not in report.plain_options and o in report.options
+            for o in ("since", "until", "source")
+        )
+    )
     if scoped and report.query_sql is None:
         with_query = [r.name for r in list_reports().values() if r.query_sql]
         raise ReportError(

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from dbapp.errors import BadArgument, check_text
-from dbapp.report import REPORT_WORK_MEM, ReportResult, resolve_source
+from dbapp.report import REPORT_WORK_MEM, ReportResult, resolve_source, tag_and_language
 
 HIGHLIGHT_START = "«"
 HIGHLIGHT_STOP = "»"
@@ -248,8 +248,7 @@ def _params(
         "since": since,
         "until": until,
         "entity_id": find_entity(conn, entity).entity_id if entity else None,
-        "tag": tag,
-        "language": language.lower() if language else None,
+        **dict(zip(("tag", "language"), tag_and_language(tag, language), strict=True)),
     }
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from dbapp.errors import BadArgument, check_text
-from dbapp.report import SCOPE, ReportResult, resolve_source
+from dbapp.report import SCOPE, ReportResult, resolve_source, tag_and_language
 
 DEFAULT_SAMPLE = 1000
 SORTS = ("frequent", "distinctive")
@@ -68,9 +68,7 @@ def _sample(
     """Document frequencies of the terms in a random sample; (counts, sampled, matching)."""
     rows = conn.execute(
         text(_SAMPLE),
-        params
-        | {"query": query, "sample": sample, "seed": seed, "entity_id": None}
-        | {"tag": None, "language": None},
+        params | {"query": query, "sample": sample, "seed": seed},
     ).all()
     counts: Counter[str] = Counter()
     for body, _ in rows:
@@ -89,6 +87,9 @@ def top_words(
     bigrams: bool = False,
     sort: str = "frequent",
     limit: int = 30,
+    tag: str | None = None,
+    language: str | None = None,
+    entity: str | None = None,
 ) -> ReportResult:
     """The terms of the articles matching ``query``: in how many sampled articles each occurs,
     that as a share, the same share in the background (the whole corpus, or ``against``), and
@@ -101,11 +102,15 @@ def top_words(
         raise BadArgument(f"--sort must be one of {', '.join(SORTS)}")
     if sample < 1:
         raise BadArgument("--sample must be positive")
+    from dbapp.entities import find_entity
+
     params = {
         "since": since,
         "until": until,
         "source": resolve_source(conn, source),
         "bigrams": bigrams,
+        **dict(zip(("tag", "language"), tag_and_language(tag, language), strict=True)),
+        "entity_id": find_entity(conn, entity).entity_id if entity else None,
     }
     fore, n_fore, matching = _sample(conn, query, params, sample, query)
     back, n_back, background = _sample(conn, against, params, sample, f"background:{against}")

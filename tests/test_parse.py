@@ -530,3 +530,32 @@ def test_texts_with_their_url_first_load_dated_by_dateline_or_url() -> None:
     assert url_date("https://x.com/2022/13/40/") is None
     assert url_date("https://x.com/a/20/b") is None
     assert sniff(b"https://example.com/x\ntext") == "native"
+
+
+def test_author_forms_from_feeds_and_pages() -> None:
+    from dbapp.parse.native import author_names
+
+    assert author_names(["Anna Petrosyan and Rauf Aliyev"]) == ["Anna Petrosyan", "Rauf Aliyev"]
+    assert author_names("editor@caucasuswire.example (Nino Beridze)") == ["Nino Beridze"]
+    assert author_names("Tom Krisher; Ap Auto Writer") == ["Tom Krisher"]  # a job title
+    assert author_names(["Doe, John"]) == ["Doe, John"]  # one item, one person: never split
+
+
+def test_language_fields_become_codes() -> None:
+    from dbapp.parse.language import language_code
+
+    assert [language_code(v) for v in ("EN", "en-US", "English", "eng", "fre", "zh_Hant")] == [
+        "en", "en", "en", "en", "fr", "zh"
+    ]  # fmt: skip
+    assert language_code("klingon") is None and language_code("") is None
+
+
+def test_a_warc_record_without_a_type_is_a_reject() -> None:
+    import io
+
+    from dbapp.parse.warc import split_warc
+
+    broken = b"WARC/1.0\r\nWARC-Type response\r\nContent-Length: 4\r\n\r\nabcd\r\n\r\n"
+    (item,) = list(split_warc(io.BytesIO(broken), "x.warc", 1000))
+    assert isinstance(item, Reject) and item.code == "corrupt_warc_record"
+    assert "no WARC-Type header" in item.message and item.raw and item.raw.endswith(b"abcd")

@@ -368,3 +368,44 @@ def test_html_inside_json_records(fresh_db: str, engine: Engine, tmp_path: Path)
     assert rows(engine, "SELECT error_code, line_number FROM load_rejects") == [
         ("no_article_text", 2)
     ]
+
+
+def test_what_the_first_trial_found(fresh_db: str, engine: Engine, tmp_path: Path) -> None:
+    # A menu is not an article; a page's tags are kept as written (one meta element, one tag).
+    (tmp_path / "menu.html").write_text(
+        "<html><body><nav><a>Home</a> <a>About</a></nav></body></html>"
+    )
+    page = PAGE.replace(
+        b'<meta name="author"',
+        b'<meta property="article:tag" content="Beshear, Andrew G (1977- )">\n<meta name="author"',
+    )
+    (tmp_path / "talks.html").write_bytes(page)
+    feed = FEED.replace(b"<dc:creator>John Roe</dc:creator>",
+                        b"<dc:creator>Anna Petrosyan and Rauf Aliyev</dc:creator>")  # fmt: skip
+    (tmp_path / "news.rss").write_bytes(feed)
+    result = dbapp(fresh_db, "load", str(tmp_path), "--no-progress")
+    assert result.exit_code == EXIT_REJECTS, result.output
+    assert rows(engine, "SELECT error_code FROM load_rejects") == [("no_article_text",)]
+    assert ("tags", "Beshear, Andrew G (1977- )") in rows(
+        engine, "SELECT vocabulary, tag FROM document_tags"
+    )
+    assert rows(
+        engine,
+        "SELECT m.surface FROM mentions m JOIN documents d USING (document_id) "
+        "WHERE m.role = 'byline' AND d.external_id = 'a-1' ORDER BY m.start",
+    ) == [("Anna Petrosyan",), ("Rauf Aliyev",)]
+
+    def report(*args: str) -> list[dict]:
+        got = dbapp(fresh_db, "report", *args, "--format", "json")
+        assert got.exit_code == 0, got.output
+        return json.loads(got.stdout)
+
+    # Bylines are not news about their authors: --query forms leave them out, as the plain ones.
+    people = {r["entity"] for r in report("top-entities", "--query", "Baku", "--kind", "PERSON")}
+    assert not people & {"Jane Doe", "Anna Petrosyan", "Rauf Aliyev"}
+    # overview --since runs over the articles of that range.
+    (recent,) = report("overview", "--since", "2024-03-06")
+    assert recent["documents"] == 1  # the feed's oil item
+    bad = dbapp(fresh_db, "search", "Baku", "--language", "english")
+    assert bad.exit_code == 2 and "ISO 639-1" in bad.stderr
+    assert dbapp(fresh_db, "search", "Baku", "--tag", ":").exit_code == 2

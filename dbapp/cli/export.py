@@ -59,6 +59,8 @@ def export_command(
     with open_database(settings(ctx)) as db, db.engine.connect() as conn, conn.begin():
         n = export(conn, what, filters, chosen, output, sys.stdout)
     if output is not None:
-        err.print(f"wrote {n:,} {what} to {output} ({chosen})", highlight=False)
+        noun = {"documents": "document", "mentions": "mention", "entities": "entity"}[what]
+        noun = noun if n == 1 else what
+        err.print(f"wrote {n:,} {noun} to {output} ({chosen})", highlight=False)
     else:
         err.print(f"{n:,} {what}", highlight=False)

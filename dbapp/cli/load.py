@@ -58,6 +58,8 @@ def _print_summary(result: LoadResult) -> None:
         out.print("nothing new: every document is already in the database")
     for line in result.duplicates[:5]:
         err.print(f"duplicate: {line}", highlight=False)
+    if result.counts.documents_duplicate > 5 and result.duplicates:
+        err.print(f"... and {result.counts.documents_duplicate - 5:,} more duplicates")
     for skip in result.skipped[:20]:
         err.print(f"skipped {skip.path}: {skip.reason}", highlight=False)
     if len(result.skipped) > 20:
@@ -67,6 +69,9 @@ def _print_summary(result: LoadResult) -> None:
             continue
         for example in examples[:3]:
             err.print(f"warning {code}: {example}", highlight=False)
+        more = result.warnings[code] - min(len(examples), 3)
+        if more > 0:
+            err.print(f"... and {more:,} more {code}: dbapp loads show {result.load_id}")
     for reject in result.rejects:
         err.print(
             styled("rejected", "red", f" {reject.where}: {reject.code}: {reject.message}"),
@@ -224,7 +229,7 @@ def load(
     if date is not None:
         default_date, problem = parse_date(date)
         if default_date is None:
-            raise InputError(f"--date {date!r} is not a date (YYYY-MM-DD): {problem}")
+            raise InputError(f"--date {date!r} is not a day (YYYY-MM-DD, not in the future)")
     if encoding is not None:
         encoding = check_encoding(encoding)
     options = LoadOptions(

@@ -196,7 +196,7 @@ def report(
             with db.engine.connect() as conn:
                 words = top_words(
                     conn, query or "", against, _date(since), _date(until), source, sample,
-                    bigrams, by, limit,
+                    bigrams, by, limit, tag, language, entity[0] if entity else None,
                 )  # fmt: skip
             print_result(words, fmt, title="top-words" if fmt == "table" else None)
             return

@@ -99,7 +99,9 @@ def parse_feed(
         doc.tags = clean_tags(terms, "categories")
         apply_structure(doc)
         names = [a.get("name") for a in entry.get("authors") or [] if a.get("name")]
-        add_authors(doc, author_names(names or entry.get("author") or ""))
+        people = author_names(names or entry.get("author") or "")
+        doc.author = ", ".join(people) or doc.author  # every author, not feedparser's last
+        add_authors(doc, people)
         problem = storage_problem(doc)
         if problem is not None:
             yield Reject(path, *problem, item_bytes, record_number=number)

@@ -27,6 +27,7 @@ from dbapp.parse.records import (
 )
 
 NO_TEXT = "no_article_text"
+MIN_ARTICLE_WORDS = 15  # less is a menu or a form ("Home About"), not an article
 DATE_FROM_FETCH = "date_from_fetch"  # warning: the page had no date; the crawl's was used
 WEB_EXTRA = "reading HTML, WARC and feeds needs dbapp's web extra: pip install 'dbapp[web]'"
 # Measured on the 181 pages of the article-extraction benchmark (benchmarks/html_quality.py):
@@ -85,11 +86,12 @@ def parse_html(
     first, _, rest = body.partition("\n")
     if title and rest and " ".join(first.split()).casefold() == title.casefold():
         body = rest.strip()  # the headline is the title, not the article's first line
-    if not body:
+    if len(body.split()) < MIN_ARTICLE_WORDS:
         return Reject(
             path,
             NO_TEXT,
-            "no article text found in the page (navigation, an index or an empty page)",
+            f"no article text found in the page (fewer than {MIN_ARTICLE_WORDS} words: "
+            "navigation, an index, a form or an empty page)",
             raw,
             record_number=record,
         )
@@ -108,8 +110,7 @@ def parse_html(
         doc.warnings.append((ENCODING_FALLBACK, f"{doc.where}: {fallback}"))
     if found.date:
         doc.published_on, _ = parse_date(found.date)
-    tags = [*(found.categories or []), *(found.tags or [])]
-    doc.tags = clean_tags(",".join(str(t) for t in tags), "tags") if tags else []
+    doc.tags = clean_tags(_page_tags([*(found.categories or []), *(found.tags or [])]), "tags")
     apply_structure(doc)
     settle_date(doc)  # the dateline's or the URL's, when the page's metadata has none
     if doc.published_on is None and fetched is not None:
@@ -124,3 +125,16 @@ def parse_html(
     if problem is not None:
         return Reject(path, *problem, raw, record_number=record)
     return doc
+
+
+def _page_tags(values: list[Any]) -> list[str]:
+    """A page's tags, each as written: one meta element is one tag ("Beshear, Andrew G"),
+    unless it packs a list with bare commas ("Electronic Arts,EA,Microsoft")."""
+    tags: list[str] = []
+    for value in values:
+        text = str(value)
+        if "," in text and ", " not in text:
+            tags += [t for t in text.split(",") if t.strip()]
+        else:
+            tags.append(text)
+    return tags

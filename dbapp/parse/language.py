@@ -45,3 +45,31 @@ NEWS_LANGUAGES = (
     "en fr de es it pt nl sv da no fi pl cs sk hu ro bg hr sr sl ru uk be el tr az ka hy "
     "kk uz ar fa ur he hi bn ta te mr zh ja ko vi th id ms tl sw af et lv lt sq mk"
 ).split()
+
+
+_NAMES = {
+    "english": "en", "french": "fr", "francais": "fr", "français": "fr", "german": "de",
+    "deutsch": "de", "spanish": "es", "español": "es", "espanol": "es", "italian": "it",
+    "portuguese": "pt", "dutch": "nl", "russian": "ru", "русский": "ru", "ukrainian": "uk",
+    "polish": "pl", "turkish": "tr", "azerbaijani": "az", "azeri": "az", "georgian": "ka",
+    "armenian": "hy", "arabic": "ar", "persian": "fa", "farsi": "fa", "chinese": "zh",
+    "japanese": "ja", "korean": "ko", "hindi": "hi", "swedish": "sv", "greek": "el",
+    # ISO 639-2 codes of the same
+    "eng": "en", "fra": "fr", "fre": "fr", "deu": "de", "ger": "de", "spa": "es", "ita": "it",
+    "por": "pt", "nld": "nl", "dut": "nl", "rus": "ru", "ukr": "uk", "pol": "pl", "tur": "tr",
+    "aze": "az", "kat": "ka", "geo": "ka", "hye": "hy", "arm": "hy", "ara": "ar", "fas": "fa",
+    "per": "fa", "zho": "zh", "chi": "zh", "jpn": "ja", "kor": "ko", "hin": "hi", "swe": "sv",
+    "ell": "el", "gre": "el",
+}  # fmt: skip
+_CODE = re.compile(r"(?P<code>[a-z]{2,3})(?:[-_][a-z0-9]{2,8})*")
+
+
+def language_code(value: str | None) -> str | None:
+    """A record's language field as an ISO 639 code: ``EN`` -> en, ``en-US`` -> en,
+    ``English`` -> en; None (so it is detected) for what is neither."""
+    if not value:
+        return None
+    text = value.strip().lower()
+    m = _CODE.fullmatch(text)
+    code = m["code"] if m else text
+    return _NAMES.get(code, code if m else None)

@@ -232,9 +232,14 @@ def apply_structure(doc: ParsedDocument) -> None:
 _AUTHOR_SPLIT = re.compile(r"\s*(?:;|,|&|\band\b|\n)\s*")
 _NOT_A_NAME = re.compile(
     r"[@/\d]|https?:|\b(?:staff|desk|editors?|news|wire|reports?|press|agency|media|service|"
-    r"times|post|journal|network|bureau|correspondents?|contributors?|associated)\b",
+    r"times|post|journal|network|bureau|correspondents?|contributors?|associated|writers?|"
+    r"reporters?|columnists?|producers?|photographers?|analysts?|team|online|digital)\b",
     re.I,
 )
+# RSS's author form: "editor@example.com (Nino Beridze)"
+_EMAIL_NAME = re.compile(r"^\s*\S+@\S+\s*\((?P<name>[^()]+)\)\s*$")
+# Within one list item, only these separate people ("Doe, John" is one person's name).
+_ITEM_SPLIT = re.compile(r"\s*(?:;|&|\band\b|\n)\s*")
 AUTHOR_WINDOW = 400  # a byline sits at the top or the bottom of an article
 
 
@@ -248,8 +253,10 @@ def author_names(value: object) -> list[str]:
             item = item.get("name")
         if not isinstance(item, str):
             continue
+        named = _EMAIL_NAME.match(item)
+        item = named["name"] if named else item
         item = re.sub(r"^\s*by\s+", "", item.strip(), flags=re.I)
-        parts = [item] if isinstance(value, list) else _AUTHOR_SPLIT.split(item)
+        parts = (_ITEM_SPLIT if isinstance(value, list) else _AUTHOR_SPLIT).split(item)
         for part in parts:
             name = " ".join(part.split()).strip(" .,")
             words = name.split()

@@ -12,6 +12,7 @@ from typing import Any
 
 from dbapp.parse.dates import describe_date, parse_date
 from dbapp.parse.decode import ENCODING_FALLBACK, decode_input
+from dbapp.parse.language import language_code
 from dbapp.parse.native import add_authors, apply_structure, author_names
 from dbapp.parse.records import (
     ParsedDocument,
@@ -177,7 +178,7 @@ def record_to_document(
         title=clean_field(_field(record.values, "title", mapping)),
         author=clean_field(_field(record.values, "author", mapping)),
         url=clean_field(_field(record.values, "url", mapping)),
-        language=(clean_field(_field(record.values, "language", mapping)) or "").lower() or None,
+        language=language_code(clean_field(_field(record.values, "language", mapping))),
     )
     if record.fallback:
         doc.warnings.append((ENCODING_FALLBACK, f"{doc.where}: {record.fallback}"))

@@ -89,7 +89,8 @@ def split_warc(stream: Any, path: str, max_bytes: int) -> Iterator[WarcChunk | R
             yield _oversized(buf, path, number, size, max_bytes)
             continue
         if not buf.fill(size + 4):
-            yield _garbage(buf, path, number, "the archive ends inside this record (truncated?)")
+            yield _garbage(buf, path, number, "the archive ends inside this record (truncated?)",
+                           last=True)  # fmt: skip
             return
         # A record ends with CRLF CRLF, and the next starts with WARC/: else its length lies.
         trailer = buf.data[size : size + 4]
@@ -101,6 +102,10 @@ def split_warc(stream: Any, path: str, max_bytes: int) -> Iterator[WarcChunk | R
             continue
         raw = buf.take(size)
         buf.take(4)
+        if kind is None:  # a record must say what it is
+            yield Reject(path, "corrupt_warc_record", f"record {number}: no WARC-Type header",
+                         raw, record_number=number)  # fmt: skip
+            continue
         yield WarcChunk(raw, number, record_type)
 
 
@@ -122,12 +127,13 @@ def _resync(buf: _Buffer) -> Capped:
         buf.fill(len(buf.data) + CHUNK)
 
 
-def _garbage(buf: _Buffer, path: str, number: int, why: str) -> Reject:
+def _garbage(buf: _Buffer, path: str, number: int, why: str, last: bool = False) -> Reject:
     capped = _resync(buf)
+    after = "" if last else "; the reader went on from the next record"
     return Reject(
         path,
         "corrupt_warc_record",
-        f"record {number}: {why}; the reader went on from the next record",
+        f"record {number}: {why}{after}",
         capped.raw,
         record_number=number,
         raw_size=capped.size,

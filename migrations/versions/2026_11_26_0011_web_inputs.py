@@ -40,7 +40,8 @@ COMMENT ON TABLE document_tags IS
     'The source''s own tags of an article: Reuters TOPICS/PLACES/PEOPLE/ORGS/EXCHANGES, a JSON '
     'tags/topic/keywords field, feed categories. One row per article, vocabulary and tag.';
 COMMENT ON COLUMN document_tags.vocabulary IS
-    'Whose tag: topics, places, people, orgs, exchanges (Reuters), tags (JSON, feeds).';
+    'Whose tag: topics, places, people, orgs, exchanges (Reuters); the field''s name for JSON '
+    'and CSV (tags, keywords, section...); tags for a web page''s; categories for a feed''s.';
 COMMENT ON COLUMN document_tags.tag IS 'The tag as the source wrote it (trimmed).';
 """
 
@@ -53,7 +54,7 @@ GROUP BY t.vocabulary, t.tag;
 COMMENT ON VIEW report_tags IS 'The source''s own tags: articles per vocabulary and tag.';
 COMMENT ON COLUMN report_tags.vocabulary IS
     'One row per vocabulary and tag. Whose tag: topics, places, people, orgs, exchanges '
-    '(Reuters), tags (JSON fields, feed categories).';
+    '(Reuters); the field''s name for JSON and CSV; tags for a web page; categories for a feed.';
 COMMENT ON COLUMN report_tags.tag IS 'The tag as the source wrote it.';
 COMMENT ON COLUMN report_tags.documents IS 'Articles with this tag.';
 COMMENT ON COLUMN report_tags.first_published IS 'The earliest such article''s date.';
@@ -68,7 +69,8 @@ COMMENT ON COLUMN report_document_tags.document_id IS
     'One row per article and tag. The article (dbapp show DOCUMENT_ID).';
 COMMENT ON COLUMN report_document_tags.published_on IS 'Publication date (NULL if unknown).';
 COMMENT ON COLUMN report_document_tags.source IS 'Source name.';
-COMMENT ON COLUMN report_document_tags.vocabulary IS 'Whose tag (topics, places, tags...).';
+COMMENT ON COLUMN report_document_tags.vocabulary IS
+    'Whose tag (topics, places, keywords, tags, categories...).';
 COMMENT ON COLUMN report_document_tags.tag IS 'The tag.';
 """
 

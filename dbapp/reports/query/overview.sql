@@ -1,3 +1,4 @@
+-- params: since, until, source
 -- The articles matching --query at a glance (with --since/--until/--source): how many, their
 -- share of all articles in the same range, sources, dates, and the mentions in them.
 WITH {matched},

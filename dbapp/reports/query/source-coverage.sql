@@ -20,6 +20,7 @@ ents AS (
         SELECT DISTINCT mt.source_id, date_trunc(:period, mt.published_on)::date AS period,
                m.entity_id
         FROM matched mt JOIN mentions m USING (document_id)
+        WHERE m.role <> 'byline'
     ) x JOIN sources s ON s.source_id = x.source_id
     GROUP BY 1, 2
 )

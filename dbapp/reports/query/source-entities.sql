@@ -10,7 +10,7 @@ ranked AS (
     JOIN sources s ON s.source_id = mt.source_id
     JOIN mentions m ON m.document_id = mt.document_id
     JOIN entities e ON e.entity_id = m.entity_id
-    WHERE (CAST(:kind AS text) IS NULL OR e.kind = :kind)
+    WHERE m.role <> 'byline' AND (CAST(:kind AS text) IS NULL OR e.kind = :kind)
     GROUP BY s.name, e.entity_id, e.canonical_name, e.kind
 )
 SELECT source, entity, kind, mentions, documents

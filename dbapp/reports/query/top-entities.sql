@@ -8,7 +8,8 @@ SELECT e.canonical_name AS entity, e.kind, count(*)::integer AS mentions,
 FROM matched mt
 JOIN mentions m USING (document_id)
 JOIN entities e ON e.entity_id = m.entity_id
-WHERE (CAST(:kind AS text) IS NULL OR e.kind = :kind)
+WHERE m.role <> 'byline' -- as the plain report: a byline is not news about its author
+  AND (CAST(:kind AS text) IS NULL OR e.kind = :kind)
 GROUP BY e.entity_id, e.canonical_name, e.kind
 ORDER BY documents DESC, mentions DESC, entity
 LIMIT :limit
