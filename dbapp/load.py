@@ -518,7 +518,11 @@ def _dry_run(
                 )
             result.counts.documents_duplicate += len(known)
             result.counts.documents_inserted += len(fresh) - len(known)
-            result.counts.mentions_inserted += sum(doc.mentions for doc in unit.documents)
+            new = set(fresh) - known  # a duplicate's mentions would not be inserted
+            for doc in unit.documents:
+                if doc.sha256 in new:
+                    result.counts.mentions_inserted += doc.mentions
+                    new.discard(doc.sha256)
             progress.advance(unit.nbytes, len(unit.documents), len(unit.rejects))
         conn.rollback()
     result.status = "partial" if result.counts.documents_rejected else "completed"

@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -409,3 +410,13 @@ def test_what_the_first_trial_found(fresh_db: str, engine: Engine, tmp_path: Pat
     bad = dbapp(fresh_db, "search", "Baku", "--language", "english")
     assert bad.exit_code == 2 and "ISO 639-1" in bad.stderr
     assert dbapp(fresh_db, "search", "Baku", "--tag", ":").exit_code == 2
+
+
+def test_a_dry_run_of_what_is_loaded_would_insert_no_mentions(
+    fresh_db: str, engine: Engine, tmp_path: Path
+) -> None:
+    (tmp_path / "talks.html").write_bytes(PAGE)
+    assert dbapp(fresh_db, "load", str(tmp_path), "--no-progress").exit_code == 0
+    dry = dbapp(fresh_db, "load", str(tmp_path), "--dry-run", "--no-progress")
+    assert dry.exit_code == 0, dry.output
+    assert re.search(r"mentions would be inserted\s*│\s*0\b", dry.stdout), dry.stdout
