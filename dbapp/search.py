@@ -62,6 +62,7 @@ class _Scan:
     matches: list[tuple[int, dt.date | None]]
     read: int
     complete: bool
+    scope: int | None = None  # the articles in scope, when known exactly
 
 
 def _filters(params: dict[str, Any]) -> str:
@@ -130,8 +131,74 @@ def _windows(
     return windows
 
 
+ENTITY_ARTICLES = 100_000  # --entity in at most this many articles: walk its own articles
+
+
+def _scan_entity(conn: Connection, params: dict[str, Any], oldest: bool, need: int) -> _Scan | None:
+    """A phrase with --entity of up to ENTITY_ARTICLES articles: the entity's articles (dated
+    once, from the mentions index), newest (or oldest) first, checked against the words in
+    growing chunks, so the phrase is re-checked only in the entity's articles, never in every
+    article that has both words. None otherwise: the date windows serve it better."""
+    if params["entity_id"] is None:
+        return None
+    # Single words are checked from the index alone, and the date windows serve them well;
+    # a phrase must re-read each candidate's positions, so fewer candidates win.
+    phrase = conn.scalar(
+        text("SELECT position('<->' IN websearch_to_tsquery('english', :query)::text) > 0"),
+        params,
+    )
+    if not phrase:
+        return None
+    count = conn.scalar(
+        text("SELECT sum(documents) FROM summary_entity_days WHERE entity_id = :entity_id"),
+        params,
+    )
+    if int(count or 0) > ENTITY_ARTICLES:
+        return None
+    scope = ["d.document_id = ANY(:ids)"]
+    scope += ["d.published_on >= :since"] if params["since"] is not None else []
+    scope += ["d.published_on <= :until"] if params["until"] is not None else []
+    if params["source"] is not None:
+        scope.append("d.source_id = (SELECT source_id FROM sources WHERE name = :source)")
+    ids = list(
+        conn.scalars(
+            text("SELECT DISTINCT document_id FROM mentions WHERE entity_id = :entity_id"), params
+        )
+    )
+    dated = conn.execute(
+        text(f"SELECT d.document_id, d.published_on FROM documents d WHERE {' AND '.join(scope)}"),
+        params | {"ids": ids},
+    ).all()
+    undated = [(r[0], r[1]) for r in dated if r[1] is None]
+    ordered = sorted(((r[0], r[1]) for r in dated if r[1] is not None), key=lambda r: (r[1], r[0]))
+    ordered = (ordered if oldest else ordered[::-1]) + sorted(undated, reverse=not oldest)
+    words = _filters({**params, "entity_id": None, "since": None, "until": None, "source": None})
+    found: list[tuple[int, dt.date | None]] = []
+    start, size = 0, FIRST_WINDOW
+    while start < len(ordered):
+        chunk = ordered[start : start + size]
+        hits = set(
+            conn.scalars(
+                text(
+                    f"{_Q} SELECT d.document_id FROM documents d CROSS JOIN q "
+                    f"WHERE d.document_id = ANY(:chunk) AND {words}"
+                ),  # fmt: skip
+                params | {"chunk": [i for i, _ in chunk]},
+            )
+        )
+        found += [c for c in chunk if c[0] in hits]
+        start += len(chunk)
+        size *= GROWTH
+        if len(found) >= max(need, ESTIMATE_FROM) and start < len(ordered):
+            return _Scan(found, start, complete=False, scope=len(ordered))
+    return _Scan(found, len(ordered), complete=True, scope=len(ordered))
+
+
 def _scan(conn: Connection, params: dict[str, Any], sort: str, need: int) -> _Scan:
     """Matches, window by window, until ``need`` (and ESTIMATE_FROM) are found or all read."""
+    by_entity = _scan_entity(conn, params, sort == "oldest", need)
+    if by_entity is not None:
+        return by_entity
     oldest = sort == "oldest"
     where = _filters(params)
     found: list[tuple[int, dt.date | None]] = []
@@ -176,6 +243,8 @@ def _total(conn: Connection, params: dict[str, Any], scan: _Scan) -> tuple[int, 
     share of matches among the articles read."""
     if scan.complete:
         return len(scan.matches), True
+    if scan.scope is not None:
+        return max(len(scan.matches), round(len(scan.matches) / scan.read * scan.scope)), False
     select, group = _counts(params)
     everything = sum(
         int(n)

@@ -132,6 +132,7 @@ def test_search_walks_date_windows_without_losing_or_misordering_a_match(
     for i in range(90):
         day = f"2024-01-{1 + i // 3:02d}"
         words = "oil prices rose" if i % 3 == 0 else "wheat harvest"
+        words += " in Baku" if i % 2 == 0 else ""
         lines.append({"id": f"a{i}", "text": f"Story {i}: {words}.", "date": day, "source": "S"})
     for i in range(6):
         words = "oil prices" if i < 2 else "rain"
@@ -168,6 +169,23 @@ def test_search_walks_date_windows_without_losing_or_misordering_a_match(
                 assert "32 documents match" in got.stderr and "about" not in got.stderr
             else:  # stopped early: an estimate from the articles read, near the truth
                 assert "about" in got.stderr and "estimated from the" in got.stderr
+        # --entity walks the entity's own articles: the same order, none lost.
+        in_baku = [
+            r[0]
+            for r in rows(
+                engine,
+                "SELECT d.document_id FROM documents d WHERE d.search_vector @@ "
+                "websearch_to_tsquery('english', '\"oil prices\"') AND EXISTS (SELECT 1 FROM "
+                "mentions m JOIN entities e USING (entity_id) WHERE m.document_id = "
+                f"d.document_id AND e.canonical_name = 'Baku') ORDER BY {order}",
+            )
+        ]
+        assert len(in_baku) == 15
+        for limit in (1, 4, 15, 20):
+            got = dbapp(fresh_db, "search", '"oil prices"', "--entity", "Baku", "--sort", sort,
+                        "--limit", str(limit), "--format", "json")  # fmt: skip
+            assert got.exit_code == 0, got.output
+            assert [r["document_id"] for r in json.loads(got.stdout)] == in_baku[:limit]
 
 
 def test_show_makes_control_characters_visible_and_keeps_offsets(
