@@ -241,14 +241,17 @@ _EMAIL_NAME = re.compile(r"^\s*\S+@\S+\s*\((?P<name>[^()]+)\)\s*$")
 # Within one list item, only these separate people ("Doe, John" is one person's name).
 _ITEM_SPLIT = re.compile(r"\s*(?:;|&|\band\b|\n)\s*")
 AUTHOR_WINDOW = 400  # a byline sits at the top or the bottom of an article
+MAX_AUTHORS = 50  # an author field naming more is a list of something else: the first 50
 
 
 def author_names(value: object) -> list[str]:
     """The people an author field names: a list gives one each, a string is split at commas,
     semicolons, "and" and "&" ("By" dropped); e-mails, URLs and desks are not names."""
-    items = value if isinstance(value, list) else [value]
+    items = value[:MAX_AUTHORS] if isinstance(value, list) else [value]
     names: list[str] = []
     for item in items:
+        if len(names) >= MAX_AUTHORS:
+            break
         if isinstance(item, dict):
             item = item.get("name")
         if not isinstance(item, str):
@@ -256,7 +259,7 @@ def author_names(value: object) -> list[str]:
         named = _EMAIL_NAME.match(item)
         item = named["name"] if named else item
         item = re.sub(r"^\s*by\s+", "", item.strip(), flags=re.I)
-        parts = (_ITEM_SPLIT if isinstance(value, list) else _AUTHOR_SPLIT).split(item)
+        parts = (_ITEM_SPLIT if isinstance(value, list) else _AUTHOR_SPLIT).split(item[:2000])
         for part in parts:
             name = " ".join(part.split()).strip(" .,")
             words = name.split()
