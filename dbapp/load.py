@@ -460,6 +460,7 @@ def load_documents(
         options.date_order,
         options.default_date,
         options.encoding,
+        options.max_document_bytes,
     )
     workers = _auto_workers(files, options.workers)
     total = sum(f.size for f in files)

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from dbapp import copyrows
@@ -55,6 +55,7 @@ class ParseContext:
     date_order: str | None = None  # MDY or DMY: how to read 9/5/17 (--date-order)
     default_date: dt.date | None = None  # for documents nothing else dates (--date)
     encoding: str | None = None  # the inputs' encoding (--encoding), instead of detecting it
+    max_document_bytes: int = 5_000_000  # --max-document-size, for what a parser decompresses
 
 
 class Prepared(NamedTuple):
@@ -110,10 +111,12 @@ def _documents_of(
         yield parse_html(unit.payload, unit.path, ctx.source, encoding=ctx.encoding)
     elif unit.fmt == "warc":
         for chunk in unit.payload:
-            page = read_record(chunk, unit.path)
+            page = read_record(chunk, unit.path, ctx.max_document_bytes)
             if isinstance(page, WarcPage):
-                yield parse_html(page.html, unit.path, ctx.source, page.url, page.fetched,
+                doc = parse_html(page.html, unit.path, ctx.source, page.url, page.fetched,
                                  ctx.encoding, page.number)  # fmt: skip
+                # A reject keeps the input's bytes: the WARC record, not the decoded page.
+                yield replace(doc, raw=chunk.raw) if isinstance(doc, Reject) else doc
             elif isinstance(page, str):
                 yield (page, f"{unit.path}#{chunk.number}")
             else:

@@ -69,14 +69,25 @@ def decode_text(
     return text
 
 
-def check_encoding(name: str) -> str:
-    """The codec's canonical name; InputError for an unknown one."""
+def _text_codec(name: str) -> str | None:
+    """The canonical name of a codec that turns bytes into text (not base64, zlib, rot13...)."""
     try:
-        return codecs.lookup(name.strip()).name
-    except LookupError:
+        codec = codecs.lookup(name)
+    except (LookupError, ValueError):
+        return None
+    # bytes.decode refuses "'base64' is not a text encoding" (but only given some bytes)
+    return codec.name if getattr(codec, "_is_text_encoding", True) else None
+
+
+def check_encoding(name: str) -> str:
+    """The codec's canonical name; InputError for an unknown one or one that is not text."""
+    found = _text_codec(name.strip())
+    if found is None:
         raise InputError(
-            f"--encoding: unknown encoding {name!r} (e.g. utf-8, cp1252, latin-1)"
-        ) from None
+            f"--encoding: {name!r} is not a text encoding Python knows (e.g. utf-8, cp1252, "
+            "latin-1)"
+        )
+    return found
 
 
 def declared_charset(head: bytes) -> str | None:
@@ -84,10 +95,11 @@ def declared_charset(head: bytes) -> str | None:
     m = _DECLARED.search(head[:4096])
     if m is None:
         return None
-    try:
-        return codecs.lookup(m.group(1).decode("ascii")).name
-    except (LookupError, UnicodeDecodeError):
+    name = _text_codec(m.group(1).decode("ascii", "replace"))
+    # A declaration read as ASCII cannot be true of UTF-16 or UTF-32 text (those have a BOM).
+    if name is None or name.startswith(("utf-16", "utf-32")):
         return None
+    return name
 
 
 def decode_input(
@@ -109,7 +121,7 @@ def decode_input(
         for candidate in dict.fromkeys(c for c in (declared, FALLBACK) if c and c != "utf-8"):
             try:
                 decoded = raw.decode(candidate)
-            except UnicodeDecodeError:
+            except (UnicodeDecodeError, LookupError):
                 continue
             why = utf8_problem.message.split(":")[0]
             return decoded, f"{why}: read as {candidate}" + (

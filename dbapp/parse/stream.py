@@ -10,6 +10,7 @@ import codecs
 import gzip
 import hashlib
 import io
+import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any, BinaryIO
 
 RAW_CAP = 1024 * 1024  # the most bytes of an oversized record a reject keeps
 CHUNK = 1 << 20
-READ_ERRORS = (OSError, EOFError, zlib.error, gzip.BadGzipFile)
+READ_ERRORS = (OSError, EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile)
 
 
 class Capped:
@@ -83,6 +84,11 @@ class Guarded:
 
     def readline(self, n: int = -1) -> bytes:
         return self._guard("readline", n)
+
+    def read1(self, n: int = -1) -> bytes:
+        """What is ready, up to ``n`` bytes: a gzip member's data comes before a break in the
+        next is found (``read`` would lose the whole request to the break)."""
+        return self._guard("read1" if hasattr(self._stream, "read1") else "read", n)
 
     def peek(self, n: int = 1) -> bytes:
         return self._guard("peek", n, note=False)

@@ -11,14 +11,16 @@ metadata) are counted, not rejected.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from dbapp.parse.dates import parse_date
 from dbapp.parse.records import Reject
-from dbapp.parse.stream import CHUNK, Capped
+from dbapp.parse.stream import CHUNK, RAW_CAP, Capped
 
 MAX_HEADER = 64 * 1024
 _START = re.compile(rb"(?:\A|\n)(WARC/1\.[01]\r?\n)")
@@ -49,8 +51,9 @@ class _Buffer:
         self.eof = False
 
     def fill(self, n: int) -> bool:
+        read = getattr(self.stream, "read1", self.stream.read)
         while len(self.data) < n and not self.eof:
-            chunk = self.stream.read(CHUNK)
+            chunk = read(CHUNK)
             if not chunk:
                 self.eof = True
             self.data += chunk
@@ -68,40 +71,44 @@ def split_warc(stream: Any, path: str, max_bytes: int) -> Iterator[WarcChunk | R
     number = 0
     while True:
         buf.fill(MAX_HEADER)
+        # Blank lines between records (an extra CRLF) are tolerated.
+        blank = len(buf.data) - len(buf.data.lstrip(b"\r\n"))
+        if blank:
+            buf.take(blank)
+            buf.fill(MAX_HEADER)
         if not buf.data.strip():
             return
         number += 1
         if not buf.data.startswith(b"WARC/1."):
             yield _garbage(buf, path, number, "no WARC record starts here")
             continue
-        end = buf.data.find(b"\r\n\r\n")
-        if end < 0:
-            end = buf.data.find(b"\n\n")
+        crlf, lf = buf.data.find(b"\r\n\r\n"), buf.data.find(b"\n\n")
+        end = crlf if crlf >= 0 and (lf < 0 or crlf < lf) else lf
         length = _LENGTH.search(buf.data, 0, end if end >= 0 else 0)
         if end < 0 or length is None:
             yield _garbage(buf, path, number, "a record header without a valid Content-Length")
             continue
-        header_size = end + (4 if buf.data[end : end + 4] == b"\r\n\r\n" else 2)
+        header_size = end + (4 if end == crlf else 2)
         size = header_size + int(length.group(1))
         kind = _TYPE.search(buf.data, 0, end)
         record_type = kind.group(1).decode("ascii", "replace").lower() if kind else "unknown"
         if size > max_bytes:
             yield _oversized(buf, path, number, size, max_bytes)
             continue
-        if not buf.fill(size + 4):
-            yield _garbage(buf, path, number, "the archive ends inside this record (truncated?)",
-                           last=True)  # fmt: skip
-            return
-        # A record ends with CRLF CRLF, and the next starts with WARC/: else its length lies.
+        if not buf.fill(size + 2):
+            # Shorter than its length says: a lying length, or the archive breaks off here.
+            yield _garbage(buf, path, number, "its Content-Length runs past the end of the archive")
+            continue
+        # A record ends with a blank line and the next starts with WARC/: else its length lies.
+        buf.fill(size + 16)
         trailer = buf.data[size : size + 4]
-        following = buf.data[size + 4 : size + 12]
-        buf.fill(size + 12)
-        following = buf.data[size + 4 : size + 12]
-        if trailer != b"\r\n\r\n" or (following and not following.startswith(b"WARC/1.")):
+        gap = 4 if trailer == b"\r\n\r\n" else 2 if trailer.startswith(b"\n\n") else 0
+        following = buf.data[size + gap :].lstrip(b"\r\n")[:8]
+        if not gap or (following and not following.startswith(b"WARC/1.")):
             yield _garbage(buf, path, number, "its Content-Length does not match its content")
             continue
         raw = buf.take(size)
-        buf.take(4)
+        buf.take(gap)
         if kind is None:  # a record must say what it is
             yield Reject(path, "corrupt_warc_record", f"record {number}: no WARC-Type header",
                          raw, record_number=number)  # fmt: skip
@@ -127,9 +134,9 @@ def _resync(buf: _Buffer) -> Capped:
         buf.fill(len(buf.data) + CHUNK)
 
 
-def _garbage(buf: _Buffer, path: str, number: int, why: str, last: bool = False) -> Reject:
+def _garbage(buf: _Buffer, path: str, number: int, why: str) -> Reject:
     capped = _resync(buf)
-    after = "" if last else "; the reader went on from the next record"
+    after = "; the reader went on from the next record" if buf.data.strip() else ""
     return Reject(
         path,
         "corrupt_warc_record",
@@ -141,14 +148,34 @@ def _garbage(buf: _Buffer, path: str, number: int, why: str, last: bool = False)
     )
 
 
+_BOUNDARY = re.compile(rb"\r?\n\r?\n(?=WARC/1\.[01]\r?\n)")
+
+
 def _oversized(buf: _Buffer, path: str, number: int, size: int, max_bytes: int) -> Reject:
+    """Skip a record over the limit, keeping its first bytes. Should another record start
+    inside its claimed length, the length lied: the skip stops there and reading goes on."""
     capped = Capped()
     left = size
     while left > 0:
-        if not buf.fill(min(left, CHUNK)):
+        filled = buf.fill(min(left, CHUNK) + 16)
+        boundary = _BOUNDARY.search(buf.data, 1 if capped.size == 0 else 0, min(left, CHUNK) + 16)
+        if boundary is not None and boundary.start() < left:
+            capped.add(buf.take(boundary.start()))
+            buf.take(boundary.end() - boundary.start())
+            return Reject(
+                path,
+                "corrupt_warc_record",
+                f"record {number}: its Content-Length ({size:,} bytes) runs into the next "
+                "record; the reader went on from there",
+                capped.raw,
+                record_number=number,
+                raw_size=capped.size,
+                raw_sha256=capped.sha256,
+            )
+        if not filled:
             capped.add(buf.take(len(buf.data)))
             break
-        part = buf.take(min(left, len(buf.data)))
+        part = buf.take(min(left, len(buf.data) - 16, CHUNK) if len(buf.data) > 16 else left)
         capped.add(part)
         left -= len(part)
     buf.fill(4)
@@ -176,9 +203,9 @@ class WarcPage:
     number: int
 
 
-def read_record(chunk: WarcChunk, path: str) -> WarcPage | Reject | str:
+def read_record(chunk: WarcChunk, path: str, max_bytes: int = 5_000_000) -> WarcPage | Reject | str:
     """An HTML page from a response record; else the warning code to count it under, or a
-    reject when fastwarc cannot read it."""
+    reject when fastwarc cannot read it or its page (decompressed) is over ``max_bytes``."""
     if chunk.record_type != "response":
         return WARC_OTHER_RECORDS
     from fastwarc.warc import ArchiveIterator, WarcRecordType
@@ -200,9 +227,22 @@ def read_record(chunk: WarcChunk, path: str) -> WarcPage | Reject | str:
         content_type = (record.http_content_type or "").lower()
         if content_type and "html" not in content_type:
             return WARC_NOT_HTML
-        html = record.reader.read()
+        # Decompressed (Content-Encoding), a small record may hold a huge page: read no more
+        # than the limit allows.
+        html = record.reader.read(max_bytes + 1)
+        if len(html) > max_bytes:
+            return Reject(
+                path,
+                "too_large",
+                f"record {chunk.number}: its page is more than the {max_bytes:,}-byte limit "
+                "once decompressed (--max-document-size); the record's first bytes are kept",
+                chunk.raw[:RAW_CAP],
+                record_number=chunk.number,
+                raw_size=len(chunk.raw),
+                raw_sha256=hashlib.sha256(chunk.raw).hexdigest(),
+            )
         url = record.headers.get("WARC-Target-URI")
-        fetched = record.record_date.date() if record.record_date else None
+        fetched, _ = parse_date(record.record_date.date() if record.record_date else None)
     except (OSError, ValueError) as exc:
         return Reject(
             path,
