@@ -420,3 +420,37 @@ def test_a_dry_run_of_what_is_loaded_would_insert_no_mentions(
     dry = dbapp(fresh_db, "load", str(tmp_path), "--dry-run", "--no-progress")
     assert dry.exit_code == 0, dry.output
     assert re.search(r"mentions would be inserted\s*│\s*0\b", dry.stdout), dry.stdout
+
+
+def test_zips_that_break(fresh_db: str, engine: Engine, tmp_path: Path) -> None:
+    # A corrupt byte in a member, a photo without extension sense, a zip cut short.
+    good = io.BytesIO()
+    with zipfile.ZipFile(good, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("a.txt", " date 2024-01-01 A story about Armenia and its border.")
+        archive.writestr("b.txt", " date 2024-01-02 B story about Baku.")
+        archive.writestr("photo.jpg", bytes(range(256)) * 800)
+    data = bytearray(good.getvalue())
+    at = data.index(b"A story")
+    data[at] = ord("X")  # a.txt's CRC no longer matches
+    (tmp_path / "crc.zip").write_bytes(bytes(data))
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("inner.txt", " date 2024-01-03 Inner.")
+    outer = io.BytesIO()
+    with zipfile.ZipFile(outer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("first.txt", " date 2024-01-04 First of the outer zip.")
+        archive.writestr("inner.zip", inner.getvalue() + b"\0" * 2000)
+    whole = outer.getvalue()
+    (tmp_path / "cut.zip").write_bytes(whole[: whole.index(b"\0" * 100) + 50])
+    result = dbapp(fresh_db, "load", str(tmp_path), "--no-progress")
+    assert result.exit_code == EXIT_REJECTS, result.output
+    assert "Traceback" not in result.output and "a bug" not in result.output
+    prefix = f"{tmp_path}/"
+    assert sorted(
+        (r[0].removeprefix(prefix), r[1])
+        for r in rows(engine, "SELECT path, error_code FROM load_rejects")
+    ) == [("crc.zip!a.txt", "bad_zip"), ("cut.zip", "bad_zip")]
+    assert [
+        r[0].removeprefix(prefix) for r in rows(engine, "SELECT origin_path FROM documents")
+    ] == ["crc.zip!b.txt"]
+    assert "crc.zip!photo.jpg: no known input extension" in result.stderr

@@ -10,17 +10,19 @@ import os
 import re
 import stat
 import sys
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from dbapp.errors import InputError
 from dbapp.parse.html import require_web
 from dbapp.parse.records import Reject
 from dbapp.parse.sgml import split_records
 from dbapp.parse.stream import (
+    CHUNK,
     RAW_CAP,
     Guarded,
     read_capped,
@@ -56,7 +58,7 @@ MEMBER_SKIPPED = "archive_member_skipped"  # warning: a zip member that is not r
 ZIP_MEMBER_CAP = 8 * 1024**3
 ZIP_RATIO = 200
 ZIP_RATIO_FLOOR = 64 * 1024**2
-NESTED_ZIP_CAP = 256 * 1024**2  # a zip inside a zip is read into memory: at most this big
+SPOOL_IN_MEMORY = 16 * 1024**2  # a zip inside a zip is spooled: to disk past this
 STDIN = "-"
 RECORDS_PER_UNIT = 250
 UNIT_BYTES = 4 * 1024 * 1024
@@ -365,22 +367,39 @@ def _zip_units(
 ) -> Iterator[Unit]:
     """A zip's members as if they were files in a folder (``archive.zip!dir/a.txt``); a zip
     inside goes one level deep. Members whose headers promise a bomb are refused unread."""
+    spool: Any = None
     try:
         if item.is_stdin or depth > 0:
-            data, size, digest = read_capped(stream, NESTED_ZIP_CAP)
-            if digest is not None:
-                reason = f"{size:,} bytes: too big to open from standard input or inside a zip"
-                yield Unit("reject", path, Reject(path, "archive_too_large", reason, data[:RAW_CAP],
-                           raw_size=size, raw_sha256=digest), nbytes=item.size)  # fmt: skip
-                return
-            archive = zipfile.ZipFile(io.BytesIO(data))
+            # zipfile needs to seek: a zip inside a zip (or on stdin) goes to a temporary file,
+            # in memory only while small.
+            spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+            while chunk := stream.read(CHUNK):
+                spool.write(chunk)
+            if stream.error is not None:
+                raise zipfile.BadZipFile(f"it breaks off: {stream.error}")
+            spool.seek(0)
+            archive = zipfile.ZipFile(spool)
         else:
             archive = zipfile.ZipFile(item.path)
+        _check_start(archive, spool if spool is not None else item.path)
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        if spool is not None:
+            spool.close()
         yield Unit("reject", path, Reject(path, "bad_zip", f"not a readable zip archive: {exc}",
                    _head_of(item)), nbytes=item.size)  # fmt: skip
         return
-    with archive:
+    try:
+        yield from _members(archive, path, item, max_bytes, depth)
+    finally:
+        archive.close()
+        if spool is not None:
+            spool.close()
+
+
+def _members(
+    archive: zipfile.ZipFile, path: str, item: InputFile, max_bytes: int, depth: int
+) -> Iterator[Unit]:
+    if True:
         members = [m for m in archive.infolist() if not m.is_dir()]
         share = item.size
         for n, member in enumerate(members):
@@ -411,13 +430,16 @@ def _zip_units(
                 yield Unit("reject", inner, Reject(inner, "bad_zip", reason, None), nbytes=part)
                 continue
             with raw:
-                buffered = io.BufferedReader(raw)
-                if buffered.peek(2)[:2] == b"\x1f\x8b":
-                    guarded = Guarded(gzip.GzipFile(fileobj=buffered))  # type: ignore[arg-type]
-                else:
-                    guarded = Guarded(buffered)
+                guarded = Guarded(io.BufferedReader(raw))
+                if guarded.peek(2)[:2] == b"\x1f\x8b":
+                    unzipped: Any = gzip.GzipFile(fileobj=cast(Any, guarded))
+                    guarded = Guarded(unzipped)
                 head = guarded.peek(4096)[:4096]
-                if fmt is None and sniff(head) is None:
+                if guarded.error is not None:  # a CRC error in the first bytes
+                    reason = f"cannot read this member: {guarded.error}"
+                    yield Unit("reject", inner, Reject(inner, "bad_zip", reason, None), nbytes=part)
+                    continue
+                if fmt is None and (sniff(head) is None or _binary(head)):
                     why = "no known input extension"
                     yield Unit("note", inner, [(MEMBER_SKIPPED, f"{inner}: {why}")], nbytes=part)
                     continue
@@ -426,6 +448,39 @@ def _zip_units(
                 if guarded.error is not None:  # a CRC error, a truncated member
                     reason = f"the member breaks off: {guarded.error}"
                     yield Unit("reject", inner, Reject(inner, "bad_zip", reason, None))
+
+
+def _binary(head: bytes) -> bool:
+    """Bytes that are not text: a NUL, or many control characters (a photo, a PDF)."""
+    sample = head[:4096]
+    controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13))
+    return b"\x00" in sample or controls > len(sample) * 0.05
+
+
+def _check_start(archive: zipfile.ZipFile, source: Any) -> None:
+    """BadZipFile unless the archive's first member starts the file: a zip cut short can show
+    the directory of a zip stored inside it, and read as that zip (its other members lost)."""
+    members = sorted(archive.infolist(), key=lambda m: m.header_offset)
+    if not members:
+        return
+    if isinstance(source, str):
+        with open(source, "rb") as f:
+            head = f.read(30 + 1024)
+    else:
+        source.seek(0)
+        head = source.read(30 + 1024)
+        source.seek(0)
+    first = members[0]
+    name_length = int.from_bytes(head[26:28], "little") if len(head) >= 30 else -1
+    if (
+        not head.startswith(b"PK\x03\x04")
+        or first.header_offset != 0
+        or (
+            head[30 : 30 + name_length] != first.orig_filename.encode("utf-8", "replace")
+            and head[30 : 30 + name_length] != first.orig_filename.encode("cp437", "replace")
+        )
+    ):
+        raise zipfile.BadZipFile("its directory does not match its start (cut short?)")
 
 
 def _head_of(item: InputFile) -> bytes | None:
