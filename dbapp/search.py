@@ -63,6 +63,8 @@ class _Scan:
     read: int
     complete: bool
     scope: int | None = None  # the articles in scope, when known exactly
+    unread: str | None = None  # SQL condition on d: the articles in scope not read
+    unread_ids: list[int] | None = None  # or those articles themselves (the entity's)
 
 
 def _filters(params: dict[str, Any]) -> str:
@@ -190,7 +192,8 @@ def _scan_entity(conn: Connection, params: dict[str, Any], oldest: bool, need: i
         start += len(chunk)
         size *= GROWTH
         if len(found) >= max(need, ESTIMATE_FROM) and start < len(ordered):
-            return _Scan(found, start, complete=False, scope=len(ordered))
+            rest = [i for i, _ in ordered[start:]]
+            return _Scan(found, start, False, len(ordered), unread_ids=rest)
     return _Scan(found, len(ordered), complete=True, scope=len(ordered))
 
 
@@ -234,7 +237,13 @@ def _scan(conn: Connection, params: dict[str, Any], sort: str, need: int) -> _Sc
         read += n
         unread = any(later[2] for later in steps[i + 1 :])
         if len(found) >= max(need, ESTIMATE_FROM) and unread:
-            return _Scan(found, read, complete=False)
+            edge = hi if oldest else lo  # the read windows end here; undated are never read yet
+            if nulls or edge is None:
+                rest = "d.published_on IS NULL"
+            else:
+                rest = f"(d.published_on {'>' if oldest else '<'} :edge OR d.published_on IS NULL)"
+            params["edge"] = edge
+            return _Scan(found, read, complete=False, unread=rest)
     return _Scan(found, read, complete=True)
 
 
@@ -243,6 +252,11 @@ def _total(conn: Connection, params: dict[str, Any], scan: _Scan) -> tuple[int, 
     share of matches among the articles read."""
     if scan.complete:
         return len(scan.matches), True
+    # News bunches in time (a story breaks, then fades): the share of matches among the newest
+    # articles says little of the older ones. So the articles not read are sampled at random.
+    rest = _estimate_unread(conn, params, scan)
+    if rest is not None:
+        return len(scan.matches) + rest, False
     if scan.scope is not None:
         return max(len(scan.matches), round(len(scan.matches) / scan.read * scan.scope)), False
     select, group = _counts(params)
@@ -260,6 +274,58 @@ def _total(conn: Connection, params: dict[str, Any], scan: _Scan) -> tuple[int, 
     )
     estimate = len(scan.matches) / max(scan.read, 1) * everything
     return max(len(scan.matches), round(estimate)), False
+
+
+UNREAD_SAMPLE = 20_000  # articles sampled at random to estimate the matches not read
+
+
+def _estimate_unread(conn: Connection, params: dict[str, Any], scan: _Scan) -> int | None:
+    """The matches among the articles the scan did not read, estimated from a random sample
+    of them; None when the sample holds none of them (the share read stands then)."""
+    if scan.unread_ids is not None:
+        ids = scan.unread_ids
+        sample = random.Random(0).sample(ids, min(len(ids), UNREAD_SAMPLE // 10))
+        words = _filters(
+            {**params, "entity_id": None, "since": None, "until": None, "source": None}
+        )
+        hits = conn.scalar(
+            text(
+                f"{_Q} SELECT count(*) FROM documents d CROSS JOIN q "
+                f"WHERE d.document_id = ANY(:sample) AND {words}"
+            ),  # fmt: skip
+            params | {"sample": sample},
+        )
+        return round(int(hits or 0) / max(len(sample), 1) * len(ids))
+    if scan.unread is None:
+        return None
+    everything = int(
+        conn.scalar(text("SELECT coalesce(sum(documents), 0) FROM summary_source_days")) or 0
+    )
+    percent = min(100.0, 100.0 * UNREAD_SAMPLE / max(everything, 1))
+    base = _filters(params).replace("d.search_vector @@ q.query", "true")
+    row = conn.execute(
+        text(
+            f"{_Q} SELECT count(*), count(*) FILTER (WHERE d.search_vector @@ q.query) "
+            f"FROM documents d TABLESAMPLE SYSTEM (:percent) REPEATABLE (20261126) CROSS JOIN q "
+            f"WHERE {base} AND {scan.unread}"
+        ),
+        params | {"percent": percent},
+    ).one()
+    sampled, hits = int(row[0]), int(row[1])
+    if sampled == 0:
+        return None
+    unread = (
+        int(
+            conn.scalar(
+                text(f"SELECT count(*) FROM documents d WHERE {base} AND {scan.unread}"),
+                params,
+            )
+            or 0
+        )
+        if percent >= 100
+        else round(sampled * 100.0 / percent)
+    )
+    return round(hits / sampled * unread)
 
 
 def _search_sql(sort: str) -> str:
@@ -367,7 +433,7 @@ def search_documents(
     how = f"sorted by {sort}"
     if sort == "rank" and total > window:
         how = f"best first among the {window:,} newest matches"
-    basis = "" if exact else f"; estimated from the {scan.read:,} {end} articles"
+    basis = "" if exact else f"; counted in the {scan.read:,} {end} articles, estimated beyond"
     notes = [f"{counted} {noun} ({shown}{how}{basis})"]
     return ReportResult(list(result.keys()), rows, notes, total if exact else None)
 
@@ -408,11 +474,13 @@ def _facet_ids(conn: Connection, params: dict[str, Any]) -> tuple[list[int], flo
         conn.scalar(text("SELECT coalesce(sum(documents), 0) FROM summary_source_days")) or 0
     )
     percent = min(100.0, 100.0 * FACET_SAMPLE_ARTICLES / max(everything, 1))
-    # The sample's articles in scope (the filters without the words) are the base.
-    where = _filters(params).replace("d.search_vector @@ q.query", "true")
+    # The base: the sample's articles in the scope the summaries count (without the words,
+    # --tag and --language, which the summaries do not know); a hit passes every filter.
+    base = _filters({**params, "tag": None, "language": None})
+    where = base.replace("d.search_vector @@ q.query", "true")
     rows = conn.execute(
         text(
-            f"{_Q} SELECT d.document_id, d.search_vector @@ q.query AS hit "
+            f"{_Q} SELECT d.document_id, ({_filters(params)}) AS hit "
             f"FROM documents d TABLESAMPLE SYSTEM (:percent) REPEATABLE (20261126) CROSS JOIN q "
             f"WHERE {where}"
         ),

@@ -454,3 +454,30 @@ def test_zips_that_break(fresh_db: str, engine: Engine, tmp_path: Path) -> None:
         r[0].removeprefix(prefix) for r in rows(engine, "SELECT origin_path FROM documents")
     ] == ["crc.zip!b.txt"]
     assert "crc.zip!photo.jpg: no known input extension" in result.stderr
+
+
+def test_estimated_facets_respect_tag_and_language(
+    fresh_db: str, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dbapp import search as search_module
+
+    path = tmp_path / "pipes.jsonl"
+    path.write_text(
+        "\n".join(
+            json.dumps(
+                {
+                    "text": f"Pipeline story {i} about gas.",
+                    "date": "2024-01-05",
+                    "tags": ["rare"] if i % 10 == 0 else ["common"],
+                }
+            )  # fmt: skip
+            for i in range(40)
+        )
+    )
+    assert dbapp(fresh_db, "load", str(path), "--no-progress").exit_code == 0
+    monkeypatch.setattr(search_module, "FACET_EXACT", 1)  # estimate from the sample
+    monkeypatch.setattr(search_module, "ESTIMATE_FROM", 1)
+    got = dbapp(fresh_db, "search", "pipeline", "--tag", "rare", "--facets", "--format", "json")
+    assert got.exit_code == 0, got.output
+    sources = json.loads(got.stdout)["sources"]
+    assert sum(r["documents"] for r in sources) == 4  # 4 of the 40 are tagged rare
