@@ -415,7 +415,8 @@ def search_documents(
     )
     rows = [tuple(r) for r in result]
     if not rows:
-        narrowed = [f"--{k} {v}" for k, v in (("entity", entity), ("source", source)) if v]
+        given = (("entity", entity), ("source", source), ("tag", tag), ("language", language))
+        narrowed = [f"--{k} {v}" for k, v in given if v]
         narrowed += ["the dates given"] if since or until else []
         notes = [
             f"no document matches {query!r}" + (f" with {', '.join(narrowed)}" if narrowed else "")

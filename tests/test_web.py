@@ -481,3 +481,50 @@ def test_estimated_facets_respect_tag_and_language(
     assert got.exit_code == 0, got.output
     sources = json.loads(got.stdout)["sources"]
     assert sum(r["documents"] for r in sources) == 4  # 4 of the 40 are tagged rare
+
+
+def test_what_the_attack_found(fresh_db: str, engine: Engine, tmp_path: Path) -> None:
+    # HTML inside JSON keeps the record's author, tags and language; a feed's future date is
+    # dropped and its title loses its markup; NUL in an author is not a byline of the text.
+    page = PAGE.decode().replace('<meta name="author" content="Jane Doe">', "")
+    (tmp_path / "r.jsonl").write_text(
+        json.dumps(
+            {
+                "id": "r1",
+                "html": page,
+                "author": "Mary Jane Smith",
+                "tags": ["Energy"],
+                "language": "English",
+            }
+        )  # fmt: skip
+        + "\n"
+        + json.dumps(
+            {"id": "r2", "text": "Baku hosted talks today.", "author": "By Jo\u0000hn Smith"}
+        )
+    )
+    feed = FEED.replace(
+        b"<title>Caspian Feed</title>", b"<title>&lt;b&gt;Caspian&lt;/b&gt; Feed</title>"
+    )
+    feed = feed.replace(b"Wed, 06 Mar 2024", b"Wed, 06 Mar 2099")
+    (tmp_path / "f.rss").write_bytes(feed)
+    result = dbapp(fresh_db, "load", str(tmp_path), "--no-progress")
+    assert result.exit_code == 0, result.output
+    docs = {
+        r[0]: r[1:]
+        for r in rows(
+            engine,
+            "SELECT d.external_id, d.author, d.language, s.name, d.published_on::text "
+            "FROM documents d JOIN sources s USING (source_id)",
+        )
+    }
+    assert docs["r1"][:2] == ("Mary Jane Smith", "en")
+    assert docs["c-3"][2:] == ("Caspian Feed", None)  # 2099 is no date
+    bylines = rows(engine, "SELECT surface FROM mentions WHERE role = 'byline' ORDER BY surface")
+    assert ("Mary Jane Smith",) in bylines and ("John Smith",) in bylines
+    assert rows(
+        engine,
+        "SELECT t.tag FROM document_tags t JOIN documents d USING (document_id) "
+        "WHERE d.external_id = 'r1'",
+    ) == [("Energy",)]
+    none = dbapp(fresh_db, "search", "Baku", "--tag", "nosuch")
+    assert "no document matches 'Baku' with --tag nosuch" in none.stderr

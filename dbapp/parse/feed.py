@@ -46,15 +46,18 @@ def _entry_html(entry: Any) -> str:
 
 
 def _entry_date(entry: Any) -> dt.date | None:
+    # dict.get: feedparser's own get maps missing keys onto others, with a warning.
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        parsed = entry.get(key)
+        parsed = dict.get(entry, key)
         if parsed:
             try:
-                return dt.date(parsed.tm_year, parsed.tm_mon, parsed.tm_mday)
+                day, _ = parse_date(dt.date(parsed.tm_year, parsed.tm_mon, parsed.tm_mday))
             except ValueError:
                 continue
+            if day is not None:  # in range: not before 1800, not in the future
+                return day
     for key in ("published", "updated"):
-        day, _ = parse_date(entry.get(key))
+        day, _ = parse_date(dict.get(entry, key))
         if day is not None:
             return day
     return None
@@ -71,7 +74,7 @@ def parse_feed(
         why = str(parsed.get("bozo_exception") or "no items")
         yield Reject(path, "not_a_feed", f"no feed items found ({why[:200]})", raw)
         return
-    feed_title = clean_field(parsed.feed.get("title"))
+    feed_title = clean_field(html_to_text(parsed.feed.get("title") or ""))
     for number, entry in enumerate(parsed.entries, 1):
         original = _entry_html(entry)
         body = clean_text(html_to_text(original))

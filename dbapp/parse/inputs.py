@@ -58,6 +58,7 @@ MEMBER_SKIPPED = "archive_member_skipped"  # warning: a zip member that is not r
 ZIP_MEMBER_CAP = 8 * 1024**3
 ZIP_RATIO = 200
 ZIP_RATIO_FLOOR = 64 * 1024**2
+FEED_BYTES = 32 * 1024**2  # a feed file is read whole (feedparser): at most this
 SPOOL_IN_MEMORY = 16 * 1024**2  # a zip inside a zip is spooled: to disk past this
 STDIN = "-"
 RECORDS_PER_UNIT = 250
@@ -319,9 +320,11 @@ def _units_of(
         yield from _zip_units(stream, item, path, max_bytes, depth)
         return
     if fmt in ("html", "feed"):
-        data, size, digest = read_capped(stream, max_bytes)
+        # A feed is many items: its file may pass the limit for one document.
+        cap = max(max_bytes, FEED_BYTES) if fmt == "feed" else max_bytes
+        data, size, digest = read_capped(stream, cap)
         if digest is not None:
-            yield Unit("reject", path, _too_large(path, data, size, digest, max_bytes), item.size)
+            yield Unit("reject", path, _too_large(path, data, size, digest, cap), item.size)
         elif stream.error is None:
             yield Unit(fmt, path, data, nbytes=item.size)
         return

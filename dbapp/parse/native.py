@@ -26,6 +26,7 @@ from dbapp.parse.records import (
     ParsedDocument,
     Reject,
     Span,
+    clean_field,
     clean_text,
     storage_problem,
 )
@@ -259,9 +260,15 @@ def author_names(value: object) -> list[str]:
         named = _EMAIL_NAME.match(item)
         item = named["name"] if named else item
         item = re.sub(r"^\s*by\s+", "", item.strip(), flags=re.I)
-        parts = (_ITEM_SPLIT if isinstance(value, list) else _AUTHOR_SPLIT).split(item[:2000])
+        # One list item is one person ("Doe, John") unless it names several ("A, B and C").
+        several = not isinstance(value, list) or _ITEM_SPLIT.search(item) is not None
+        parts = (_AUTHOR_SPLIT if several else _ITEM_SPLIT).split(item[:2000])
         for part in parts:
-            name = " ".join(part.split()).strip(" .,")
+            try:
+                part.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate: not a name to keep
+                continue
+            name = " ".join((clean_field(part) or "").split()).strip(" .,")
             words = name.split()
             if (
                 2 <= len(words) <= 5
@@ -280,7 +287,12 @@ def add_authors(doc: ParsedDocument, names: list[str], append: bool = True) -> N
     changed (``append=False``: re-extraction)."""
     missing = []
     for name in names:
-        pattern = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)")
+        # A byline, not a mention in the story: "By Jane Doe" or the name on a line of its own.
+        pattern = re.compile(
+            rf"(?:(?<=\bBy )|(?<=\bby )|(?<=, )|(?<=and )|(?<=& )|^){re.escape(name)}"
+            r"(?=[ \t]*(?:$|[,;&–—-]|and\b))",
+            re.MULTILINE,
+        )
         head = pattern.search(doc.body, 0, AUTHOR_WINDOW)
         tail = pattern.search(doc.body, max(0, len(doc.body) - AUTHOR_WINDOW))
         found = head or tail

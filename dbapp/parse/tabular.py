@@ -15,6 +15,7 @@ from dbapp.parse.decode import ENCODING_FALLBACK, decode_input
 from dbapp.parse.language import language_code
 from dbapp.parse.native import add_authors, apply_structure, author_names
 from dbapp.parse.records import (
+    SPAN_BYLINE_AUTHOR,
     ParsedDocument,
     Reject,
     clean_field,
@@ -239,6 +240,16 @@ def _from_html(
     doc.external_id = clean_field(_field(record.values, "id", mapping))
     doc.title = clean_field(_field(record.values, "title", mapping)) or doc.title
     doc.url = url or doc.url
+    doc.language = language_code(clean_field(_field(record.values, "language", mapping)))
+    author = _field(record.values, "author", mapping)
+    if author not in (None, "", []):
+        people = author_names(author)
+        doc.author = clean_field(author)
+        doc.spans = [x for x in doc.spans if x.role != SPAN_BYLINE_AUTHOR]
+        add_authors(doc, people)
+    for key in TAG_FIELDS:
+        if key in record.values:
+            doc.tags += clean_tags(record.values[key], key.lower())
     raw_date = _field(record.values, "date", mapping)
     if raw_date not in (None, ""):
         day, warning = parse_date(raw_date, order=date_order)
