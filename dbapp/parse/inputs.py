@@ -372,7 +372,7 @@ def _zip_units(
     inside goes one level deep. Members whose headers promise a bomb are refused unread."""
     spool: Any = None
     try:
-        if item.is_stdin or depth > 0:
+        if item.is_stdin or depth > 0 or item.path.lower().endswith(".gz"):
             # zipfile needs to seek: a zip inside a zip (or on stdin) goes to a temporary file,
             # in memory only while small.
             spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
