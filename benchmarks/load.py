@@ -162,10 +162,12 @@ def run_dbapp_load(url: str, files: list[Path], workers: int, batch: int) -> dic
     with psycopg.connect(libpq(url)) as conn:
         row = conn.execute(
             "SELECT documents_inserted, mentions_inserted, documents_rejected, "
-            "extract(epoch FROM finished_at - started_at) FROM loads ORDER BY load_id DESC LIMIT 1"
+            "extract(epoch FROM finished_at - started_at), documents_seen "
+            "FROM loads ORDER BY load_id DESC LIMIT 1"
         ).fetchone()
     assert row is not None
     return {
+        "records_read": row[4],
         "seconds": elapsed,
         "seconds_in_ledger": float(row[3]),
         "documents": row[0],

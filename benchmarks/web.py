@@ -26,9 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
-from benchmarks.load import OUT, PeakRSS, dbapp, env, fresh_database, libpq, server
+from benchmarks.load import OUT, fresh_database, run_dbapp_load, server
 
 BENCH = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "article-extraction-benchmark"
 
@@ -128,35 +126,9 @@ def read_records_alone(path: Path) -> dict[str, Any]:
 
 
 def load(url: str, paths: list[Path], workers: int = 2) -> dict[str, Any]:
-    subprocess.run(dbapp(url, "db", "upgrade"), check=True, capture_output=True, env=env(url))
-    subprocess.run(dbapp(url, "entities", "seed"), check=True, capture_output=True, env=env(url))
-    cmd = dbapp(url, "load", *map(str, paths), "--no-progress", "--workers", str(workers))
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env(url)
-    )
-    sampler = PeakRSS(proc.pid)
-    sampler.start()
-    _, stderr = proc.communicate()
-    seconds = time.perf_counter() - started
-    sampler.stop.set()
-    if proc.returncode not in (0, 5):
-        raise SystemExit(f"dbapp load failed ({proc.returncode}): {stderr}")
-    with psycopg.connect(libpq(url)) as conn:
-        row = conn.execute(
-            "SELECT documents_seen, documents_inserted, documents_rejected, mentions_inserted "
-            "FROM loads ORDER BY load_id DESC LIMIT 1"
-        ).fetchone()
-    assert row is not None
-    return {
-        "seconds": seconds,
-        "records_read": row[0],
-        "documents": row[1],
-        "rejected": row[2],
-        "mentions": row[3],
-        "pages_per_second": row[0] / seconds,
-        "peak_rss_mb": sampler.peak / 1e6,
-    }
+    """dbapp load, end to end in a subprocess (benchmarks.load's), with pages per second."""
+    result = run_dbapp_load(url, paths, workers, 1000)
+    return result | {"pages_per_second": result["records_read"] / result["seconds"]}
 
 
 def main() -> None:

@@ -247,6 +247,15 @@ def _scan(conn: Connection, params: dict[str, Any], sort: str, need: int) -> _Sc
     return _Scan(found, read, complete=True)
 
 
+def _in_scope(conn: Connection, params: dict[str, Any]) -> int:
+    """The articles in the search's scope (dates, source, entity) by the summaries."""
+    select, group = _counts(params)
+    since = " AND day >= :since" if params["since"] else ""
+    until = " AND day <= :until" if params["until"] else ""
+    days = conn.execute(text(f"{select}{since}{until} {group}"), params)
+    return sum(int(n) for _, n in days)
+
+
 def _total(conn: Connection, params: dict[str, Any], scan: _Scan) -> tuple[int, bool]:
     """``(matches, exact)``: counted when the scan read everything, else estimated from the
     share of matches among the articles read."""
@@ -259,20 +268,7 @@ def _total(conn: Connection, params: dict[str, Any], scan: _Scan) -> tuple[int, 
         return len(scan.matches) + rest, False
     if scan.scope is not None:
         return max(len(scan.matches), round(len(scan.matches) / scan.read * scan.scope)), False
-    select, group = _counts(params)
-    everything = sum(
-        int(n)
-        for _, n in conn.execute(
-            text(
-                f"{select}"
-                + (" AND day >= :since" if params["since"] else "")
-                + (" AND day <= :until" if params["until"] else "")
-                + f" {group}"
-            ),
-            params,
-        )
-    )
-    estimate = len(scan.matches) / max(scan.read, 1) * everything
+    estimate = len(scan.matches) / max(scan.read, 1) * _in_scope(conn, params)
     return max(len(scan.matches), round(estimate)), False
 
 
@@ -458,19 +454,7 @@ def _facet_ids(conn: Connection, params: dict[str, Any]) -> tuple[list[int], flo
     scan = _scan(conn, params, "newest", FACET_EXACT)
     if scan.complete:
         return [i for i, _ in scan.matches], 1.0, None
-    select, group = _counts(params)
-    scope = sum(
-        int(n)
-        for _, n in conn.execute(
-            text(
-                f"{select}"
-                + (" AND day >= :since" if params["since"] else "")
-                + (" AND day <= :until" if params["until"] else "")
-                + f" {group}"
-            ),
-            params,
-        )
-    )
+    scope = _in_scope(conn, params)
     everything = int(
         conn.scalar(text("SELECT coalesce(sum(documents), 0) FROM summary_source_days")) or 0
     )
