@@ -595,6 +595,29 @@ def test_rollups_to_countries_and_the_codes_a_map_needs(corpus: str, engine: Eng
         assert dbapp(corpus, "report", *bad).exit_code == 2, bad
 
 
+def test_query_reports_sample_the_matches_past_a_limit(
+    corpus: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dbapp import report as report_module
+
+    # "Armenia" matches a1, b1, b3 (3 articles); a sample of 2 of them stands for all 3.
+    monkeypatch.setattr(report_module, "ENTITY_SAMPLE", 2)
+    result = dbapp(corpus, "report", "top-entities", "--query", "Armenia", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert "random sample of 2 of the 3 matching articles" in result.stderr
+    top = json.loads(result.stdout)
+    armenia = next(r for r in top if r["entity"] == "Armenia")
+    assert armenia["share_of_documents"] == 1.0 and armenia["documents"] == 3  # 2 of 2, x1.5
+    assert all("_matched" not in r for r in top)
+    monkeypatch.setattr(report_module, "ENTITY_SAMPLE", 3)  # all of them: exact, nothing said
+    exact = dbapp(corpus, "report", "top-entities", "--query", "Armenia", "--format", "json")
+    assert "sample" not in exact.stderr
+    assert json.loads(exact.stdout)[0] == {
+        "entity": "Armenia", "kind": "GPE", "mentions": 4, "documents": 3,
+        "share_of_documents": 1.0, "first_seen": "2024-01-05", "last_seen": "2024-02-10",
+    }  # fmt: skip
+
+
 def test_the_all_time_rollup_agrees_with_the_general_one(
     corpus: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -2,9 +2,10 @@
 -- Lift compares a pair's shared articles with what the two entities' own counts in the
 -- matching articles would give by chance.
 WITH {matched},
+{sampled},
 doc_entities AS (
     SELECT DISTINCT m.document_id, m.entity_id
-    FROM matched mt JOIN mentions m USING (document_id)
+    FROM sampled mt JOIN mentions m USING (document_id)
     WHERE m.role <> 'byline'
 ),
 anchored AS (
@@ -24,14 +25,15 @@ pairs AS (
     WHERE CAST(:entity_id AS integer) IS NULL
        OR CAST(:entity_id AS integer) IN (a.entity_id, b.entity_id)
     GROUP BY 1, 2
-    HAVING count(*) >= :min_documents
+    HAVING count(*) * (SELECT f FROM scale) >= :min_documents
 ),
-total AS (SELECT count(*)::float8 AS n FROM matched)
+total AS (SELECT n::float8 AS n FROM scale)
 SELECT ea.canonical_name AS entity_a, ea.kind AS kind_a,
        eb.canonical_name AS entity_b, eb.kind AS kind_b,
-       p.together::integer AS documents,
+       round(p.together * (SELECT f FROM scale))::integer AS documents,
        round((p.together * t.n / (pa.documents * pb.documents))::numeric, 3)::float8 AS lift,
-       round(ln(p.together * t.n / (pa.documents * pb.documents))::numeric, 3)::float8 AS pmi
+       round(ln(p.together * t.n / (pa.documents * pb.documents))::numeric, 3)::float8 AS pmi,
+       (SELECT matched FROM scale) AS _matched
 FROM pairs p
 CROSS JOIN total t
 JOIN per_entity pa ON pa.entity_id = p.a_id

@@ -2,6 +2,7 @@
 -- The articles matching --query at a glance (with --since/--until/--source): how many, their
 -- share of all articles in the same range, sources, dates, and the mentions in them.
 WITH {matched},
+{sampled},
 everything AS (
     SELECT sum(documents) AS n FROM report_daily_documents
     WHERE (CAST(:since AS date) IS NULL OR day >= :since)
@@ -16,7 +17,8 @@ SELECT (SELECT count(*) FROM matched)::integer AS documents,
        (SELECT min(published_on) FROM matched) AS first_published,
        (SELECT max(published_on) FROM matched) AS last_published,
        (SELECT count(*) FROM matched WHERE published_on IS NULL)::integer AS undated_documents,
-       (SELECT count(*) FROM matched mt JOIN mentions m USING (document_id)
-        WHERE m.role <> 'byline')::integer AS mentions,
-       (SELECT count(DISTINCT m.entity_id) FROM matched mt JOIN mentions m USING (document_id)
-        WHERE m.role <> 'byline')::integer AS entities_mentioned
+       round((SELECT count(*) FROM sampled mt JOIN mentions m USING (document_id)
+              WHERE m.role <> 'byline') * (SELECT f FROM scale))::integer AS mentions,
+       (SELECT count(DISTINCT m.entity_id) FROM sampled mt JOIN mentions m USING (document_id)
+        WHERE m.role <> 'byline')::integer AS entities_mentioned,
+       (SELECT matched FROM scale) AS _matched

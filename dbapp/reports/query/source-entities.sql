@@ -1,19 +1,22 @@
--- The entities each source mentions most (--limit per source), in the articles matching --query.
+-- The entities each source mentions most (--limit per source), in the articles matching --query
+-- (past ENTITY_SAMPLE matches, in a random sample of them, scaled: report.SAMPLED).
 WITH {matched},
+{sampled},
 ranked AS (
     SELECT s.name AS source, e.canonical_name AS entity, e.kind,
-           count(*)::integer AS mentions, count(DISTINCT m.document_id)::integer AS documents,
+           round(count(*) * (SELECT f FROM scale))::integer AS mentions,
+           round(count(DISTINCT m.document_id) * (SELECT f FROM scale))::integer AS documents,
            row_number() OVER (PARTITION BY s.name
                               ORDER BY count(DISTINCT m.document_id) DESC, count(*) DESC,
                                        e.canonical_name) AS rank
-    FROM matched mt
+    FROM sampled mt
     JOIN sources s ON s.source_id = mt.source_id
     JOIN mentions m ON m.document_id = mt.document_id
     JOIN entities e ON e.entity_id = m.entity_id
     WHERE m.role <> 'byline' AND (CAST(:kind AS text) IS NULL OR e.kind = :kind)
     GROUP BY s.name, e.entity_id, e.canonical_name, e.kind
 )
-SELECT source, entity, kind, mentions, documents
+SELECT source, entity, kind, mentions, documents, (SELECT matched FROM scale) AS _matched
 FROM ranked
 WHERE rank <= :limit
 ORDER BY source, rank

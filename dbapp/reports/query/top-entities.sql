@@ -1,11 +1,15 @@
--- The entities of the articles matching --query; share = of the matching articles.
-WITH {matched}
-SELECT e.canonical_name AS entity, e.kind, count(*)::integer AS mentions,
-       count(DISTINCT m.document_id)::integer AS documents,
+-- The entities of the articles matching --query; share = of the matching articles. Past
+-- ENTITY_SAMPLE matches, counted in a random sample of them and scaled (report.SAMPLED).
+WITH {matched},
+{sampled}
+SELECT e.canonical_name AS entity, e.kind,
+       round(count(*) * (SELECT f FROM scale))::integer AS mentions,
+       round(count(DISTINCT m.document_id) * (SELECT f FROM scale))::integer AS documents,
        round(count(DISTINCT m.document_id)::numeric
-             / NULLIF((SELECT count(*) FROM matched), 0), 4)::float8 AS share_of_documents,
-       min(mt.published_on) AS first_seen, max(mt.published_on) AS last_seen
-FROM matched mt
+             / NULLIF((SELECT n FROM scale), 0), 4)::float8 AS share_of_documents,
+       min(mt.published_on) AS first_seen, max(mt.published_on) AS last_seen,
+       (SELECT matched FROM scale) AS _matched
+FROM sampled mt
 JOIN mentions m USING (document_id)
 JOIN entities e ON e.entity_id = m.entity_id
 WHERE m.role <> 'byline' -- as the plain report: a byline is not news about its author
