@@ -186,6 +186,7 @@ SCOPE = SCOPE.replace("{tagged}", TAGGED)
 # so repeatable) sample of them, scaled to all, as Media Cloud does: reading every match's
 # mentions cost 15-25 us an article. A report's `_matched` column tells run_report to say so.
 ENTITY_SAMPLE = 10_000
+PAIR_SAMPLE = 3_000  # co-mentions pair every two entities of an article: a smaller sample
 SAMPLED = """sampled AS MATERIALIZED (
     SELECT * FROM matched ORDER BY md5(document_id::text) LIMIT :entity_sample
 ),
@@ -361,6 +362,8 @@ def run_report(conn: Connection, name: str, params: ReportParams | None = None) 
         sql = str(report.query_sql)
     sql = _expand(sql)
     bindings = _bindings(conn, report, params, sql)
+    if "entity_sample" in bindings and name == "co-mentions":
+        bindings["entity_sample"] = min(PAIR_SAMPLE, ENTITY_SAMPLE)
     # Live aggregates (a date range's co-mentions) hash hundreds of thousands of rows: room
     # for that in memory, for this transaction only.
     conn.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
@@ -398,9 +401,10 @@ def run_report(conn: Connection, name: str, params: ReportParams | None = None) 
         matched = int(rows[0][at] or 0) if rows else 0
         columns = columns[:at] + columns[at + 1 :]
         rows = [r[:at] + r[at + 1 :] for r in rows]
-        if matched > ENTITY_SAMPLE:
+        sample = bindings.get("entity_sample", ENTITY_SAMPLE)
+        if matched > sample:
             notes.append(
-                f"entities counted in a random sample of {ENTITY_SAMPLE:,} of the {matched:,} "
+                f"entities counted in a random sample of {sample:,} of the {matched:,} "
                 "matching articles, counts scaled to all of them"
             )
     return ReportResult(columns, rows, notes)

@@ -5,7 +5,7 @@ WITH {matched},
 {sampled},
 doc_entities AS (
     SELECT DISTINCT m.document_id, m.entity_id
-    FROM sampled mt JOIN mentions m USING (document_id)
+    FROM sampled mt CROSS JOIN LATERAL (SELECT * FROM mentions m WHERE m.document_id = mt.document_id OFFSET 0) m
     WHERE m.role <> 'byline'
 ),
 anchored AS (

@@ -11,7 +11,7 @@ ranked AS (
                                        e.canonical_name) AS rank
     FROM sampled mt
     JOIN sources s ON s.source_id = mt.source_id
-    JOIN mentions m ON m.document_id = mt.document_id
+    CROSS JOIN LATERAL (SELECT * FROM mentions m WHERE m.document_id = mt.document_id OFFSET 0) m
     JOIN entities e ON e.entity_id = m.entity_id
     WHERE m.role <> 'byline' AND (CAST(:kind AS text) IS NULL OR e.kind = :kind)
     GROUP BY s.name, e.entity_id, e.canonical_name, e.kind

@@ -10,7 +10,9 @@ SELECT e.canonical_name AS entity, e.kind,
        min(mt.published_on) AS first_seen, max(mt.published_on) AS last_seen,
        (SELECT matched FROM scale) AS _matched
 FROM sampled mt
-JOIN mentions m USING (document_id)
+-- Each sampled article's mentions by the primary key (OFFSET 0: not flattened into a hash
+-- join over every mention in the database).
+CROSS JOIN LATERAL (SELECT * FROM mentions m WHERE m.document_id = mt.document_id OFFSET 0) m
 JOIN entities e ON e.entity_id = m.entity_id
 WHERE m.role <> 'byline' -- as the plain report: a byline is not news about its author
   AND (CAST(:kind AS text) IS NULL OR e.kind = :kind)
