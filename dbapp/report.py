@@ -404,8 +404,9 @@ def run_report(conn: Connection, name: str, params: ReportParams | None = None) 
         sample = bindings.get("entity_sample", ENTITY_SAMPLE)
         if matched > sample:
             notes.append(
-                f"entities counted in a random sample of {sample:,} of the {matched:,} "
-                "matching articles, counts scaled to all of them"
+                f"entity figures come from a random sample of {sample:,} of the {matched:,} "
+                "matching articles: mentions and articles scaled to all of them, distinct "
+                "entities those of the sample"
             )
     return ReportResult(columns, rows, notes)
 

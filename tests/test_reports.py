@@ -604,7 +604,7 @@ def test_query_reports_sample_the_matches_past_a_limit(
     monkeypatch.setattr(report_module, "ENTITY_SAMPLE", 2)
     result = dbapp(corpus, "report", "top-entities", "--query", "Armenia", "--format", "json")
     assert result.exit_code == 0, result.output
-    assert "random sample of 2 of the 3 matching articles" in result.stderr
+    assert "a random sample of 2 of the 3 matching articles" in result.stderr
     top = json.loads(result.stdout)
     armenia = next(r for r in top if r["entity"] == "Armenia")
     assert armenia["share_of_documents"] == 1.0 and armenia["documents"] == 3  # 2 of 2, x1.5

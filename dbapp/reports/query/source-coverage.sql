@@ -1,5 +1,6 @@
 -- Which sources carried the articles matching --query, per period, against all their articles.
 WITH {matched},
+{sampled},
 docs AS (
     SELECT source, date_trunc(:period, day)::date AS period, sum(documents)::integer AS documents
     FROM report_daily_documents
@@ -19,14 +20,17 @@ ents AS (
     FROM (
         SELECT DISTINCT mt.source_id, date_trunc(:period, mt.published_on)::date AS period,
                m.entity_id
-        FROM matched mt JOIN mentions m USING (document_id)
+        FROM sampled mt  -- past ENTITY_SAMPLE matches, the distinct entities of a sample
+        CROSS JOIN LATERAL (SELECT * FROM mentions m WHERE m.document_id = mt.document_id
+                            OFFSET 0) m  -- by the primary key, not a hash of every mention
         WHERE m.role <> 'byline'
     ) x JOIN sources s ON s.source_id = x.source_id
     GROUP BY 1, 2
 )
 SELECT h.source, h.period, h.matching AS documents, h.words, coalesce(e.entities, 0) AS entities,
        coalesce(d.documents, 0) AS documents_in_period,
-       round(h.matching::numeric / NULLIF(d.documents, 0), 4)::float8 AS share_of_documents
+       round(h.matching::numeric / NULLIF(d.documents, 0), 4)::float8 AS share_of_documents,
+       (SELECT matched FROM scale) AS _matched
 FROM hits h
 LEFT JOIN docs d ON d.source = h.source AND d.period IS NOT DISTINCT FROM h.period
 LEFT JOIN ents e ON e.source = h.source AND e.period IS NOT DISTINCT FROM h.period
