@@ -354,8 +354,11 @@ def run_report(conn: Connection, name: str, params: ReportParams | None = None) 
     unfiltered = all(
         getattr(params, o) is None for o in ("since", "until", "source", "query", "tag", "language")
     )
+    by_words = any(getattr(params, o) is not None for o in ("query", "tag", "language"))
     if params.rollup is not None and name == "top-entities" and unfiltered and FAST_ROLLUP:
         sql = (ROLLUP_DIR / "top-entities.all-time.sql").read_text(encoding="utf-8")
+    elif params.rollup is not None and name == "top-entities" and by_words:
+        sql = (ROLLUP_DIR / "top-entities.query.sql").read_text(encoding="utf-8")
     elif params.rollup is not None:  # the roll-up forms take --query themselves
         sql = str(report.rollup_sql)
     elif scoped:
