@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from dbapp.errors import BadArgument, check_text
-from dbapp.report import SCOPE, ReportResult, resolve_source, tag_and_language
+from dbapp.report import SCOPE, TAGGED, ReportResult, resolve_source, tag_and_language
 
 DEFAULT_SAMPLE = 1000
 SORTS = ("frequent", "distinctive")
@@ -36,15 +36,33 @@ STOPWORDS = frozenset(
 )
 _WORD = re.compile(r"[^\W\d_](?:[\w'’-]*[^\W_])?")
 
-_SAMPLE = (
+# The sample is chosen among the matches' ids (md5-ordered, so repeatable) before any text is
+# read: ordering the texts themselves fetched every match's body (12 s at 1M articles).
+_SAMPLE_IDS = (
     SCOPE
     + """
-SELECT coalesce(d.title, '') || E'\\n' || d.body, count(*) OVER ()
-FROM scope JOIN documents d USING (document_id)
-ORDER BY md5(d.document_id::text || :seed)
+SELECT document_id, count(*) OVER () FROM scope
+ORDER BY md5(document_id::text || :seed)
 LIMIT :sample
 """
 )
+# The background with no query is every article in the filters: a random sample of pages
+# (TABLESAMPLE), about OVERSAMPLE times what is needed, instead of ordering a million ids.
+_BACKGROUND_IDS = """
+SELECT d.document_id FROM documents d TABLESAMPLE SYSTEM (:percent) REPEATABLE (20261126)
+WHERE (CAST(:since AS date) IS NULL OR d.published_on >= :since)
+  AND (CAST(:until AS date) IS NULL OR d.published_on <= :until)
+  AND (CAST(:source AS text) IS NULL
+       OR d.source_id = (SELECT source_id FROM sources WHERE name = :source))
+  AND (CAST(:entity_id AS integer) IS NULL OR EXISTS (
+      SELECT 1 FROM mentions m
+      WHERE m.document_id = d.document_id AND m.entity_id = CAST(:entity_id AS integer)))
+  {tagged}
+ORDER BY md5(d.document_id::text || :seed)
+LIMIT :sample
+"""
+OVERSAMPLE = 20
+_TEXTS = "SELECT coalesce(title, '') || E'\\n' || body FROM documents WHERE document_id = ANY(:ids)"
 
 
 def _terms(body: str, bigrams: bool) -> set[str]:
@@ -66,14 +84,29 @@ def _sample(
     conn: Connection, query: str | None, params: dict[str, Any], sample: int, seed: str
 ) -> tuple[Counter[str], int, int]:
     """Document frequencies of the terms in a random sample; (counts, sampled, matching)."""
-    rows = conn.execute(
-        text(_SAMPLE),
-        params | {"query": query, "sample": sample, "seed": seed},
-    ).all()
+    bound = params | {"query": query, "sample": sample, "seed": seed}
+    ids: list[int] = []
+    matching = 0
+    if query is None:
+        everything = int(
+            conn.scalar(text("SELECT coalesce(sum(documents), 0) FROM summary_source_days")) or 0
+        )
+        percent = min(100.0, 100.0 * OVERSAMPLE * sample / max(everything, 1))
+        if percent < 100.0:
+            ids = list(
+                conn.scalars(
+                    text(_BACKGROUND_IDS.replace("{tagged}", TAGGED)), bound | {"percent": percent}
+                )
+            )
+            matching = everything if len(ids) >= sample else 0
+    if len(ids) < sample:  # a query, a small archive, or filters the page sample missed
+        rows = conn.execute(text(_SAMPLE_IDS), bound).all()
+        ids = [r[0] for r in rows]
+        matching = int(rows[0][1]) if rows else 0
     counts: Counter[str] = Counter()
-    for body, _ in rows:
+    for (body,) in conn.execute(text(_TEXTS), {"ids": ids}):
         counts.update(_terms(body, params["bigrams"]))
-    return counts, len(rows), int(rows[0][1]) if rows else 0
+    return counts, len(ids), matching
 
 
 def top_words(
