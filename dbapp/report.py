@@ -145,9 +145,19 @@ calendar AS (
 )"""
 
 
+# Every entity with the root it rolls up to under --rollup (itself when nothing above it).
+ROOTS = """roots AS (
+    SELECT entity_id,
+           CASE WHEN :rollup = 'country' THEN country_id
+                ELSE coalesce(parent_id, entity_id) END AS root_id
+    FROM report_entity_rollups
+)"""
+
+
 def _expand(sql: str) -> str:
     """A report's SQL with the shared pieces put in."""
     sql = sql.replace("{matched}", MATCHED).replace("{calendar}", CALENDAR)
+    sql = sql.replace("{roots}", ROOTS)
     return sql.replace("{sampled}", SAMPLED).replace("{tagged}", TAGGED)
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from dbapp.errors import BadArgument, check_text
-from dbapp.report import SCOPE, TAGGED, ReportResult, resolve_source, tag_and_language
+from dbapp.report import SCOPE, ReportResult, resolve_source, tag_and_language
 
 DEFAULT_SAMPLE = 1000
 SORTS = ("frequent", "distinctive")
@@ -48,19 +48,17 @@ LIMIT :sample
 )
 # The background with no query is every article in the filters: a random sample of pages
 # (TABLESAMPLE), about OVERSAMPLE times what is needed, instead of ordering a million ids.
-_BACKGROUND_IDS = """
-SELECT d.document_id FROM documents d TABLESAMPLE SYSTEM (:percent) REPEATABLE (20261126)
-WHERE (CAST(:since AS date) IS NULL OR d.published_on >= :since)
-  AND (CAST(:until AS date) IS NULL OR d.published_on <= :until)
-  AND (CAST(:source AS text) IS NULL
-       OR d.source_id = (SELECT source_id FROM sources WHERE name = :source))
-  AND (CAST(:entity_id AS integer) IS NULL OR EXISTS (
-      SELECT 1 FROM mentions m
-      WHERE m.document_id = d.document_id AND m.entity_id = CAST(:entity_id AS integer)))
-  {tagged}
-ORDER BY md5(d.document_id::text || :seed)
+_BACKGROUND_IDS = (
+    SCOPE.replace(
+        "FROM documents d CROSS JOIN q",
+        "FROM documents d TABLESAMPLE SYSTEM (:percent) REPEATABLE (20261126) CROSS JOIN q",
+    )
+    + """
+SELECT document_id FROM scope
+ORDER BY md5(document_id::text || :seed)
 LIMIT :sample
 """
+)
 OVERSAMPLE = 20
 _TEXTS = "SELECT coalesce(title, '') || E'\\n' || body FROM documents WHERE document_id = ANY(:ids)"
 
@@ -93,11 +91,7 @@ def _sample(
         )
         percent = min(100.0, 100.0 * OVERSAMPLE * sample / max(everything, 1))
         if percent < 100.0:
-            ids = list(
-                conn.scalars(
-                    text(_BACKGROUND_IDS.replace("{tagged}", TAGGED)), bound | {"percent": percent}
-                )
-            )
+            ids = list(conn.scalars(text(_BACKGROUND_IDS), bound | {"percent": percent}))
             matching = everything if len(ids) >= sample else 0
     if len(ids) < sample:  # a query, a small archive, or filters the page sample missed
         rows = conn.execute(text(_SAMPLE_IDS), bound).all()

@@ -1,12 +1,7 @@
 -- top-entities --rollup with no filter: the members' all-time figures from the summaries
 -- (mentions add up; first and last seen are the members' earliest and latest), and the
 -- articles of a root with several members mentioned counted once, from the mentions index.
-WITH roots AS (
-    SELECT entity_id,
-           CASE WHEN :rollup = 'country' THEN country_id
-                ELSE coalesce(parent_id, entity_id) END AS root_id
-    FROM report_entity_rollups
-),
+WITH {roots},
 members AS (
     SELECT r.root_id, s.entity_id, s.mentions, s.documents, t.first_seen, t.last_seen
     FROM roots r

@@ -3,12 +3,7 @@
 -- random sample of them and scaled (report.SAMPLED); shares are of the matching articles.
 WITH {matched},
 {sampled},
-roots AS (
-    SELECT entity_id,
-           CASE WHEN :rollup = 'country' THEN country_id
-                ELSE coalesce(parent_id, entity_id) END AS root_id
-    FROM report_entity_rollups
-),
+{roots},
 scoped AS (
     SELECT r.root_id, m.entity_id, m.document_id, mt.published_on
     FROM sampled mt

@@ -2,12 +2,7 @@
 -- --rollup parent: bodies into their organisation). An article counts once per roll-up,
 -- however many of its members it mentions, so this reads the mentions, not the summaries.
 -- With --query, only the matching articles count, and the share is of them.
-WITH roots AS (
-    SELECT entity_id,
-           CASE WHEN :rollup = 'country' THEN country_id
-                ELSE coalesce(parent_id, entity_id) END AS root_id
-    FROM report_entity_rollups
-),
+WITH {roots},
 scoped AS (
     SELECT r.root_id, m.entity_id, m.document_id, d.published_on
     FROM mentions m
