@@ -402,55 +402,55 @@ def _zip_units(
 def _members(
     archive: zipfile.ZipFile, path: str, item: InputFile, max_bytes: int, depth: int
 ) -> Iterator[Unit]:
-    if True:
-        members = [m for m in archive.infolist() if not m.is_dir()]
-        share = item.size
-        for n, member in enumerate(members):
-            name = display_path(member.filename)
-            inner = f"{path}!{name}"
-            part = share if n == len(members) - 1 else min(share, member.compress_size)
-            share -= part
-            if os.path.basename(member.filename).startswith(".") or "__MACOSX" in name:
-                continue
-            bomb = member.file_size > ZIP_MEMBER_CAP or (
-                member.file_size > ZIP_RATIO_FLOOR
-                and member.file_size > ZIP_RATIO * max(member.compress_size, 1)
-            )
-            if bomb:
-                why = (f"refused unread: it would inflate {member.compress_size:,} bytes to "
-                       f"{member.file_size:,} (a zip bomb?)")  # fmt: skip
-                yield Unit("reject", inner, Reject(inner, "zip_bomb", why, None), nbytes=part)
-                continue
-            fmt = format_of(member.filename)
-            if fmt == ZIP and depth >= 1:
-                why = "an archive nested more than one level deep (unpack it first)"
-                yield Unit("note", inner, [(MEMBER_SKIPPED, f"{inner}: {why}")], nbytes=part)
-                continue
-            try:
-                raw: Any = archive.open(member)
-            except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError) as exc:
-                reason = f"cannot read this member: {exc}"
+    """Units of each member, in the archive's order; see _zip_units."""
+    members = [m for m in archive.infolist() if not m.is_dir()]
+    share = item.size
+    for n, member in enumerate(members):
+        name = display_path(member.filename)
+        inner = f"{path}!{name}"
+        part = share if n == len(members) - 1 else min(share, member.compress_size)
+        share -= part
+        if os.path.basename(member.filename).startswith(".") or "__MACOSX" in name:
+            continue
+        bomb = member.file_size > ZIP_MEMBER_CAP or (
+            member.file_size > ZIP_RATIO_FLOOR
+            and member.file_size > ZIP_RATIO * max(member.compress_size, 1)
+        )
+        if bomb:
+            why = (f"refused unread: it would inflate {member.compress_size:,} bytes to "
+                   f"{member.file_size:,} (a zip bomb?)")  # fmt: skip
+            yield Unit("reject", inner, Reject(inner, "zip_bomb", why, None), nbytes=part)
+            continue
+        fmt = format_of(member.filename)
+        if fmt == ZIP and depth >= 1:
+            why = "an archive nested more than one level deep (unpack it first)"
+            yield Unit("note", inner, [(MEMBER_SKIPPED, f"{inner}: {why}")], nbytes=part)
+            continue
+        try:
+            raw: Any = archive.open(member)
+        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError) as exc:
+            reason = f"cannot read this member: {exc}"
+            yield Unit("reject", inner, Reject(inner, "bad_zip", reason, None), nbytes=part)
+            continue
+        with raw:
+            guarded = Guarded(io.BufferedReader(raw))
+            if guarded.peek(2)[:2] == b"\x1f\x8b":
+                unzipped: Any = gzip.GzipFile(fileobj=cast(Any, guarded))
+                guarded = Guarded(unzipped)
+            head = guarded.peek(4096)[:4096]
+            if guarded.error is not None:  # a CRC error in the first bytes
+                reason = f"cannot read this member: {guarded.error}"
                 yield Unit("reject", inner, Reject(inner, "bad_zip", reason, None), nbytes=part)
                 continue
-            with raw:
-                guarded = Guarded(io.BufferedReader(raw))
-                if guarded.peek(2)[:2] == b"\x1f\x8b":
-                    unzipped: Any = gzip.GzipFile(fileobj=cast(Any, guarded))
-                    guarded = Guarded(unzipped)
-                head = guarded.peek(4096)[:4096]
-                if guarded.error is not None:  # a CRC error in the first bytes
-                    reason = f"cannot read this member: {guarded.error}"
-                    yield Unit("reject", inner, Reject(inner, "bad_zip", reason, None), nbytes=part)
-                    continue
-                if fmt is None and (sniff(head) is None or _binary(head)):
-                    why = "no known input extension"
-                    yield Unit("note", inner, [(MEMBER_SKIPPED, f"{inner}: {why}")], nbytes=part)
-                    continue
-                member_item = InputFile(inner, fmt, part)
-                yield from _units_of(guarded, member_item, inner, max_bytes, depth + 1)
-                if guarded.error is not None:  # a CRC error, a truncated member
-                    reason = f"the member breaks off: {guarded.error}"
-                    yield Unit("reject", inner, Reject(inner, "bad_zip", reason, None))
+            if fmt is None and (sniff(head) is None or _binary(head)):
+                why = "no known input extension"
+                yield Unit("note", inner, [(MEMBER_SKIPPED, f"{inner}: {why}")], nbytes=part)
+                continue
+            member_item = InputFile(inner, fmt, part)
+            yield from _units_of(guarded, member_item, inner, max_bytes, depth + 1)
+            if guarded.error is not None:  # a CRC error, a truncated member
+                reason = f"the member breaks off: {guarded.error}"
+                yield Unit("reject", inner, Reject(inner, "bad_zip", reason, None))
 
 
 def _binary(head: bytes) -> bool:
