@@ -18,12 +18,19 @@ _ENGLISH = frozenset(
 ENGLISH_SHARE = 0.25  # of the words without a capital: in English news about 0.4
 MIN_WORDS = 12  # fewer words cannot be told apart reliably: the default stands
 SAMPLE_CHARS = 1000
+ENGLISH_CHARS = 400  # enough words to recognise English
 
 
 def detect_language(text: str) -> str | None:
     """ISO 639-1 code of ``text``'s language, or None when it is too short to tell."""
     # Names say little of a text's language and mislead a classifier ("Ilham Aliyev visited
     # Baku" is not Azerbaijani): only the words that do not start with a capital count.
+    # English first, from the opening (this runs for every document: keep it cheap).
+    words = [w for w in _WORD.findall(text[:ENGLISH_CHARS]) if not w[0].isupper()]
+    if len(set(words)) >= MIN_WORDS and sum(w in _ENGLISH for w in words) >= ENGLISH_SHARE * len(
+        words
+    ):
+        return "en"
     words = [w for w in _WORD.findall(text[:SAMPLE_CHARS]) if not w[0].isupper()]
     if len(set(words)) < MIN_WORDS:  # too few to tell ("Baku, Baku, Baku..."): the default
         return None
