@@ -376,7 +376,10 @@ def run_report(conn: Connection, name: str, params: ReportParams | None = None) 
     sql = _expand(sql)
     bindings = _bindings(conn, report, params, sql)
     if "entity_sample" in bindings and name == "co-mentions":
-        bindings["entity_sample"] = min(PAIR_SAMPLE, ENTITY_SAMPLE)
+        # With --entity the pairs are those of its articles: a sample of all matches would
+        # hold too few of them (60 of 4,592), so every match counts.
+        anchored = bindings.get("entity_id") is not None
+        bindings["entity_sample"] = 10**9 if anchored else min(PAIR_SAMPLE, ENTITY_SAMPLE)
     # Live aggregates (a date range's co-mentions) hash hundreds of thousands of rows: room
     # for that in memory, for this transaction only.
     conn.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))

@@ -454,25 +454,21 @@ def _facet_ids(conn: Connection, params: dict[str, Any]) -> tuple[list[int], flo
     scan = _scan(conn, params, "newest", FACET_EXACT)
     if scan.complete:
         return [i for i, _ in scan.matches], 1.0, None
-    scope = _in_scope(conn, params)
     everything = int(
         conn.scalar(text("SELECT coalesce(sum(documents), 0) FROM summary_source_days")) or 0
     )
     percent = min(100.0, 100.0 * FACET_SAMPLE_ARTICLES / max(everything, 1))
-    # The base: the sample's articles in the scope the summaries count (without the words,
-    # --tag and --language, which the summaries do not know); a hit passes every filter.
-    base = _filters({**params, "tag": None, "language": None})
-    where = base.replace("d.search_vector @@ q.query", "true")
+    # Every sampled article stands for everything / sampled articles: the scale owes nothing to
+    # the summaries' view of the scope (they leave bylines out; --entity does not).
     rows = conn.execute(
         text(
             f"{_Q} SELECT d.document_id, ({_filters(params)}) AS hit "
-            f"FROM documents d TABLESAMPLE SYSTEM (:percent) REPEATABLE (20261126) CROSS JOIN q "
-            f"WHERE {where}"
+            f"FROM documents d TABLESAMPLE SYSTEM (:percent) REPEATABLE (20261126) CROSS JOIN q"
         ),
         params | {"percent": percent},
     ).all()
     hits = [r[0] for r in rows if r[1]]
-    scale = scope / max(len(rows), 1)
+    scale = everything / max(len(rows), 1)
     note = (
         f"about {len(scan.matches) and _round(round(len(hits) * scale)):,} matches: counts "
         f"estimated from the {len(hits):,} matches among {len(rows):,} articles sampled at "

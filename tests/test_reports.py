@@ -618,12 +618,41 @@ def test_query_reports_sample_the_matches_past_a_limit(
     }  # fmt: skip
 
 
-def test_the_all_time_rollup_agrees_with_the_general_one(
+def test_bylines_stay_out_and_anchored_pairs_are_not_sampled(
     corpus: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from dbapp import report as report_module
 
     assert dbapp(corpus, "load", str(SEEDS), "--no-progress").exit_code == 0
+    # Leman Zeynalova only signs articles: no timeline mentions, with a filter or without.
+    for extra in ([], ["--language", "en"], ["--query", "Azerbaijan"]):
+        rows_ = report_json(corpus, "timeline", "--entity", "Leman Zeynalova", *extra)
+        assert all(r["documents"] == 0 for r in rows_), extra
+    # co-mentions of one entity count every matching article of it, never a sample.
+    monkeypatch.setattr(report_module, "ENTITY_SAMPLE", 1)
+    monkeypatch.setattr(report_module, "PAIR_SAMPLE", 1)
+    pairs = dbapp(corpus, "report", "co-mentions", "--query", "Armenia", "--entity", "Armenia",
+                  "--format", "json")  # fmt: skip
+    assert pairs.exit_code == 0 and "sample" not in pairs.stderr, pairs.output
+    found = {frozenset((r["entity_a"], r["entity_b"])) for r in json.loads(pairs.stdout)}
+    assert {frozenset(("Armenia", "Azerbaijan")), frozenset(("Armenia", "Karabakh"))} <= found
+
+
+def test_the_all_time_rollup_agrees_with_the_general_one(
+    corpus: str, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dbapp import report as report_module
+
+    assert dbapp(corpus, "load", str(SEEDS), "--no-progress").exit_code == 0
+    # A user may relate a person to a country; their bylines must not count on either path.
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO entity_relations (entity_id, relation, related_entity_id) "
+                "SELECT a.entity_id, 'based_in', b.entity_id FROM entities a, entities b "
+                "WHERE a.canonical_name = 'Leman Zeynalova' AND b.canonical_name = 'Azerbaijan'"
+            )
+        )
     for rollup in ("country", "parent"):
         fast = report_json(corpus, "top-entities", "--rollup", rollup, "--limit", "500")
         monkeypatch.setattr(report_module, "FAST_ROLLUP", False)

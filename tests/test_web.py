@@ -528,3 +528,31 @@ def test_what_the_attack_found(fresh_db: str, engine: Engine, tmp_path: Path) ->
     ) == [("Energy",)]
     none = dbapp(fresh_db, "search", "Baku", "--tag", "nosuch")
     assert "no document matches 'Baku' with --tag nosuch" in none.stderr
+
+
+def test_estimated_facets_of_an_author_count_their_articles(
+    fresh_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dbapp import search as search_module
+
+    path = tmp_path / "signed.jsonl"
+    path.write_text(
+        "\n".join(
+            json.dumps(
+                {
+                    "text": f"The economy grew, report {i}.",
+                    "date": f"2024-01-{1 + i % 28:02d}",
+                    "author": "Ivan Petrov",
+                }
+            )  # fmt: skip
+            for i in range(30)
+        )
+    )
+    assert dbapp(fresh_db, "load", str(path), "--no-progress").exit_code == 0
+    monkeypatch.setattr(search_module, "FACET_EXACT", 1)
+    monkeypatch.setattr(search_module, "ESTIMATE_FROM", 1)
+    got = dbapp(fresh_db, "search", "economy", "--entity", "Ivan Petrov", "--facets",
+                "--format", "json")  # fmt: skip
+    assert got.exit_code == 0, got.output
+    data = json.loads(got.stdout)
+    assert sum(r["documents"] for r in data["sources"]) == 30  # his bylines are his articles

@@ -308,7 +308,8 @@ def search(
 
     "Ranked" (the default --sort) means: the 1,000 newest matches, best first by ts_rank_cd
     (how often and how close together the words occur, title words weighted above body
-    words). Matches are counted up to 10,000.
+    words). The number of matches is exact when search read every article, else estimated
+    ("about N"). A query starting with - needs -- first: dbapp search -- -word.
 
     Example: dbapp search '"so-called elections" -coronavirus' --source Trend --facets
     """

@@ -17,8 +17,8 @@ SELECT (SELECT count(*) FROM matched)::integer AS documents,
        (SELECT min(published_on) FROM matched) AS first_published,
        (SELECT max(published_on) FROM matched) AS last_published,
        (SELECT count(*) FROM matched WHERE published_on IS NULL)::integer AS undated_documents,
-       round((SELECT count(*) FROM sampled mt CROSS JOIN LATERAL (SELECT * FROM mentions m WHERE m.document_id = mt.document_id OFFSET 0) m
-              WHERE m.role <> 'byline') * (SELECT f FROM scale))::integer AS mentions,
+       round(coalesce((SELECT count(*) FROM sampled mt CROSS JOIN LATERAL (SELECT * FROM mentions m WHERE m.document_id = mt.document_id OFFSET 0) m
+              WHERE m.role <> 'byline') * (SELECT f FROM scale), 0))::integer AS mentions,
        (SELECT count(DISTINCT m.entity_id) FROM sampled mt CROSS JOIN LATERAL (SELECT * FROM mentions m WHERE m.document_id = mt.document_id OFFSET 0) m
         WHERE m.role <> 'byline')::integer AS entities_mentioned,
        (SELECT matched FROM scale) AS _matched

@@ -8,7 +8,7 @@ hits AS (
     FROM (
         SELECT mt.document_id, mt.published_on,
                (SELECT count(*) FROM mentions m
-                WHERE m.document_id = mt.document_id
+                WHERE m.document_id = mt.document_id AND m.role <> 'byline'
                   AND m.entity_id = CAST(:entity_id AS integer)) AS mentions
         FROM matched mt
         WHERE mt.published_on IS NOT NULL

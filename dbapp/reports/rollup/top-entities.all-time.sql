@@ -14,11 +14,20 @@ several AS (
     SELECT root_id FROM members GROUP BY root_id HAVING count(*) > 1
 ),
 unions AS (
-    -- Members of such roots are places and organisations: never bylines (people).
-    SELECT r.root_id, count(DISTINCT m.document_id) AS documents
-    FROM roots r JOIN mentions m ON m.entity_id = r.entity_id
-    WHERE r.root_id IN (SELECT root_id FROM several)
-    GROUP BY r.root_id
+    -- Places and organisations are never bylines: read from the index alone. A person (a
+    -- user may relate one to a country) leaves its bylines out, as the summaries do.
+    SELECT x.root_id, count(DISTINCT x.document_id) AS documents
+    FROM (
+        SELECT r.root_id, m.document_id
+        FROM roots r JOIN entities e USING (entity_id) JOIN mentions m ON m.entity_id = r.entity_id
+        WHERE r.root_id IN (SELECT root_id FROM several) AND e.kind <> 'PERSON'
+        UNION ALL
+        SELECT r.root_id, m.document_id
+        FROM roots r JOIN entities e USING (entity_id) JOIN mentions m ON m.entity_id = r.entity_id
+        WHERE r.root_id IN (SELECT root_id FROM several) AND e.kind = 'PERSON'
+          AND m.role <> 'byline'
+    ) x
+    GROUP BY x.root_id
 ),
 total AS (SELECT sum(documents) AS n FROM report_daily_documents)
 SELECT e.canonical_name AS entity, e.kind, sum(mb.mentions)::integer AS mentions,
