@@ -78,3 +78,15 @@ def check_text(value: str | None, what: str) -> None:
     """PostgreSQL text cannot hold NUL; say so instead of failing inside the driver."""
     if value is not None and "\x00" in value:
         raise BadArgument(f"{what} contains a NUL character")
+
+
+MAX_QUERY_WORDS = 1000  # PostgreSQL's parser runs out of stack near 20,000 words of a query
+
+
+def check_query(value: str | None, what: str = "--query") -> None:
+    """A search text PostgreSQL can parse: no NUL, at most MAX_QUERY_WORDS words."""
+    check_text(value, what)
+    if value is not None and len(value.split()) > MAX_QUERY_WORDS:
+        raise BadArgument(
+            f"{what} has {len(value.split()):,} words; at most {MAX_QUERY_WORDS:,} are searched"
+        )

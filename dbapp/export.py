@@ -18,7 +18,7 @@ from typing import IO, Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from dbapp.errors import BadArgument, DbappError, check_text
+from dbapp.errors import BadArgument, DbappError, check_query, check_text
 from dbapp.models import ENTITY_KINDS
 from dbapp.report import SCOPE as _SCOPE
 from dbapp.report import resolve_source, tag_and_language
@@ -96,8 +96,9 @@ def format_for(path: Path | None, fmt: str | None) -> str:
 def _params(conn: Connection, f: ExportFilters) -> dict[str, Any]:
     from dbapp.entities import find_entity
 
-    for name in ("source", "entity", "kind", "query", "tag", "language"):
+    for name in ("source", "entity", "kind", "tag", "language"):
         check_text(getattr(f, name), f"--{name}")
+    check_query(f.query)
     if f.query is not None and not f.query.strip():
         raise BadArgument("--query needs some words")
     if f.kind is not None and f.kind.upper() not in ENTITY_KINDS:

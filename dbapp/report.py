@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from dbapp.entities import find_entity
-from dbapp.errors import DbappError, NotFound, check_text
+from dbapp.errors import DbappError, NotFound, check_query, check_text
 from dbapp.models import ENTITY_KINDS
 
 REPORTS_DIR = Path(__file__).resolve().parent / "reports"
@@ -280,8 +280,7 @@ def _bindings(conn: Connection, report: Report, params: ReportParams, sql: str) 
         raise ReportError("--limit and --min-documents must be positive, --context not negative")
     if params.since and params.until and params.since > params.until:
         raise ReportError("--since is after --until")
-    for option in ("query", "tag", "language"):
-        check_text(getattr(params, option), f"--{option}")
+    check_query(params.query)
     if params.query is not None and not params.query.strip():
         raise ReportError("--query needs some words, e.g. --query 'oil prices'")
     entity_id = None

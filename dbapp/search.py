@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from dbapp.errors import BadArgument, check_text
+from dbapp.errors import BadArgument, check_query, check_text
 from dbapp.report import REPORT_WORK_MEM, ReportResult, resolve_source, tag_and_language
 
 HIGHLIGHT_START = "«"
@@ -365,7 +365,7 @@ def _params(
 
     if not query.strip():
         raise BadArgument("search needs some words, e.g. dbapp search 'oil prices'")
-    check_text(query, "the search text")
+    check_query(query, "the search text")
     check_text(entity, "--entity")
     check_text(tag, "--tag")
     check_text(language, "--language")

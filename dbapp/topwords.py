@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from dbapp.errors import BadArgument, check_text
+from dbapp.errors import BadArgument, check_query
 from dbapp.report import SCOPE, ReportResult, resolve_source, tag_and_language
 
 DEFAULT_SAMPLE = 1000
@@ -122,7 +122,7 @@ def top_words(
     that as a share, the same share in the background (the whole corpus, or ``against``), and
     the distinctiveness z-score."""
     for value, what in ((query, "--query"), (against, "--against")):
-        check_text(value, what)
+        check_query(value, what)
     if not query or not query.strip():
         raise BadArgument("top-words needs --query WORDS (the articles to characterise)")
     if sort not in SORTS:

@@ -528,6 +528,10 @@ def test_what_the_attack_found(fresh_db: str, engine: Engine, tmp_path: Path) ->
     ) == [("Energy",)]
     none = dbapp(fresh_db, "search", "Baku", "--tag", "nosuch")
     assert "no document matches 'Baku' with --tag nosuch" in none.stderr
+    huge = " ".join(["word"] * 1001)  # 20,000 words overflowed PostgreSQL's parser stack
+    for args in (["search", huge], ["report", "timeline", "--query", huge]):
+        refused = dbapp(fresh_db, *args)
+        assert refused.exit_code == 2 and "at most 1,000 are searched" in refused.stderr
 
 
 def test_estimated_facets_of_an_author_count_their_articles(
