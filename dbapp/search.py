@@ -65,6 +65,7 @@ class _Scan:
     scope: int | None = None  # the articles in scope, when known exactly
     unread: str | None = None  # SQL condition on d: the articles in scope not read
     unread_ids: list[int] | None = None  # or those articles themselves (the entity's)
+    edge: dt.date | None = None  # the date the unread articles lie beyond (:edge in unread)
 
 
 def _filters(params: dict[str, Any]) -> str:
@@ -242,8 +243,7 @@ def _scan(conn: Connection, params: dict[str, Any], sort: str, need: int) -> _Sc
                 rest = "d.published_on IS NULL"
             else:
                 rest = f"(d.published_on {'>' if oldest else '<'} :edge OR d.published_on IS NULL)"
-            params["edge"] = edge
-            return _Scan(found, read, complete=False, unread=rest)
+            return _Scan(found, read, complete=False, unread=rest, edge=edge)
     return _Scan(found, read, complete=True)
 
 
@@ -254,6 +254,13 @@ def _in_scope(conn: Connection, params: dict[str, Any]) -> int:
     until = " AND day <= :until" if params["until"] else ""
     days = conn.execute(text(f"{select}{since}{until} {group}"), params)
     return sum(int(n) for _, n in days)
+
+
+def _all_articles(conn: Connection) -> int:
+    """Every article in the database, by the summaries (what a random page sample is of)."""
+    return int(
+        conn.scalar(text("SELECT coalesce(sum(documents), 0) FROM summary_source_days")) or 0
+    )
 
 
 def _total(conn: Connection, params: dict[str, Any], scan: _Scan) -> tuple[int, bool]:
@@ -294,9 +301,7 @@ def _estimate_unread(conn: Connection, params: dict[str, Any], scan: _Scan) -> i
         return round(int(hits or 0) / max(len(sample), 1) * len(ids))
     if scan.unread is None:
         return None
-    everything = int(
-        conn.scalar(text("SELECT coalesce(sum(documents), 0) FROM summary_source_days")) or 0
-    )
+    everything = _all_articles(conn)
     percent = min(100.0, 100.0 * UNREAD_SAMPLE / max(everything, 1))
     base = _filters(params).replace("d.search_vector @@ q.query", "true")
     row = conn.execute(
@@ -305,7 +310,7 @@ def _estimate_unread(conn: Connection, params: dict[str, Any], scan: _Scan) -> i
             f"FROM documents d TABLESAMPLE SYSTEM (:percent) REPEATABLE (20261126) CROSS JOIN q "
             f"WHERE {base} AND {scan.unread}"
         ),
-        params | {"percent": percent},
+        params | {"percent": percent, "edge": scan.edge},
     ).one()
     sampled, hits = int(row[0]), int(row[1])
     if sampled == 0:
@@ -314,7 +319,7 @@ def _estimate_unread(conn: Connection, params: dict[str, Any], scan: _Scan) -> i
         int(
             conn.scalar(
                 text(f"SELECT count(*) FROM documents d WHERE {base} AND {scan.unread}"),
-                params,
+                params | {"edge": scan.edge},
             )
             or 0
         )
@@ -454,9 +459,7 @@ def _facet_ids(conn: Connection, params: dict[str, Any]) -> tuple[list[int], flo
     scan = _scan(conn, params, "newest", FACET_EXACT)
     if scan.complete:
         return [i for i, _ in scan.matches], 1.0, None
-    everything = int(
-        conn.scalar(text("SELECT coalesce(sum(documents), 0) FROM summary_source_days")) or 0
-    )
+    everything = _all_articles(conn)
     percent = min(100.0, 100.0 * FACET_SAMPLE_ARTICLES / max(everything, 1))
     # Every sampled article stands for everything / sampled articles: the scale owes nothing to
     # the summaries' view of the scope (they leave bylines out; --entity does not).

@@ -55,31 +55,29 @@ def _benchmark_pages(n: int) -> list[tuple[str, bytes]]:
     return pages
 
 
-def _response(url: str, status: int, content_type: str, body: bytes) -> bytes:
+def _record(kind: str, url: str, content: bytes, **headers: str) -> bytes:
+    """One WARC record written by fastwarc."""
     from fastwarc.warc import WarcRecord, WarcRecordType
 
     record = WarcRecord()
-    record.init_headers(WarcRecordType.response)
+    record.init_headers(getattr(WarcRecordType, kind))
     record.headers["WARC-Target-URI"] = url
-    record.headers["WARC-Date"] = "2023-02-01T12:00:00Z"
-    record.headers["Content-Type"] = "application/http; msgtype=response"
-    http = f"HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\n\r\n".encode() + body
-    record.set_bytes_content(http)
+    for name, value in headers.items():
+        record.headers[name.replace("_", "-")] = value
+    record.set_bytes_content(content)
     out = io.BytesIO()
     record.write(out)
     return out.getvalue()
+
+
+def _response(url: str, status: int, content_type: str, body: bytes) -> bytes:
+    http = f"HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\n\r\n".encode() + body
+    return _record("response", url, http, WARC_Date="2023-02-01T12:00:00Z",
+                   Content_Type="application/http; msgtype=response")  # fmt: skip
 
 
 def _request(url: str) -> bytes:
-    from fastwarc.warc import WarcRecord, WarcRecordType
-
-    record = WarcRecord()
-    record.init_headers(WarcRecordType.request)
-    record.headers["WARC-Target-URI"] = url
-    record.set_bytes_content(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    out = io.BytesIO()
-    record.write(out)
-    return out.getvalue()
+    return _record("request", url, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 
 
 def test_an_html_page_loads_its_article_and_metadata(

@@ -119,13 +119,7 @@ def _url_first(
         source_name=source,
     )
     doc.warnings.append((DATE_MISSING, f"{path}: no date header, dateline date or URL date"))
-    if fallback:
-        doc.warnings.append((ENCODING_FALLBACK, f"{path}: {fallback}"))
-    apply_structure(doc)
-    problem = storage_problem(doc)
-    if problem is not None:
-        return Reject(path, *problem, raw, line_number=1)
-    return doc
+    return _finish(doc, raw, fallback)
 
 
 def parse_native(
@@ -177,12 +171,17 @@ def parse_native(
         published_on=published,
         source_name=source,
     )
+    return _finish(doc, raw, fallback)
+
+
+def _finish(doc: ParsedDocument, raw: bytes, fallback: str | None) -> ParsedDocument | Reject:
+    """A text file's document, its structure found; a reject if it cannot be stored."""
     if fallback:
-        doc.warnings.append((ENCODING_FALLBACK, f"{path}: {fallback}"))
+        doc.warnings.append((ENCODING_FALLBACK, f"{doc.origin_path}: {fallback}"))
     apply_structure(doc)
     problem = storage_problem(doc)
     if problem is not None:
-        return Reject(path, *problem, raw, line_number=1, record_number=None)
+        return Reject(doc.origin_path, *problem, raw, line_number=1)
     return doc
 
 
