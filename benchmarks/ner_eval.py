@@ -193,21 +193,23 @@ def discovered_aliases(
     """What `dbapp entities discover` + `accept --min-documents N` add to the catalogue, run
     over the evaluated corpus itself: names by normalised form, kind by majority label."""
     from dbapp.catalogue import normalise_alias
-    from dbapp.discover import CANDIDATE_KINDS, clean_name, surnames
-    from dbapp.extract.ner import LABELS, load_pipeline
+    from dbapp.discover import CANDIDATE_KINDS, extends_place, proposal, surnames
+    from dbapp.extract.ner import load_pipeline
 
     nlp = load_pipeline(model)
     known = {normalise_alias(a.alias) for a in shipped_aliases()}
+    places = {normalise_alias(a.alias) for a in shipped_aliases() if a.kind in ("GPE", "LOC")}
     seen: dict[str, set[int]] = {}
     kinds: dict[str, Counter[str]] = {}
     names: dict[str, str] = {}
     for number, doc in enumerate(nlp.pipe(d.text for d in docs)):
         for ent in doc.ents:
-            kind, name = LABELS.get(ent.label_), clean_name(ent.text)
-            if kind not in CANDIDATE_KINDS or name is None:
+            proposed = proposal(ent.label_, ent.text)
+            if proposed is None:
                 continue
+            kind, name = proposed
             norm = normalise_alias(name)
-            if norm in known:
+            if norm in known or extends_place(kind, name, places):
                 continue
             names.setdefault(norm, name)
             seen.setdefault(norm, set()).add(number)
@@ -222,7 +224,10 @@ def discovered_aliases(
         single = " " not in names[norm]
         if len(where) >= min_documents + single and (not single or norm not in skip):
             name = names[norm]
-            accepted.append(CatalogueAlias(first_id + offset, kind_of(norm), name, name))
+            # Accepted names are the user's, as `accept` makes them (origin 'user').
+            accepted.append(
+                CatalogueAlias(first_id + offset, kind_of(norm), name, name, origin="user")
+            )
     return accepted
 
 

@@ -43,6 +43,20 @@ AUTO_MIN_DOCUMENTS = 3
 AUTO_MIN_SOURCES = 1
 _LEADING = re.compile(r"^(?:the|a|an)\s+", re.I)
 _TRAILING = re.compile(r"(?:'s|’s|')$")
+# A score, a result or a phone number after a name ("Real Madrid 1", "Lithuania 2-1").
+_TRAILING_NUMBERS = re.compile(r"(?:\s+[-+]?[\d.,:/-]*\d[\d.,:/-]*)+$")
+_TRAILING_LOWER = re.compile(r"(?:\s+[a-z][\w-]*)+$")
+_NUMBER = re.compile(r"[-+]?[\d.,:/-]*\d[\d.,:/-]*")
+# Facilities are not proposed: the small pipeline's FAC spans are mostly clubs, events and
+# results rows ("Dinamo", "Atlanta Games", "the Oval , Surrey").
+_NOT_PROPOSED = frozenset({"FAC"})
+# Words that keep a known place's name a place ("Sharqiyah province", "Kansas City"); any other
+# word after it makes something named after the place ("Hong Kong Open", "Atlanta Games").
+PLACE_WORDS = frozenset(
+    """province city county region state district island islands river valley bay sea lake
+    mountains hills strait gulf peninsula coast territory prefecture oblast governorate
+    municipality capital harbour harbor airport""".split()
+)
 
 
 @dataclass
@@ -68,10 +82,38 @@ class Found:
     context: str
 
 
+def proposal(label: str, surface: str) -> tuple[str, str] | None:
+    """What NER's span proposes: (kind, catalogue name), or None."""
+    kind = LABELS.get(label)
+    if label in _NOT_PROPOSED or kind not in CANDIDATE_KINDS:
+        return None
+    name = clean_name(surface)
+    return (kind, name) if name else None
+
+
+def extends_place(kind: str, name: str, places: set[str]) -> bool:
+    """A place-labelled name that is a known place plus words no place name takes: an event, a
+    team or a body named after the place, which the small pipeline labels as the place."""
+    words = name.split()
+    if kind not in ("GPE", "LOC") or len(words) < 2:
+        return False
+    for cut in range(1, len(words)):
+        if normalise_alias(" ".join(words[:cut])) in places:
+            return any(w.lower() not in PLACE_WORDS for w in words[cut:])
+    return False
+
+
 def clean_name(surface: str) -> str | None:
-    """A proposed name as a catalogue name: one line, no article, no possessive; None if junk."""
+    """A proposed name as a catalogue name: one line, no article, no possessive, no score
+    after it; None if junk (a results row, a place with its region after a comma)."""
     name = _TRAILING.sub("", _LEADING.sub("", " ".join(surface.split())))
-    name = name.strip(" ,;:-–—\"'()[]{}")
+    name = _TRAILING_NUMBERS.sub("", name).strip(" ,;:-–—\"'()[]{}")
+    # "Jiangsu province", "Stansted airport": the name is the capitalised part.
+    name = _TRAILING_LOWER.sub("", name)
+    if any(c in name for c in ",()[]") or " - " in name:
+        return None
+    if any(_NUMBER.fullmatch(w) for w in name.split()):
+        return None  # "Partick 1 St Mirren": a results row
     if name.endswith(".") and "." not in name[:-1]:
         name = name.rstrip(".")  # a sentence's full stop; "U.S." keeps its own
     if len(name) < 2 or not any(c.isalpha() for c in name) or not name[0].isupper():
@@ -107,10 +149,10 @@ def _names(batch: list[tuple[int, str]]) -> list[tuple[int, list[Found]]]:
     for (document_id, body), doc in zip(batch, _NLP.pipe(b for _, b in batch), strict=True):
         seen: dict[tuple[str, str], Found] = {}
         for ent in doc.ents:
-            kind = LABELS.get(ent.label_)
-            name = clean_name(ent.text)
-            if kind not in CANDIDATE_KINDS or name is None:
+            proposed = proposal(ent.label_, ent.text)
+            if proposed is None:
                 continue
+            kind, name = proposed
             norm = normalise_alias(name)
             if (kind, norm) not in seen:
                 left = max(0, ent.start_char - CONTEXT)
@@ -137,6 +179,11 @@ UNION SELECT NULL, normalised FROM ignored_surfaces WHERE normalised = ANY(:n)
 """
 
 
+_PLACES = (
+    "SELECT normalised FROM entity_aliases WHERE kind IN ('GPE', 'LOC') AND normalised = ANY(:n)"
+)
+
+
 def _store(conn: Connection, results: list[tuple[int, list[Found]]]) -> tuple[int, int]:
     """Candidates and sightings of one batch; names the catalogue knows are left out."""
     names = sorted({f.normalised for _, found in results for f in found})
@@ -144,11 +191,21 @@ def _store(conn: Connection, results: list[tuple[int, list[Found]]]) -> tuple[in
         return 0, 0
     # A name the catalogue knows under any kind, or one that is ignored, is not proposed.
     known = {n for _, n in conn.execute(text(_KNOWN), {"n": names})}
+    prefixes = sorted(
+        {
+            normalise_alias(" ".join(f.name.split()[:cut]))
+            for _, found in results
+            for f in found
+            if f.kind in ("GPE", "LOC")
+            for cut in range(1, len(f.name.split()))
+        }
+    )
+    places = set(conn.scalars(text(_PLACES), {"n": prefixes})) if prefixes else set()
     rows = [
         (document_id, f)
         for document_id, found in results
         for f in found
-        if f.normalised not in known
+        if f.normalised not in known and not extends_place(f.kind, f.name, places)
     ]
     if not rows:
         return 0, 0

@@ -94,3 +94,36 @@ def test_load_discover_links_names_seen_often_enough(
     assert "accepted" in result.output
     assert _entity_mentions(engine, "Nikol Pashinyan") == 4
     assert _entity_mentions(engine, "Gianni Zorzetto") == 0  # seen once: stays a candidate
+
+
+@pytest.mark.parametrize(
+    ("label", "span", "proposed"),
+    [
+        ("ORG", "Real Madrid 1", ("ORG", "Real Madrid")),
+        ("GPE", "Lithuania 2-1", ("GPE", "Lithuania")),
+        ("ORG", "New York Newsdesk 212-859-1610", ("ORG", "New York Newsdesk")),
+        ("GPE", "Jiangsu province", ("GPE", "Jiangsu")),
+        ("ORG", "3M", None),  # a name starts with a capital letter
+        ("ORG", "Partick 1 St Mirren 1", None),  # a results row
+        ("GPE", "the Oval , Surrey", None),
+        ("GPE", "New Zealand - 15", ("GPE", "New Zealand")),
+        ("FAC", "Dinamo", None),  # facilities are not proposed
+        ("PERSON", "the Smiths' ", ("PERSON", "Smiths")),
+        ("DATE", "Monday", None),
+    ],
+)
+def test_what_a_span_proposes(label: str, span: str, proposed: tuple[str, str] | None) -> None:
+    from dbapp.discover import proposal
+
+    assert proposal(label, span) == proposed
+
+
+def test_a_known_place_with_other_words_is_not_proposed_as_a_place() -> None:
+    from dbapp.discover import extends_place
+
+    places = {"hong kong", "kansas", "atlanta"}
+    assert extends_place("GPE", "Hong Kong Open", places)
+    assert extends_place("LOC", "Atlanta Games", places)
+    assert not extends_place("GPE", "Kansas City", places)
+    assert not extends_place("ORG", "Hong Kong Open", places)  # labelled as something else
+    assert not extends_place("GPE", "Sharqiyah", places)

@@ -207,3 +207,80 @@ def test_reuters_sgml_datelines_are_dateline_mentions(gazetteer: Gazetteer) -> N
             assert doc.body[m.start : m.end] == m.surface
             assert len(m.name.split()) <= 4  # never a headline run into the dateline
     assert with_dateline > 900 and found_dateline / with_dateline > 0.85
+
+
+def test_results_lines_name_teams_for_the_whole_document(gazetteer: Gazetteer) -> None:
+    body = (
+        "BASEBALL - RESULTS\n"
+        "CHICAGO 71 64 .526 -\n"
+        "Cukaricki 1 Vojvodina 0\n"
+        "Blackpool 4 2 1 1 3 2 7\n"
+        "Japan 2 Syria 1\n"
+        "Chicago's pitcher won again. Boston beat Houston on Sunday.\n"
+    )
+    got = found(gazetteer, body)
+    teams = {(s, n) for s, n in got if n.endswith("(sports team)")}
+    assert teams == {
+        ("CHICAGO", "Chicago (sports team)"),
+        ("Chicago", "Chicago (sports team)"),  # the same name elsewhere in the document
+        ("Cukaricki", "Cukaricki (sports team)"),
+        ("Vojvodina", "Vojvodina (sports team)"),
+        ("Blackpool", "Blackpool (sports team)"),
+        ("Boston", "Boston (sports team)"),  # a side in a result
+        ("Houston", "Houston (sports team)"),
+    }
+    # A country's name in a result is its national team, which stays the country.
+    assert ("Japan", "Japan") in got and ("Syria", "Syria") in got
+    assert all(m.kind == "ORG" for m in gazetteer.extract(ParsedDocument(body, "t"))
+               if m.name.endswith("(sports team)"))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "GOLF - LEADING SCORES\nErnie Els 66 68 70 204\nColin Montgomerie 67 69 70 206\n",
+        "Chicago police said 3 people were hurt; Boston officials agreed.",
+        "The vote in Chicago 4 weeks ago was close.",
+    ],
+)
+def test_people_rows_and_plain_places_are_not_teams(gazetteer: Gazetteer, body: str) -> None:
+    assert not [n for n in names(gazetteer, body) if n.endswith("(sports team)")]
+
+
+def test_a_dateline_place_stays_a_place_in_a_results_story(gazetteer: Gazetteer) -> None:
+    from dbapp.parse.native import apply_structure
+
+    for dateline in ("CHICAGO 1996-08-30", "CHICAGO, Aug 30 - Results:"):
+        doc = ParsedDocument(body=f"{dateline}\nCHICAGO 71 64 .526 -\n", origin_path="t")
+        apply_structure(doc)
+        got = {(m.start, m.name) for m in gazetteer.extract(doc)}
+        assert got == {(0, "Chicago"), (len(dateline) + 1, "Chicago (sports team)")}
+
+
+def test_a_surname_after_the_full_name_is_the_person_not_the_place() -> None:
+    from dbapp.catalogue import CatalogueAlias
+
+    g = Gazetteer(
+        [
+            *shipped_aliases(),
+            CatalogueAlias(
+                10**6, "PERSON", "MaliVai Washington", "MaliVai Washington", None, "user"
+            ),
+        ]
+    )
+    body = "MaliVai Washington lost in Washington's heat. Later Washington, the White House said..."
+    got = found(g, body)
+    assert got.count(("Washington", "MaliVai Washington")) == 2
+    assert not [n for _, n in got if n.startswith("Washington")]
+
+
+@pytest.mark.parametrize(
+    ("body", "not_there"),
+    [
+        ("KANSAS CITY 61 74 .452 20\nTEXAS 75 58 .564 -", "Kansas"),
+        ("KANSAS CITY AT DETROIT", "Kansas"),
+        ("Pro-Moscow leaders in the region criticised the envoy.", "Moscow"),
+    ],
+)
+def test_more_places_inside_other_words(gazetteer: Gazetteer, body: str, not_there: str) -> None:
+    assert not_there not in names(gazetteer, body)

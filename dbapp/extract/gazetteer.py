@@ -75,7 +75,38 @@ NEUTRAL_WORDS = frozenset(
 )
 # "CHICAGO 71 64 .526", "Chicago 4 HOUSTON 3", "ATLANTA AT CHICAGO": a city in a results table
 # or a fixture is a team, not a place.
-_SCORE_AFTER = re.compile(r"[ \t]+(?:\d{1,3}(?:[ \t]|\Z)|AT[ \t]+[A-Z]|at[ \t]+[A-Z][a-z])")
+# A number followed by a word in lower case is a quantity ("Chicago 4 weeks ago").
+_SCORE_AFTER = re.compile(
+    r"[ \t]+(?:\d{1,3}(?![\d/])(?=[ \t]*(?:\Z|[A-Z0-9.,;(-]))|AT[ \t]+[A-Z]|at[ \t]+[A-Z][a-z])"
+)
+# "Leicestershire beat Somerset", "May 18 v Worcestershire": a fixture or a result.
+_VERSUS_AFTER = re.compile(r"[ \t]+(?:v|vs\.?|beat|beats)[ \t]+[A-Z]")
+_VERSUS_BEFORE = re.compile(r"(?:^|[ \t(])(?:v|vs\.?|beat|beats)[ \t]+\Z")
+
+
+def _plays(text: str, start: int, end: int) -> bool:
+    """Whether the name at ``text[start:end]`` is a side in a result or a fixture."""
+    return bool(
+        _SCORE_AFTER.match(text, end)
+        or _VERSUS_AFTER.match(text, end)
+        or _VERSUS_BEFORE.search(text, max(0, start - 8), start)
+    )
+
+
+# "Leicestershire beat Somerset", "May 18 v Worcestershire": a fixture or a result.
+_VERSUS_AFTER = re.compile(r"[ \t]+(?:v|vs\.?|beat|beats)[ \t]+[A-Z]")
+_VERSUS_BEFORE = re.compile(r"(?:^|[ \t(])(?:v|vs\.?|beat|beats)[ \t]+\Z")
+
+
+def _plays(text: str, start: int, end: int) -> bool:
+    """Whether the name at ``text[start:end]`` is a side in a result or a fixture."""
+    return bool(
+        _SCORE_AFTER.match(text, end)
+        or _VERSUS_AFTER.match(text, end)
+        or _VERSUS_BEFORE.search(text, max(0, start - 8), start)
+    )
+
+
 _WORD_BEFORE = re.compile(r"([A-Z][\w'’.&-]*)[ \t]+\Z")  # searched with endpos=start
 _WORD_AFTER = re.compile(r"[ \t]+([A-Z][\w'’.&-]*)")  # matched at pos=end
 # "Bank of England", "Times of London": a place after "<Org-word> of" names the org, not the place.
@@ -175,6 +206,7 @@ _PARTICLE_BEFORE = re.compile(r"\b([A-Z][\w'’.&-]*)[ \t]+([a-z]{1,5})[ \t]+\Z"
 UPPER_PREFIXES = frozenset(
     "NEW NORTH SOUTH EAST WEST UPPER LOWER GREATER SAINT ST. FORT PORT".split()
 )
+UPPER_SUFFIXES = frozenset("CITY COUNTY ISLAND ISLANDS STATE".split())
 _UPPER_WORD_BEFORE = re.compile(r"([A-Z][A-Z.'’&-]*)[ \t]+\Z")
 # Short acronyms of international organisations that news uses for nothing else; any other
 # acronym from the catalogue counts only in a document that also names the organisation in
@@ -198,6 +230,9 @@ def _is_acronym(alias: str) -> bool:
     )
 
 
+_PREFIXES = frozenset("pro anti non ex post pre neo pan trans mid".split())
+
+
 def _word_char(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
 
@@ -215,7 +250,8 @@ def _whole_word(body: str, start: int, end: int) -> bool:
         word_start = start - 1
         while word_start > 0 and _word_char(body[word_start - 1]):
             word_start -= 1
-        return not body[word_start : start - 1][:1].islower()
+        prefix = body[word_start : start - 1]
+        return not prefix[:1].islower() and prefix.lower() not in _PREFIXES  # "Pro-Moscow"
     return True
 
 
@@ -256,6 +292,7 @@ class Gazetteer:
         self._exact: Any = ahocorasick.Automaton()
         self._folded: Any = ahocorasick.Automaton()
         self._persons: dict[str, tuple[int, str]] = {}
+        self._countries: set[str] = set()
         full_names: dict[int, list[str]] = {}
         for a in self._aliases:
             if not _is_acronym(a.alias):
@@ -286,6 +323,8 @@ class Gazetteer:
                 # (CoNLL's convention too); a city's or a state's is a club.
                 team_like=not a.country,
             )
+            if a.country:
+                self._countries.add(normalise_alias(a.alias))
             keys = {a.alias} if exact else {fold(a.alias), strip_accents(fold(a.alias))}
             for key in keys:
                 keyed.setdefault((exact, key), []).append(entry)
@@ -326,13 +365,16 @@ class Gazetteer:
         # The surface must carry at least the alias's capitals.
         elif not all(text[start + i].isupper() for i in entry.capitals):
             return False
-        if entry.kind in ("GPE", "LOC") and entry.team_like and _SCORE_AFTER.match(text, end):
+        if entry.kind in ("GPE", "LOC") and entry.team_like and _plays(text, start, end):
             return False
         if entry.kind in ("GPE", "LOC", "ORG", "NORP"):
             if upper_line:
                 before = _UPPER_WORD_BEFORE.search(text, max(0, start - 20), start)
                 if before and before.group(1) in UPPER_PREFIXES:
                     return False  # "NEW JERSEY" is not Jersey
+                after = _WORD_AFTER.match(text, end, end + 20)
+                if after and after.group(1) in UPPER_SUFFIXES:
+                    return False  # "KANSAS CITY" is not Kansas
             else:
                 single = " " not in entry.alias
                 if self._inside_longer_name(text, start, end, single_word=single):
@@ -396,6 +438,7 @@ class Gazetteer:
         # Leftmost-longest selection over acceptable candidates.
         candidates = sorted(self._candidates(text), key=lambda c: (c[0], -(c[1] - c[0])))
         mentions: list[ExtractedMention] = []
+        teams = results_teams(body, self._countries, self._persons)
         taken_until = 0
         for vstart, vend, entries in candidates:
             if vstart < taken_until:
@@ -404,6 +447,15 @@ class Gazetteer:
                 continue
             start, end = (view.start(vstart), view.end(vend)) if view.shifted else (vstart, vend)
             upper = upper_lines and _line_is_upper(body, start, end)
+            if (
+                all(e.team_like and e.kind in ("GPE", "LOC") for e in entries)
+                and _plays(text, vstart, vend)
+                and _whole_word(text, vstart, vend)
+            ):
+                # "CHICAGO 71 64 .526", "Chicago 4 HOUSTON 3", "v Somerset": a city's or a
+                # region's team.
+                teams.append((start, end))
+                continue
             fits = (
                 e
                 for e in entries
@@ -428,9 +480,89 @@ class Gazetteer:
                     start, end, surface, role, entry.kind, entry.canonical, entry.entity_id
                 )
             )
-        mentions.extend(short_forms(body, mentions, boiler))
+        if teams:
+            mentions = with_teams(body, mentions, teams, boiler)
+        mentions = short_forms(body, mentions, boiler)
         mentions.extend(structure_mentions(doc, mentions, self._persons, self._ignored))
         return sorted(mentions, key=lambda m: (m.start, m.end))
+
+
+# Sports results: a line of team names and scores only ("Cukaricki 1 Vojvodina 0", "Port Vale 2
+# Oxford 0", "Blackpool 4 2 1 1 3 2 7"). A golfer's or runner's row has 3-5 numbers after a
+# person's name, so an unknown name's standings row needs six; two names need a bare score each.
+_TEAM = r"[A-Z][\w'’.&-]*(?:[ \t]+(?:[A-Z][\w'’.&-]*|of|de|del|the))*"
+_SCORE_PAIR = re.compile(rf"[ \t]*({_TEAM})[ \t]+\d{{1,3}}[ \t]+({_TEAM})[ \t]+\d{{1,3}}[ \t]*")
+_STANDING = re.compile(rf"[ \t]*({_TEAM})(?:[ \t]+\d{{1,3}}){{6,}}[ \t]*")
+TEAM_SUFFIX = " (sports team)"
+_DATED = re.compile(
+    r"[ \t]*(?:,[^\n]{0,30}?)?[ \t]+(?:\d{4}-\d\d-\d\d|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct"
+    r"|Nov|Dec)[a-z]*\.?[ \t]+\d{1,2}\b)"
+)
+
+
+def results_teams(
+    body: str, countries: set[str], persons: dict[str, tuple[int, str]]
+) -> list[tuple[int, int]]:
+    """Spans of team names in results lines; a country's name there is its national team,
+    which stays the country (CoNLL's convention too), and a known person stays a person."""
+    if not any(ch.isdigit() for ch in body):
+        return []
+    spans = []
+    offset = 0
+    for line in body.split("\n"):
+        m = _SCORE_PAIR.fullmatch(line) or _STANDING.fullmatch(line)
+        if m:
+            for group in range(1, m.lastindex + 1 if m.lastindex else 1):
+                norm = normalise_alias(m.group(group))
+                if norm not in countries and norm not in persons:
+                    spans.append((offset + m.start(group), offset + m.end(group)))
+        offset += len(line) + 1
+    return spans
+
+
+def team_name(surface: str) -> str:
+    """The entity a team's name stands for: "SAN DIEGO" -> "San Diego (sports team)"."""
+    name = " ".join(surface.split())
+    return (name.title() if name.isupper() else name) + TEAM_SUFFIX
+
+
+def with_teams(
+    body: str,
+    found: list[ExtractedMention],
+    teams: list[tuple[int, int]],
+    excluded: list[tuple[int, int]],
+) -> list[ExtractedMention]:
+    """One sense per document: a name the document uses as a team's (in a results line or
+    before a score) is that team wherever it stands alone in the document, not the place or
+    person of the same name. A longer name around it ("Chicago Board of Trade") is kept."""
+    names = {fold(" ".join(body[s:e].split())): team_name(body[s:e]) for s, e in teams}
+    pattern = re.compile(
+        r"(?<![\w'’.&-])("
+        + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+        + r")(?![\w&-]|['’](?![sS]\b)|\.\w)"
+    )
+    spans = {(m.start, m.end): m for m in found}
+    taken = sorted((m.start, m.end) for m in found)
+    out = list(found)
+    for m in pattern.finditer(fold(body)):
+        start, end = m.span()
+        if not body[start].isupper():
+            continue  # "nice weather" is not Nice
+        if any(s <= start and end <= e for s, e in excluded):
+            continue
+        if (start == 0 or body[start - 1] == "\n") and _DATED.match(body, end):
+            continue  # "CHICAGO 1996-08-30", "CHICAGO, Aug 30 -": a dateline's place
+        same = spans.get((start, end))
+        i = bisect.bisect_left(taken, (start, start))
+        overlaps = [(s, e) for s, e in taken[max(0, i - 2) : i + 2] if s < end and start < e]
+        if same is not None and overlaps == [(start, end)]:
+            if same.role != "body":
+                continue  # a dateline's place, a byline's author
+            out.remove(same)
+        elif overlaps:
+            continue  # inside a longer name the catalogue knows
+        out.append(ExtractedMention(start, end, body[start:end], "body", "ORG", names[m.group(1)]))
+    return out
 
 
 _DEFINED_ACRONYM = re.compile(r"[ \t]*\(([A-Z][A-Za-z&.]{1,9})\)")
@@ -439,30 +571,36 @@ _DEFINED_ACRONYM = re.compile(r"[ \t]*\(([A-Z][A-Za-z&.]{1,9})\)")
 def short_forms(
     body: str, found: list[ExtractedMention], excluded: list[tuple[int, int]]
 ) -> list[ExtractedMention]:
-    """Later short forms of names the document spelled out, linked to the same entity:
+    """The mentions with later short forms of names the document spelled out, linked to the
+    same entity:
 
     - an acronym it defines ("Securities and Exchange Commission (SEC)"), from there on;
     - a person's surname alone or after a title ("Aliyev", "President Aliyev") after the full
-      name, when only one person of that surname is named in the document.
-    Offsets are exact; text already taken by a mention is left alone.
+      name, when only one person of that surname is named in the document. The surname wins
+      over a place of the same name ("MaliVai Washington ... Washington fell short").
+    Offsets are exact; text already taken by another mention is left alone.
     """
+    out = list(found)
     taken = sorted((m.start, m.end) for m in found)
+    places = {(m.start, m.end): m for m in found if m.kind in ("GPE", "LOC") and m.role == "body"}
 
-    def free(start: int, end: int) -> bool:
+    def free(start: int, end: int, person: bool) -> bool:
         i = bisect.bisect_left(taken, (start, start))
         for s, e in taken[max(0, i - 1) : i + 1]:
-            if s < end and start < e:
+            if s < end and start < e and not (person and (s, e) == (start, end) in places):
                 return False
         return not any(s <= start and end <= e for s, e in excluded)
 
-    extra: list[ExtractedMention] = []
-
     def link(word: str, after: int, model: ExtractedMention) -> None:
+        person = model.kind == "PERSON"
         for m in re.finditer(rf"(?<![\w.-]){re.escape(word)}(?![\w-])", body[after:]):
             start, end = after + m.start(), after + m.end()
-            if free(start, end):
-                extra.append(model._replace(start=start, end=end, surface=word, role="body"))
-                bisect.insort(taken, (start, end))
+            if free(start, end, person):
+                if person and (start, end) in places:
+                    out.remove(places.pop((start, end)))
+                else:
+                    bisect.insort(taken, (start, end))
+                out.append(model._replace(start=start, end=end, surface=word, role="body"))
 
     for m in sorted(found, key=lambda m: m.start):
         if m.kind in ("ORG", "GPE", "LOC", "EVENT", "MISC") and " " in m.surface:
@@ -480,7 +618,7 @@ def short_forms(
         if len(persons.get(surname, ())) == 1 and surname[:1].isupper() and len(surname) > 2:
             link(surname, m.end, m)
             persons[surname] = set()  # linked once, from its first full mention
-    return extra
+    return out
 
 
 def _initials_fit(acronym: str, name: str) -> bool:
