@@ -74,25 +74,11 @@ NEUTRAL_WORDS = frozenset(
     june july august september october november december""".split()
 )
 # "CHICAGO 71 64 .526", "Chicago 4 HOUSTON 3", "ATLANTA AT CHICAGO": a city in a results table
-# or a fixture is a team, not a place.
-# A number followed by a word in lower case is a quantity ("Chicago 4 weeks ago").
+# or a fixture is a team, not a place. A number followed by a word in lower case is a quantity
+# ("Chicago 4 weeks ago").
 _SCORE_AFTER = re.compile(
     r"[ \t]+(?:\d{1,3}(?![\d/])(?=[ \t]*(?:\Z|[A-Z0-9.,;(-]))|AT[ \t]+[A-Z]|at[ \t]+[A-Z][a-z])"
 )
-# "Leicestershire beat Somerset", "May 18 v Worcestershire": a fixture or a result.
-_VERSUS_AFTER = re.compile(r"[ \t]+(?:v|vs\.?|beat|beats)[ \t]+[A-Z]")
-_VERSUS_BEFORE = re.compile(r"(?:^|[ \t(])(?:v|vs\.?|beat|beats)[ \t]+\Z")
-
-
-def _plays(text: str, start: int, end: int) -> bool:
-    """Whether the name at ``text[start:end]`` is a side in a result or a fixture."""
-    return bool(
-        _SCORE_AFTER.match(text, end)
-        or _VERSUS_AFTER.match(text, end)
-        or _VERSUS_BEFORE.search(text, max(0, start - 8), start)
-    )
-
-
 # "Leicestershire beat Somerset", "May 18 v Worcestershire": a fixture or a result.
 _VERSUS_AFTER = re.compile(r"[ \t]+(?:v|vs\.?|beat|beats)[ \t]+[A-Z]")
 _VERSUS_BEFORE = re.compile(r"(?:^|[ \t(])(?:v|vs\.?|beat|beats)[ \t]+\Z")
