@@ -79,18 +79,24 @@ NEUTRAL_WORDS = frozenset(
 _SCORE_AFTER = re.compile(
     r"[ \t]+(?:\d{1,3}(?![\d/])(?=[ \t]*(?:\Z|[A-Z0-9.,;(-]))|AT[ \t]+[A-Z]|at[ \t]+[A-Z][a-z])"
 )
+_NUMBERED_NAME = re.compile(r" \d+(?!st\b|nd\b|rd\b|th\b)[a-z]+\b")
 # "Leicestershire beat Somerset", "May 18 v Worcestershire": a fixture or a result.
-_VERSUS_AFTER = re.compile(r"[ \t]+(?:v|vs\.?|beat|beats)[ \t]+[A-Z]")
-_VERSUS_BEFORE = re.compile(r"(?:^|[ \t(])(?:v|vs\.?|beat|beats)[ \t]+\Z")
+_VERSUS = (" v ", " vs ", " vs. ", " beat ", " beats ")
 
 
 def _plays(text: str, start: int, end: int) -> bool:
-    """Whether the name at ``text[start:end]`` is a side in a result or a fixture."""
-    return bool(
-        _SCORE_AFTER.match(text, end)
-        or _VERSUS_AFTER.match(text, end)
-        or _VERSUS_BEFORE.search(text, max(0, start - 8), start)
-    )
+    """Whether the name at ``text[start:end]`` (the match view, single spaces) is a side in a
+    result or a fixture. String tests first: this runs for most place names."""
+    after = text[end : end + 2]
+    if len(after) == 2 and after[0] == " ":
+        if (after[1].isdigit() or after[1] in "Aa") and _SCORE_AFTER.match(text, end):
+            return True
+        if after[1] in "vb" and text.startswith(_VERSUS, end):
+            rest = text[end + 1 :].split(" ", 2)
+            if len(rest) > 1 and rest[1][:1].isupper():
+                return True
+    before = text[max(0, start - 7) : start]
+    return (" " + before if start <= 7 else before).endswith(_VERSUS)
 
 
 _WORD_BEFORE = re.compile(r"([A-Z][\w'’.&-]*)[ \t]+\Z")  # searched with endpos=start
@@ -351,8 +357,11 @@ class Gazetteer:
         # The surface must carry at least the alias's capitals.
         elif not all(text[start + i].isupper() for i in entry.capitals):
             return False
-        if entry.kind in ("GPE", "LOC") and entry.team_like and _plays(text, start, end):
-            return False
+        if entry.kind in ("GPE", "LOC") and entry.team_like:
+            if _plays(text, start, end):
+                return False
+            if text[end + 1 : end + 2].isdigit() and _NUMBERED_NAME.match(text, end):
+                return False  # "San Francisco 49ers", "Philadelphia 76ers"
         if entry.kind in ("GPE", "LOC", "ORG", "NORP"):
             if upper_line:
                 before = _UPPER_WORD_BEFORE.search(text, max(0, start - 20), start)
@@ -455,7 +464,7 @@ class Gazetteer:
             if entry.context and any(e.context and e.entity_id != entry.entity_id for e in fits):
                 continue
             surface = body[start:end]
-            if normalise_alias(surface) in self._ignored:
+            if self._ignored and normalise_alias(surface) in self._ignored:
                 continue
             if any(s <= start and end <= e for s, e in boiler):
                 continue
@@ -491,17 +500,17 @@ def results_teams(
 ) -> list[tuple[int, int]]:
     """Spans of team names in results lines; a country's name there is its national team,
     which stays the country (CoNLL's convention too), and a known person stays a person."""
-    if not any(ch.isdigit() for ch in body):
-        return []
     spans = []
     offset = 0
     for line in body.split("\n"):
-        m = _SCORE_PAIR.fullmatch(line) or _STANDING.fullmatch(line)
-        if m:
-            for group in range(1, m.lastindex + 1 if m.lastindex else 1):
-                norm = normalise_alias(m.group(group))
-                if norm not in countries and norm not in persons:
-                    spans.append((offset + m.start(group), offset + m.end(group)))
+        # Only a line that ends in a number can be one.
+        if line[-1:].isdigit() or line.rstrip()[-1:].isdigit():
+            m = _SCORE_PAIR.fullmatch(line) or _STANDING.fullmatch(line)
+            if m:
+                for group in range(1, (m.lastindex or 0) + 1):
+                    norm = normalise_alias(m.group(group))
+                    if norm not in countries and norm not in persons:
+                        spans.append((offset + m.start(group), offset + m.end(group)))
         offset += len(line) + 1
     return spans
 
