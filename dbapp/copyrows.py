@@ -64,12 +64,13 @@ def mention_rows(key: str | int, mentions: list[ExtractedMention]) -> str:
     """
     lines = []
     for m in mentions:
+        # A catalogue entity's name is not needed: only a new one's is (to create it).
         if m.entity_id is None:
-            entity, normalised = NULL, field(normalise_alias(m.name))
+            entity, name, normalised = NULL, field(m.name), field(normalise_alias(m.name))
         else:
-            entity, normalised = str(m.entity_id), NULL
+            entity, name, normalised = str(m.entity_id), NULL, NULL
         lines.append(
-            f"{key}\t{entity}\t{m.kind}\t{field(m.name)}\t{normalised}\t{m.start}\t{m.end}\t"
+            f"{key}\t{entity}\t{m.kind}\t{name}\t{normalised}\t{m.start}\t{m.end}\t"
             f"{field(m.surface)}\t{m.role}\n"
         )
     return "".join(lines)

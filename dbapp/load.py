@@ -107,11 +107,6 @@ FROM staging_tags t JOIN staging_inserted i USING (content_sha256)
 ORDER BY 1, 2, 3
 ON CONFLICT DO NOTHING
 """
-# Staged mentions follow their document: keep the id it got, or nothing if it was a duplicate.
-ATTACH_MENTIONS = """
-UPDATE staging_mentions m SET document_id = i.document_id
-FROM staging_inserted i WHERE i.content_sha256 = m.content_sha256
-"""
 DUPLICATE_EXAMPLES = """
 SELECT d.origin_path, d.origin_line, x.document_id, x.origin_path AS first_path
 FROM staging_documents d JOIN documents x ON x.content_sha256 = d.content_sha256
@@ -242,6 +237,9 @@ class BatchWriter:
     extractor: Extractor
     lock: threading.Lock = field(default_factory=threading.Lock)
     defer_summaries: bool = False  # a bulk load rebuilds them at its end
+    # Source names this writer has made sure exist (as their COPY text): most batches name
+    # no new source, and looking for one scans the staged documents.
+    sources_known: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         with self.conn.begin():
@@ -310,15 +308,23 @@ class BatchWriter:
                 tags = "".join(d.tag_rows for d in batch)
                 if tags:
                     copy_text(self.conn, f"staging_tags ({copyrows.TAG_COLUMNS})", tags)
-                self.conn.execute(text(INSERT_SOURCES))
+                names = {d.document_row.split("\t", 1)[0] for d in batch}
+                checked = not names <= self.sources_known
+                if checked:
+                    self.conn.execute(text(INSERT_SOURCES))
                 self.conn.execute(text(INSERT_DOCUMENTS), {"load_id": self.load_id})
                 inserted = self.conn.scalar(text("SELECT count(*) FROM staging_inserted")) or 0
+                if not checked and inserted < len(batch):
+                    # Duplicates, or a source deleted meanwhile: its documents must not be lost.
+                    self.conn.execute(text(INSERT_SOURCES))
+                    self.conn.execute(text(INSERT_DOCUMENTS), {"load_id": self.load_id})
+                    inserted = self.conn.scalar(text("SELECT count(*) FROM staging_inserted")) or 0
                 if tags and inserted:
                     self.conn.execute(text(INSERT_TAGS))
                 if staged and inserted:
-                    self.conn.execute(text(ATTACH_MENTIONS))
-                    mentions.resolve(self.conn)
-                    added = mentions.insert(self.conn, self.extractor.name, self.extractor.version)
+                    added = mentions.insert_loaded(
+                        self.conn, self.extractor.name, self.extractor.version
+                    )
                 if len(batch) > inserted:
                     for path, line, doc_id, first in self.conn.execute(
                         text(DUPLICATE_EXAMPLES), {"n": SAMPLE_SIZE}
@@ -344,6 +350,8 @@ class BatchWriter:
                 result.duplicates.extend(duplicates[: max(room, 0)])
                 ledger.record_progress(self.conn, self.load_id, counts, result.warnings_json())
                 transaction.commit()
+        if batch:
+            self.sources_known |= names  # they exist now that this batch has committed
 
 
 class WriterPool:
@@ -591,13 +599,19 @@ def _load(
                 raise
             pool.close()
             if result.bulk:
-                # The summaries do not need the deferred indexes: build both at once.
-                with ThreadPoolExecutor(1) as background:
-                    rebuilt = background.submit(_rebuild_summaries, engine)
+                # The summaries do not need the deferred indexes: build all at once, the
+                # summaries' two halves on connections of their own.
+                with ThreadPoolExecutor(len(summaries.REBUILD_PARTS)) as background:
+                    rebuilt = [
+                        background.submit(_rebuild_summaries, engine, part)
+                        for part in summaries.REBUILD_PARTS
+                    ]
                     with conn.begin():
                         bulk.end_bulk(conn)
-                    rebuilt.result()
+                    for future in rebuilt:
+                        future.result()
                 with conn.begin():
+                    summaries.mark_fresh(conn)
                     bulk.release(conn)
             result.status = "partial" if result.counts.documents_rejected else "completed"
             with conn.begin():
@@ -639,9 +653,9 @@ def _known_source(engine: Engine, name: str) -> str:
         return name
 
 
-def _rebuild_summaries(engine: Engine) -> None:
+def _rebuild_summaries(engine: Engine, part: str) -> None:
     with engine.begin() as conn:
-        summaries.rebuild(conn)
+        summaries.rebuild_part(conn, part)
 
 
 def _finish_quietly(conn: Connection, load_id: int, status: str, error: str) -> None:

@@ -77,6 +77,33 @@ WHERE document_id = ANY(:ids) AND extractor = :extractor AND extractor_version <
 """
 
 
+# A load's new documents: mentions staged by content hash go straight into `mentions`, each
+# with the id its document got (staging_inserted) and its entity resolved, in one statement.
+_NEW_DOCUMENTS = (
+    "EXISTS (SELECT 1 FROM staging_inserted i WHERE i.content_sha256 = m.content_sha256)"
+)
+_NEW_ENTITIES_LOADED = _NEW_ENTITIES.replace(
+    "WHERE m.entity_id IS NULL", f"WHERE m.entity_id IS NULL AND {_NEW_DOCUMENTS}"
+)
+_NEW_ALIASES_LOADED = _NEW_ALIASES.replace(
+    "WHERE m.entity_id IS NULL", f"WHERE m.entity_id IS NULL AND {_NEW_DOCUMENTS}"
+)
+_INSERT_LOADED = """
+INSERT INTO mentions (document_id, entity_id, start, "end", surface, role, extractor,
+                      extractor_version)
+SELECT i.document_id, coalesce(m.entity_id, r.entity_id, e.entity_id), m.start, m."end",
+       m.surface, m.role, :extractor, :version
+FROM staging_mentions m
+JOIN staging_inserted i ON i.content_sha256 = m.content_sha256
+LEFT JOIN entity_redirects r
+       ON m.entity_id IS NULL AND r.kind = m.kind AND r.canonical_name = m.name
+LEFT JOIN entities e ON m.entity_id IS NULL AND r.entity_id IS NULL
+                     AND e.kind = m.kind AND e.canonical_name = m.name
+ORDER BY 1, 3, 4, 2
+ON CONFLICT (document_id, start, "end", entity_id) DO NOTHING
+"""
+
+
 def create_staging(conn: Connection) -> None:
     """The session's temporary staging tables (emptied at every commit)."""
     for statement in STAGING_DDL.split(";"):
@@ -104,6 +131,20 @@ def resolve(conn: Connection) -> None:
     conn.execute(text(_NEW_ENTITIES))
     conn.execute(text(_NEW_ALIASES))
     conn.execute(text(_RESOLVE))
+
+
+def insert_loaded(conn: Connection, extractor: str, version: str) -> int:
+    """A load's staged mentions (keyed by content hash) of the documents it inserted
+    (``staging_inserted``): new entities created, then every mention inserted; how many."""
+    new = f" AND {_NEW_DOCUMENTS}"
+    conn.execute(
+        text(_NEW_ENTITIES.replace("WHERE m.entity_id IS NULL", f"WHERE m.entity_id IS NULL{new}"))
+    )
+    conn.execute(
+        text(_NEW_ALIASES.replace("WHERE m.entity_id IS NULL", f"WHERE m.entity_id IS NULL{new}"))
+    )
+    params: dict[str, Any] = {"extractor": extractor, "version": version}
+    return max(conn.execute(text(_INSERT_LOADED), params).rowcount, 0)
 
 
 def insert(conn: Connection, extractor: str, version: str) -> int:

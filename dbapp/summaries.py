@@ -120,6 +120,23 @@ def rebuild(conn: Connection) -> None:
     conn.execute(text("SELECT summary_rebuild()"))
 
 
+# The rebuild's two halves (migration 0012): a bulk load runs them at once, each in a
+# transaction of its own, then marks the summaries fresh.
+REBUILD_PARTS = ("summary_rebuild_counts", "summary_rebuild_pairs")
+
+
+def rebuild_part(conn: Connection, part: str) -> None:
+    """One half of :func:`rebuild`; the summaries stay marked stale."""
+    if part not in REBUILD_PARTS:
+        raise ValueError(part)
+    conn.execute(text(f"SELECT {part}()"))
+
+
+def mark_fresh(conn: Connection) -> None:
+    """Both halves have committed: the summaries are exact again."""
+    conn.execute(text("UPDATE summary_state SET stale = false, reason = NULL, marked_at = now()"))
+
+
 def bulk_load_running(conn: Connection) -> bool:
     """Whether a bulk load holds its lock; if not, this transaction holds it (so none starts)."""
     return not conn.scalar(

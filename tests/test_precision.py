@@ -285,3 +285,31 @@ def test_a_surname_after_the_full_name_is_the_person_not_the_place() -> None:
 )
 def test_more_places_inside_other_words(gazetteer: Gazetteer, body: str, not_there: str) -> None:
     assert not_there not in names(gazetteer, body)
+
+
+def test_a_loaded_results_story_stores_teams_as_organisations(
+    fresh_db: str, engine: object, tmp_path: object
+) -> None:
+    import json
+    from pathlib import Path
+
+    from tests.test_load import dbapp, rows
+
+    body = "Results on Sunday:\nCHICAGO 4 Houston 3\nChicago's pitcher won; Houston fans left."
+    path = Path(str(tmp_path)) / "results.jsonl"
+    path.write_text(json.dumps({"text": body, "source": "Wire", "date": "2024-05-05"}) + "\n")
+    assert dbapp(fresh_db, "load", str(path), "--no-progress").exit_code == 0
+    got = rows(
+        engine,  # type: ignore[arg-type]
+        "SELECT m.start, m.surface, e.kind, e.canonical_name FROM mentions m "
+        "JOIN entities e USING (entity_id) ORDER BY m.start",
+    )
+    # CHICAGO 4, Houston 3: teams, and so are the same names elsewhere in the story.
+    assert [(s, n) for _, s, k, n in got if k == "ORG"] == [
+        ("CHICAGO", "Chicago (sports team)"),
+        ("Houston", "Houston (sports team)"),
+        ("Chicago", "Chicago (sports team)"),
+        ("Houston", "Houston (sports team)"),
+    ]
+    for start, surface, _, _ in got:
+        assert body[start : start + len(surface)] == surface

@@ -29,6 +29,7 @@ import ahocorasick
 from dbapp.catalogue import CatalogueAlias, normalise_alias
 from dbapp.extract.base import ExtractedMention
 from dbapp.extract.structure import (
+    AGENCIES,
     agency_ranges,
     boilerplate_ranges,
     dateline_ranges,
@@ -99,7 +100,7 @@ def _plays(text: str, start: int, end: int) -> bool:
     return (" " + before if start <= 7 else before).endswith(_VERSUS)
 
 
-_WORD_BEFORE = re.compile(r"([A-Z][\w'’.&-]*)[ \t]+\Z")  # searched with endpos=start
+_WORD_TAIL = re.compile(r"[A-Z][\w'’.&-]*\Z")  # the capitalised end of the word before
 _WORD_AFTER = re.compile(r"[ \t]+([A-Z][\w'’.&-]*)")  # matched at pos=end
 # "Bank of England", "Times of London": a place after "<Org-word> of" names the org, not the place.
 _OF_BEFORE = re.compile(r"\b([A-Z][a-z]+)[ \t]+of[ \t]+\Z")
@@ -152,18 +153,13 @@ class MatchView:
         flat = _SPACE_CHARS.sub(" ", body)
         if "  " not in flat:
             return cls(flat)
-        parts, marks, shifts = [], [], []
-        last = dropped = length = 0
+        marks, shifts = [], []
+        dropped = 0
         for m in _RUN.finditer(flat):
-            keep = m.start() + 1
-            parts.append(flat[last:keep])
-            length += keep - last
-            dropped += m.end() - keep
-            marks.append(length)
+            marks.append(m.start() + 1 - dropped)  # the view offset just after the kept space
+            dropped += m.end() - m.start() - 1
             shifts.append(dropped)
-            last = m.end()
-        parts.append(flat[last:])
-        return cls("".join(parts), tuple(marks), tuple(shifts))
+        return cls(_RUN.sub(" ", flat), tuple(marks), tuple(shifts))
 
     @property
     def shifted(self) -> bool:
@@ -232,18 +228,23 @@ def _word_char(ch: str) -> bool:
 def _whole_word(body: str, start: int, end: int) -> bool:
     """Not inside a word, a currency (US$), or a lower-case hyphenated compound (U.S.-led,
     pro-Israel): those are adjectives, not mentions. "Armenia-Azerbaijan" names both."""
-    if start > 0 and _word_char(body[start - 1]):
-        return False
-    if end < len(body) and (_word_char(body[end]) or body[end] == "$"):
-        return False
-    if body.startswith("-", end) and end + 1 < len(body) and body[end + 1].islower():
-        return False
-    if start > 1 and body[start - 1] == "-":
-        word_start = start - 1
-        while word_start > 0 and _word_char(body[word_start - 1]):
-            word_start -= 1
-        prefix = body[word_start : start - 1]
-        return not prefix[:1].islower() and prefix.lower() not in _PREFIXES  # "Pro-Moscow"
+    # Written out with string tests: this runs for every automaton hit.
+    if end < len(body):
+        ch = body[end]
+        if ch.isalnum() or ch == "_" or ch == "$":
+            return False
+        if ch == "-" and end + 1 < len(body) and body[end + 1].islower():
+            return False
+    if start > 0:
+        ch = body[start - 1]
+        if ch.isalnum() or ch == "_":
+            return False
+        if ch == "-" and start > 1:
+            word_start = start - 1
+            while word_start > 0 and _word_char(body[word_start - 1]):
+                word_start -= 1
+            prefix = body[word_start : start - 1]
+            return not prefix[:1].islower() and prefix.lower() not in _PREFIXES  # "Pro-Moscow"
     return True
 
 
@@ -252,6 +253,29 @@ def _line_is_upper(body: str, start: int, end: int) -> bool:
     left = body.rfind("\n", 0, start) + 1
     right = body.find("\n", end)
     return body[left : right if right >= 0 else len(body)].isupper()
+
+
+# Every word of every agency's name: a match that is none of these cannot lie in a credit.
+_CREDIT_WORDS = frozenset(w for name in AGENCIES for w in (name, *re.split(r"[\s-]+", name)) if w)
+
+
+class Excluded:
+    """Where a document has no mentions: its boilerplate, and agency credits ("(Reuters)",
+    "told Reuters"), which are found only when a match could lie in one (finding them costs,
+    and most documents name no agency)."""
+
+    def __init__(self, doc: ParsedDocument) -> None:
+        self._doc = doc
+        self._ranges = boilerplate_ranges(doc)
+        self._credits_found = False
+
+    def covers(self, start: int, end: int, surface: str) -> bool:
+        if not self._credits_found and (
+            surface in _CREDIT_WORDS or surface in (self._doc.source_name or "")
+        ):
+            self._ranges = self._ranges + agency_ranges(self._doc)
+            self._credits_found = True
+        return any(s <= start and end <= e for s, e in self._ranges)
 
 
 class Gazetteer:
@@ -325,26 +349,32 @@ class Gazetteer:
         for (exact, key), entries in keyed.items():
             entries.sort(key=lambda e: KIND_PRIORITY.index(e.kind))
             automaton = self._exact if exact else self._folded
-            automaton.add_word(key, (len(key), tuple(entries)))
+            # A city's or a region's name only: before a score it is a team (see extract).
+            team_only = all(e.team_like and e.kind in ("GPE", "LOC") for e in entries)
+            automaton.add_word(key, (len(key), tuple(entries), team_only))
         for automaton in (self._exact, self._folded):
             if len(automaton):
                 automaton.make_automaton()
 
     # -- matching ---------------------------------------------------------------------------
 
-    def _candidates(self, text: str) -> list[tuple[int, int, tuple[_Entry, ...]]]:
+    def _candidates(self, text: str) -> list[tuple[int, int, int, int, tuple[_Entry, ...], bool]]:
+        """Every automaton hit as (start, -end, n, end, entries, team_only), so that sorting
+        gives leftmost-longest order (``n`` breaks ties without comparing entries)."""
         found = []
         # A text of names and nothing else ("Baku, Baku, ...") would give millions of hits:
         # the first MAX_HITS of each automaton bound memory (mentions are capped anyway).
+        n = 0
         for automaton, haystack in ((self._exact, text), (self._folded, None)):
             if not len(automaton):
                 continue
-            for n, (end, (length, entries)) in enumerate(
+            for i, (end, (length, entries, team_only)) in enumerate(
                 automaton.iter(fold(text) if haystack is None else haystack)
             ):
-                if n >= MAX_HITS:
+                if i >= MAX_HITS:
                     break
-                found.append((end + 1 - length, end + 1, entries))
+                n += 1
+                found.append((end + 1 - length, -end - 1, n, end + 1, entries, team_only))
         return found
 
     def _acceptable(self, text: str, start: int, end: int, entry: _Entry, upper_line: bool) -> bool:
@@ -354,9 +384,11 @@ class Gazetteer:
         if entry.exact:
             if len(entry.alias) <= SHORT_ACRONYM and upper_line:
                 return False
-        # The surface must carry at least the alias's capitals.
-        elif not all(text[start + i].isupper() for i in entry.capitals):
-            return False
+        else:
+            # The surface must carry at least the alias's capitals.
+            for i in entry.capitals:
+                if not text[start + i].isupper():
+                    return False
         if entry.kind in ("GPE", "LOC") and entry.team_like:
             if _plays(text, start, end):
                 return False
@@ -394,11 +426,15 @@ class Gazetteer:
                 particle = _PARTICLE_BEFORE.search(text, max(0, start - 40), start)
                 if particle and particle.group(1).lower() not in NEUTRAL_WORDS:
                     return True  # "Tour de France"
-        if not single_word:
+        if not single_word or start < 2 or text[start - 1] != " ":
             return False
-        before = _WORD_BEFORE.search(text, max(0, start - 40), start)
+        # The word before: the view has single spaces, so it ends just before this one.
+        window = max(0, start - 40)
+        before = _WORD_TAIL.search(
+            text, text.rfind(" ", window, start - 1) + 1 or window, start - 1
+        )
         if before:
-            word = before.group(1)
+            word = before.group()
             # A possessive ("Azerbaijan's Karabakh") or a sentence's end ("Brussels. Armenia")
             # closes the name before; short abbreviations ("St.", "U.S.") do not.
             sentence_end = word.endswith(".") and len(word.replace(".", "")) > 3
@@ -412,7 +448,7 @@ class Gazetteer:
         body = doc.body
         view = MatchView.of(body)
         text = view.text
-        boiler = boilerplate_ranges(doc) + agency_ranges(doc)
+        boiler = Excluded(doc)
         dateline = dateline_ranges(doc)
         tickers = [(m.start(), m.end()) for m in _TICKER.finditer(text)] if "<" in text else []
         context_cache: dict[tuple[str, ...], bool] = {}
@@ -431,26 +467,24 @@ class Gazetteer:
         # Headlines (lines with no lower case) change some rules; most documents have none.
         upper_lines = any(line.isupper() for line in body.split("\n"))
         # Leftmost-longest selection over acceptable candidates.
-        candidates = sorted(self._candidates(text), key=lambda c: (c[0], -(c[1] - c[0])))
+        candidates = self._candidates(text)
+        candidates.sort()
         mentions: list[ExtractedMention] = []
         teams = results_teams(body, self._countries, self._persons)
+        shifted = view.shifted
         taken_until = 0
-        for vstart, vend, entries in candidates:
+        for vstart, _, _, vend, entries, team_only in candidates:
             if vstart < taken_until:
                 continue
             if tickers and any(s <= vstart and vend <= e for s, e in tickers):
                 continue
-            start, end = (view.start(vstart), view.end(vend)) if view.shifted else (vstart, vend)
-            upper = upper_lines and _line_is_upper(body, start, end)
-            if (
-                all(e.team_like and e.kind in ("GPE", "LOC") for e in entries)
-                and _plays(text, vstart, vend)
-                and _whole_word(text, vstart, vend)
-            ):
+            start, end = (view.start(vstart), view.end(vend)) if shifted else (vstart, vend)
+            if team_only and _plays(text, vstart, vend) and _whole_word(text, vstart, vend):
                 # "CHICAGO 71 64 .526", "Chicago 4 HOUSTON 3", "v Somerset": a city's or a
                 # region's team.
                 teams.append((start, end))
                 continue
+            upper = upper_lines and _line_is_upper(body, start, end)
             fits = (
                 e
                 for e in entries
@@ -466,7 +500,7 @@ class Gazetteer:
             surface = body[start:end]
             if self._ignored and normalise_alias(surface) in self._ignored:
                 continue
-            if any(s <= start and end <= e for s, e in boiler):
+            if boiler.covers(start, end, surface):
                 continue
             taken_until = vend
             role = "dateline" if any(s <= start and end <= e for s, e in dateline) else "body"
@@ -525,7 +559,7 @@ def with_teams(
     body: str,
     found: list[ExtractedMention],
     teams: list[tuple[int, int]],
-    excluded: list[tuple[int, int]],
+    excluded: Excluded,
 ) -> list[ExtractedMention]:
     """One sense per document: a name the document uses as a team's (in a results line or
     before a score) is that team wherever it stands alone in the document, not the place or
@@ -543,7 +577,7 @@ def with_teams(
         start, end = m.span()
         if not body[start].isupper():
             continue  # "nice weather" is not Nice
-        if any(s <= start and end <= e for s, e in excluded):
+        if excluded.covers(start, end, body[start:end]):
             continue
         if (start == 0 or body[start - 1] == "\n") and _DATED.match(body, end):
             continue  # "CHICAGO 1996-08-30", "CHICAGO, Aug 30 -": a dateline's place
@@ -564,7 +598,7 @@ _DEFINED_ACRONYM = re.compile(r"[ \t]*\(([A-Z][A-Za-z&.]{1,9})\)")
 
 
 def short_forms(
-    body: str, found: list[ExtractedMention], excluded: list[tuple[int, int]]
+    body: str, found: list[ExtractedMention], excluded: Excluded | None = None
 ) -> list[ExtractedMention]:
     """The mentions with later short forms of names the document spelled out, linked to the
     same entity:
@@ -584,7 +618,7 @@ def short_forms(
         for s, e in taken[max(0, i - 1) : i + 1]:
             if s < end and start < e and not (person and (s, e) == (start, end) in places):
                 return False
-        return not any(s <= start and end <= e for s, e in excluded)
+        return excluded is None or not excluded.covers(start, end, body[start:end])
 
     def link(word: str, after: int, model: ExtractedMention) -> None:
         person = model.kind == "PERSON"
