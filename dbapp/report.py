@@ -185,9 +185,11 @@ scope AS (
 
 # --tag (the source's own tag, as TAG or VOCABULARY:TAG) and --language: only at the level of
 # documents (the summaries do not know them), so reports given them take their --query form.
-TAGGED = """AND (CAST(:tag AS text) IS NULL OR EXISTS (
+# A tag matches in any case ("Oil", "OIL" and "oil" are one tag to a reader).
+TAG_MATCH = "(lower(t.tag) = lower(:tag) OR lower(t.vocabulary || ':' || t.tag) = lower(:tag))"
+TAGGED = f"""AND (CAST(:tag AS text) IS NULL OR EXISTS (
           SELECT 1 FROM document_tags t WHERE t.document_id = d.document_id
-            AND (t.tag = :tag OR t.vocabulary || ':' || t.tag = :tag)))
+            AND {TAG_MATCH}))
       AND (CAST(:language AS text) IS NULL OR d.language = :language)"""
 
 SCOPE = SCOPE.replace("{tagged}", TAGGED)

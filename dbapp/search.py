@@ -11,7 +11,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from dbapp.errors import BadArgument, check_query, check_text
-from dbapp.report import REPORT_WORK_MEM, ReportResult, resolve_source, tag_and_language
+from dbapp.report import (
+    REPORT_WORK_MEM,
+    TAG_MATCH,
+    ReportResult,
+    resolve_source,
+    tag_and_language,
+)
 
 HIGHLIGHT_START = "«"
 HIGHLIGHT_STOP = "»"
@@ -86,7 +92,7 @@ def _filters(params: dict[str, Any]) -> str:
     if params.get("tag") is not None:
         where.append(
             "EXISTS (SELECT 1 FROM document_tags t WHERE t.document_id = d.document_id "
-            "AND (t.tag = :tag OR t.vocabulary || ':' || t.tag = :tag))"
+            f"AND {TAG_MATCH})"
         )
     if params.get("language") is not None:
         where.append("d.language = :language")

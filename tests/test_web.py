@@ -325,6 +325,8 @@ def test_tag_and_language_filter_reports_search_and_export(
     assert (oil["documents"], oil["documents_in_range"]) == (2, 3)  # t1 and t3, of 3
     (vocab,) = report("overview", "--tag", "tags:oil")
     assert vocab["documents"] == 2
+    (any_case,) = report("overview", "--tag", "OIL")  # a tag matches in any case
+    assert any_case["documents"] == 2
     (english_oil,) = report("overview", "--tag", "oil", "--language", "en")
     assert english_oil["documents"] == 1
     top = report("top-entities", "--tag", "politics")

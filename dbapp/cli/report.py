@@ -41,7 +41,7 @@ TagOption = Annotated[
     typer.Option(
         metavar="[VOCABULARY:]TAG",
         help="Only articles with this tag of the source's own (Reuters topics, JSON tags, feed "
-        "categories): earn, or topics:earn.",
+        "categories), in any case: earn, or topics:earn.",
     ),
 ]
 LanguageOption = Annotated[
