@@ -244,6 +244,14 @@ def test_source_coverage_and_entities(corpus: str) -> None:
         ("Beta", "2024-02-05", 2, 3),  # b1 b2 (10th, 11th): UN Armenia Karabakh
         ("Beta", None, 1, 1),
     ]
+    daily = report_json(corpus, "source-coverage", "--period", "day")
+    assert [(r["source"], r["period"], r["documents"], r["entities"]) for r in daily] == [
+        ("Alpha", "2024-01-05", 1, 3),  # a1: Armenia Azerbaijan Brussels
+        ("Alpha", "2024-01-20", 1, 3),  # a2: Azerbaijan UN Baku
+        ("Beta", "2024-02-10", 1, 3),  # b1: UN Armenia Karabakh
+        ("Beta", "2024-02-11", 1, 0),  # b2 names nothing
+        ("Beta", None, 1, 1),
+    ]
     yearly = report_json(corpus, "source-coverage", "--period", "year", "--since", "2024-01-01")
     assert [(r["source"], r["documents"], r["entities"]) for r in yearly] == [
         ("Alpha", 2, 5),

@@ -1,7 +1,8 @@
 -- description: Articles per source per period (day, week, month or year), and distinct entities they mention.
 -- params: period, since, until, source
 -- Entities per month or year come from report_source_entity_counts when --since/--until are
--- whole periods (or absent); otherwise, and per day or week, from the per-day summary.
+-- whole periods (or absent); otherwise, and per day or week, from the per-day summary (per day
+-- counted straight, its rows being distinct per source, day and entity already).
 WITH docs AS (
     SELECT source, date_trunc(:period, day)::date AS period, sum(documents)::integer AS documents,
            sum(words)::bigint AS words
@@ -23,13 +24,28 @@ ents AS (
       AND (CAST(:until AS date) IS NULL OR period <= :until)
       AND (CAST(:source AS text) IS NULL OR source = :source)
     UNION ALL
+    -- Per day the summary has one row per (source, day, entity) already: count them.
+    SELECT src.name, x.day, x.entities
+    FROM (
+        SELECT s.source_id, s.day, count(*)::integer AS entities
+        FROM summary_entity_days s
+        WHERE CAST(:period AS text) = 'day'
+          AND (CAST(:since AS date) IS NULL OR s.day >= :since)
+          AND (CAST(:until AS date) IS NULL OR s.day <= :until)
+          AND (CAST(:source AS text) IS NULL
+               OR s.source_id = (SELECT source_id FROM sources WHERE name = :source))
+        GROUP BY 1, 2
+    ) x
+    JOIN sources src USING (source_id)
+    UNION ALL
     -- Distinct (source, period, entity) first, then counted: cheaper than count(DISTINCT),
     -- and on the summary table's integer keys rather than the view's names.
     SELECT src.name, x.period, count(*)::integer
     FROM (
         SELECT DISTINCT s.source_id, date_trunc(:period, s.day)::date AS period, s.entity_id
         FROM summary_entity_days s
-        WHERE NOT (CAST(:period AS text) IN ('month', 'year')
+        WHERE CAST(:period AS text) <> 'day'
+          AND NOT (CAST(:period AS text) IN ('month', 'year')
                    AND (CAST(:since AS date) IS NULL
                         OR CAST(:since AS date) = date_trunc(:period, CAST(:since AS date)))
                    AND (CAST(:until AS date) IS NULL
