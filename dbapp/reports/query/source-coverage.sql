@@ -32,6 +32,9 @@ SELECT h.source, h.period, h.matching AS documents, h.words, coalesce(e.entities
        round(h.matching::numeric / NULLIF(d.documents, 0), 4)::float8 AS share_of_documents,
        (SELECT matched FROM scale) AS _matched
 FROM hits h
-LEFT JOIN docs d ON d.source = h.source AND d.period IS NOT DISTINCT FROM h.period
-LEFT JOIN ents e ON e.source = h.source AND e.period IS NOT DISTINCT FROM h.period
+-- The undated (NULL) period joins as -infinity: an equality joins by hash.
+LEFT JOIN docs d ON d.source = h.source
+                 AND coalesce(d.period, DATE '-infinity') = coalesce(h.period, DATE '-infinity')
+LEFT JOIN ents e ON e.source = h.source
+                 AND coalesce(e.period, DATE '-infinity') = coalesce(h.period, DATE '-infinity')
 ORDER BY h.source, h.period NULLS LAST
