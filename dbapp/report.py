@@ -333,6 +333,30 @@ def _check_calendar(conn: Connection, params: ReportParams) -> None:
         )
 
 
+def _wide_pairs(conn: Connection, params: ReportParams) -> bool:
+    """Whether co-mentions without --entity but with a date range or a source covers more
+    articles than PAIR_SAMPLE: its live pairs would join every two entities of every one of
+    them (seconds per 100,000), so it takes the --query form's repeatable sample instead."""
+    if params.entity is not None or all(
+        getattr(params, o) is None for o in ("since", "until", "source")
+    ):
+        return False
+    articles = conn.scalar(
+        text(
+            "SELECT coalesce(sum(documents), 0) FROM report_daily_documents "
+            "WHERE (CAST(:since AS date) IS NULL OR day >= :since) "
+            "AND (CAST(:until AS date) IS NULL OR day <= :until) "
+            "AND (CAST(:source AS text) IS NULL OR source = :source)"
+        ),
+        {
+            "since": params.since,
+            "until": params.until,
+            "source": resolve_source(conn, params.source),
+        },  # fmt: skip
+    )
+    return int(articles or 0) > min(PAIR_SAMPLE, ENTITY_SAMPLE)
+
+
 def run_report(conn: Connection, name: str, params: ReportParams | None = None) -> ReportResult:
     """Run report ``name``; options a report does not take are ignored."""
     report = get_report(name)
@@ -372,7 +396,7 @@ def run_report(conn: Connection, name: str, params: ReportParams | None = None) 
         sql = (ROLLUP_DIR / "top-entities.query.sql").read_text(encoding="utf-8")
     elif params.rollup is not None:  # the roll-up forms take --query themselves
         sql = str(report.rollup_sql)
-    elif scoped:
+    elif scoped or (name == "co-mentions" and _wide_pairs(conn, params)):
         sql = str(report.query_sql)
     sql = _expand(sql)
     bindings = _bindings(conn, report, params, sql)

@@ -626,6 +626,31 @@ def test_query_reports_sample_the_matches_past_a_limit(
     }  # fmt: skip
 
 
+def test_wide_date_range_co_mentions_take_a_sample(
+    corpus: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dbapp import report as report_module
+
+    # 4 dated articles since 2024-01-01 (a1 a2 b1 b2): exact while the pair sample holds them.
+    exact = dbapp(corpus, "report", "co-mentions", "--since", "2024-01-01", "--format", "json")
+    assert exact.exit_code == 0 and "sample" not in exact.stderr, exact.output
+    pair = next(
+        r
+        for r in json.loads(exact.stdout)
+        if {r["entity_a"], r["entity_b"]} == {"Armenia", "Azerbaijan"}
+    )
+    assert pair["documents"] == 1  # a1
+    # Past the sample, the live pairs of every article would cost seconds per 100,000.
+    monkeypatch.setattr(report_module, "PAIR_SAMPLE", 3)
+    sampled = dbapp(corpus, "report", "co-mentions", "--since", "2024-01-01", "--format", "json")
+    assert sampled.exit_code == 0, sampled.output
+    assert "a random sample of 3 of the 4 matching articles" in sampled.stderr
+    # With --entity, its articles are few: exact, never sampled.
+    anchored = dbapp(corpus, "report", "co-mentions", "--since", "2024-01-01", "--entity",
+                     "Armenia", "--format", "json")  # fmt: skip
+    assert anchored.exit_code == 0 and "sample" not in anchored.stderr
+
+
 def test_bylines_stay_out_and_anchored_pairs_are_not_sampled(
     corpus: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
