@@ -333,14 +333,8 @@ def _check_calendar(conn: Connection, params: ReportParams) -> None:
         )
 
 
-def _wide_pairs(conn: Connection, params: ReportParams) -> bool:
-    """Whether co-mentions without --entity but with a date range or a source covers more
-    articles than PAIR_SAMPLE: its live pairs would join every two entities of every one of
-    them (seconds per 100,000), so it takes the --query form's repeatable sample instead."""
-    if params.entity is not None or all(
-        getattr(params, o) is None for o in ("since", "until", "source")
-    ):
-        return False
+def _in_range(conn: Connection, params: ReportParams) -> int:
+    """How many articles --since, --until and --source leave (from the daily summary)."""
     articles = conn.scalar(
         text(
             "SELECT coalesce(sum(documents), 0) FROM report_daily_documents "
@@ -352,9 +346,20 @@ def _wide_pairs(conn: Connection, params: ReportParams) -> bool:
             "since": params.since,
             "until": params.until,
             "source": resolve_source(conn, params.source),
-        },  # fmt: skip
+        },
     )
-    return int(articles or 0) > min(PAIR_SAMPLE, ENTITY_SAMPLE)
+    return int(articles or 0)
+
+
+def _wide_pairs(conn: Connection, params: ReportParams) -> bool:
+    """Whether co-mentions without --entity but with a date range or a source covers more
+    articles than PAIR_SAMPLE: its live pairs would join every two entities of every one of
+    them (seconds per 100,000), so it takes the --query form's repeatable sample instead."""
+    if params.entity is not None or all(
+        getattr(params, o) is None for o in ("since", "until", "source")
+    ):
+        return False
+    return _in_range(conn, params) > min(PAIR_SAMPLE, ENTITY_SAMPLE)
 
 
 def run_report(conn: Connection, name: str, params: ReportParams | None = None) -> ReportResult:
@@ -392,7 +397,13 @@ def run_report(conn: Connection, name: str, params: ReportParams | None = None) 
     by_words = any(getattr(params, o) is not None for o in ("query", "tag", "language"))
     if params.rollup is not None and name == "top-entities" and unfiltered and FAST_ROLLUP:
         sql = (ROLLUP_DIR / "top-entities.all-time.sql").read_text(encoding="utf-8")
-    elif params.rollup is not None and name == "top-entities" and by_words:
+    elif (
+        params.rollup is not None
+        and name == "top-entities"
+        and (by_words or _in_range(conn, params) > ENTITY_SAMPLE)
+    ):
+        # A wide date range or a source reads the range's every mention on the general path
+        # (an article counts once per root): the --query form samples past ENTITY_SAMPLE.
         sql = (ROLLUP_DIR / "top-entities.query.sql").read_text(encoding="utf-8")
     elif params.rollup is not None:  # the roll-up forms take --query themselves
         sql = str(report.rollup_sql)

@@ -626,7 +626,7 @@ def test_query_reports_sample_the_matches_past_a_limit(
     }  # fmt: skip
 
 
-def test_wide_date_range_co_mentions_take_a_sample(
+def test_wide_date_ranges_take_a_sample_for_pairs_and_rollups(
     corpus: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from dbapp import report as report_module
@@ -649,6 +649,15 @@ def test_wide_date_range_co_mentions_take_a_sample(
     anchored = dbapp(corpus, "report", "co-mentions", "--since", "2024-01-01", "--entity",
                      "Armenia", "--format", "json")  # fmt: skip
     assert anchored.exit_code == 0 and "sample" not in anchored.stderr
+    # A roll-up over a wide range samples its articles too (ENTITY_SAMPLE of them).
+    rolled = dbapp(corpus, "report", "top-entities", "--rollup", "country", "--since",
+                   "2024-01-01", "--format", "json")  # fmt: skip
+    assert rolled.exit_code == 0 and "sample" not in rolled.stderr, rolled.output
+    monkeypatch.setattr(report_module, "ENTITY_SAMPLE", 2)
+    rolled = dbapp(corpus, "report", "top-entities", "--rollup", "country", "--since",
+                   "2024-01-01", "--format", "json")  # fmt: skip
+    assert rolled.exit_code == 0, rolled.output
+    assert "a random sample of 2 of the 4 matching articles" in rolled.stderr
 
 
 def test_bylines_stay_out_and_anchored_pairs_are_not_sampled(
