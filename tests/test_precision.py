@@ -241,6 +241,10 @@ def test_results_lines_name_teams_for_the_whole_document(gazetteer: Gazetteer) -
         "GOLF - LEADING SCORES\nErnie Els 66 68 70 204\nColin Montgomerie 67 69 70 206\n",
         "Chicago police said 3 people were hurt; Boston officials agreed.",
         "The vote in Chicago 4 weeks ago was close.",
+        # Figures, not scores; and one place before a number is not a sports story.
+        "Unemployment: Melbourne 7.5%, Sydney 6.8%. The Lord Mayor of Melbourne spoke.",
+        "Growth: Melbourne 0.5%, Sydney 1.6%.",
+        "Rents: Chicago 12, rising. Chicago council met.",
     ],
 )
 def test_people_rows_and_plain_places_are_not_teams(gazetteer: Gazetteer, body: str) -> None:
@@ -251,10 +255,16 @@ def test_a_dateline_place_stays_a_place_in_a_results_story(gazetteer: Gazetteer)
     from dbapp.parse.native import apply_structure
 
     for dateline in ("CHICAGO 1996-08-30", "CHICAGO, Aug 30 - Results:"):
-        doc = ParsedDocument(body=f"{dateline}\nCHICAGO 71 64 .526 -\n", origin_path="t")
+        table = "CHICAGO 71 64 .526 -\nHOUSTON 70 65 .519 1\n"
+        doc = ParsedDocument(body=f"{dateline}\n{table}", origin_path="t")
         apply_structure(doc)
         got = {(m.start, m.name) for m in gazetteer.extract(doc)}
-        assert got == {(0, "Chicago"), (len(dateline) + 1, "Chicago (sports team)")}
+        row = len(dateline) + 1
+        assert got == {
+            (0, "Chicago"),
+            (row, "Chicago (sports team)"),
+            (row + 21, "Houston (sports team)"),
+        }
 
 
 def test_a_surname_after_the_full_name_is_the_person_not_the_place() -> None:

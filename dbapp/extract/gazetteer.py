@@ -76,9 +76,10 @@ NEUTRAL_WORDS = frozenset(
 )
 # "CHICAGO 71 64 .526", "Chicago 4 HOUSTON 3", "ATLANTA AT CHICAGO": a city in a results table
 # or a fixture is a team, not a place. A number followed by a word in lower case is a quantity
-# ("Chicago 4 weeks ago").
+# ("Chicago 4 weeks ago"), and so is a decimal or a percentage ("Melbourne 7.5%").
 _SCORE_AFTER = re.compile(
-    r"[ \t]+(?:\d{1,3}(?![\d/])(?=[ \t]*(?:\Z|[A-Z0-9.,;(-]))|AT[ \t]+[A-Z]|at[ \t]+[A-Z][a-z])"
+    r"[ \t]+(?:\d{1,3}(?![\d/%]|[.,]\d)(?=[ \t]*(?:\Z|[A-Z0-9.,;(-]))"
+    r"|AT[ \t]+[A-Z]|at[ \t]+[A-Z][a-z])"
 )
 _NUMBERED_NAME = re.compile(r" \d+(?!st\b|nd\b|rd\b|th\b)[a-z]+\b")
 # "Leicestershire beat Somerset", "May 18 v Worcestershire": a fixture or a result.
@@ -471,6 +472,7 @@ class Gazetteer:
         candidates.sort()
         mentions: list[ExtractedMention] = []
         teams = results_teams(body, self._countries, self._persons)
+        plays: list[tuple[int, int]] = []
         shifted = view.shifted
         taken_until = 0
         for vstart, _, _, vend, entries, team_only in candidates:
@@ -482,7 +484,7 @@ class Gazetteer:
             if team_only and _plays(text, vstart, vend) and _whole_word(text, vstart, vend):
                 # "CHICAGO 71 64 .526", "Chicago 4 HOUSTON 3", "v Somerset": a city's or a
                 # region's team.
-                teams.append((start, end))
+                plays.append((start, end))
                 continue
             upper = upper_lines and _line_is_upper(body, start, end)
             fits = (
@@ -509,6 +511,10 @@ class Gazetteer:
                     start, end, surface, role, entry.kind, entry.canonical, entry.entity_id
                 )
             )
+        # One place before a number or "v" is not sport enough to relabel a whole story
+        # ("Melbourne 7, ..." in a table of figures): it takes two sides, or a results line.
+        if teams or len(plays) >= 2:
+            teams += plays
         if teams:
             mentions = with_teams(body, mentions, teams, boiler)
         mentions = short_forms(body, mentions, boiler)
