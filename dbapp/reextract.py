@@ -22,7 +22,8 @@ FOREIGN_KEY_VIOLATION = "23503"
 DEFAULT_BATCH_SIZE = 500
 
 _SELECT = """
-SELECT d.document_id, d.body, d.author, d.dateline, d.dateline_place, d.dateline_country
+SELECT d.document_id, d.body, d.author, d.dateline, d.dateline_place, d.dateline_country,
+       s.name AS source_name, d.language
 FROM documents d JOIN sources s USING (source_id)
 WHERE d.document_id > :after
   AND (CAST(:since AS date) IS NULL OR d.published_on >= :since)
@@ -61,11 +62,19 @@ def _documents(rows: list[Row[Any]]) -> list[ParsedDocument]:
             dateline=r.dateline,
             dateline_place=r.dateline_place,
             dateline_country=r.dateline_country,
+            # The source as the loader knew it: an agency's own name in its own story ("told
+            # Reuters") is not a mention on re-extraction either.
+            source_name=r.source_name,
+            language=r.language,
         )
         apply_structure(doc)  # the same spans the loader found: they depend on the body only
         add_authors(doc, author_names(r.author), append=False)  # and on the stored author
         docs.append(doc)
     return docs
+
+
+def _extractable(doc: ParsedDocument, languages: frozenset[str] | None) -> bool:
+    return languages is None or doc.language is None or doc.language in languages
 
 
 def extract_documents(
@@ -99,8 +108,10 @@ def extract_documents(
             if not rows:
                 return rows, 0, 0
             ids = [r.document_id for r in rows]
+            # A language the extractor has no names for gets none, as when it was loaded.
+            languages = getattr(extractor, "languages", None)
             staged = (
-                (doc_id, extractor.extract(doc))
+                (doc_id, extractor.extract(doc) if _extractable(doc, languages) else [])
                 for doc_id, doc in zip(ids, _documents(rows), strict=True)
             )
             with conn.begin():

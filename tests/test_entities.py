@@ -242,3 +242,26 @@ def test_spacy_backend_resolves_to_the_catalogue(
     assert scalar(engine, BAD_OFFSETS) == 0
     missing = dbapp(fresh_db, "extract", "--extractor", "spacy", "--spacy-model", "no_such_model")
     assert missing.exit_code == 2 and "is not installed" in missing.stderr
+
+
+def test_extract_finds_what_the_load_found(fresh_db: str, engine: Engine, tmp_path: Path) -> None:
+    # An agency's own name in its own story, and a French story: the load links neither, and
+    # neither may re-extraction (it knew the source and the language too).
+    path = tmp_path / "wire.jsonl"
+    records = [
+        {"id": "r", "source": "Reuters", "date": "2024-01-02",
+         "text": "Oil rose in Baku on Monday, one analyst told Reuters, as exports grew."},
+        {"id": "f", "source": "Le Monde", "date": "2024-01-02",
+         "text": "Le pétrole a augmenté à Bakou et à Paris lundi, selon les analystes, qui "
+                 "prévoient une hausse des exportations de la région vers l'Europe."},
+    ]  # fmt: skip
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert dbapp(fresh_db, "load", str(path), "--no-progress").exit_code == 0
+    before = rows(engine, "SELECT document_id, start, entity_id FROM mentions ORDER BY 1, 2")
+    assert count_of(engine, "Reuters") == 0 and count_of(engine, "Baku") == 1
+    again = dbapp(fresh_db, "extract")
+    assert again.exit_code == 0, again.output
+    assert "0 mentions added, 0 removed" in again.stdout
+    assert (
+        rows(engine, "SELECT document_id, start, entity_id FROM mentions ORDER BY 1, 2") == before
+    )
