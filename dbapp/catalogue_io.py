@@ -46,6 +46,9 @@ class ImportResult:
     unchanged: int = 0
     aliases_added: int = 0
     errors: list[str] = field(default_factory=list)
+    # Names that are also another kind's alias: where both match, the kind first in the
+    # gazetteer's order wins ("Chicago" as an ORG takes the city's mentions).
+    shared: list[str] = field(default_factory=list)
 
 
 def add_entity(conn: Connection, spec: EntitySpec) -> tuple[EntityRef, bool, int]:
@@ -175,6 +178,33 @@ def read_specs(data: bytes, fmt: str) -> Iterator[tuple[int, EntitySpec | str]]:
             yield line, str(exc) if not isinstance(exc, RecursionError) else "nested too deeply"
 
 
+def _priority(kind: str) -> int:
+    from dbapp.extract.gazetteer import KIND_PRIORITY
+
+    return KIND_PRIORITY.index(kind) if kind in KIND_PRIORITY else len(KIND_PRIORITY)
+
+
+def shared_aliases(conn: Connection, entity: EntityRef) -> list[str]:
+    """The entity's aliases that another kind's entity also has, said as a warning."""
+    return [
+        f"{alias!r} of {entity} is also {other}: where both match, the "
+        f"{min(entity.kind, other.kind, key=_priority)} is taken"
+        for alias, other in (
+            (r[0], EntityRef(int(r[1]), r[2], r[3]))
+            for r in conn.execute(
+                text(
+                    "SELECT a.alias, b.entity_id, b.kind, e.canonical_name "
+                    "FROM entity_aliases a JOIN entity_aliases b "
+                    "ON b.normalised = a.normalised AND b.kind <> a.kind "
+                    "JOIN entities e ON e.entity_id = b.entity_id "
+                    "WHERE a.entity_id = :i ORDER BY a.alias, b.kind"
+                ),
+                {"i": entity.entity_id},
+            )
+        )
+    ]
+
+
 def import_entities(
     conn: Connection, rows: Iterable[tuple[int, EntitySpec | str]], where: str
 ) -> ImportResult:
@@ -186,11 +216,12 @@ def import_entities(
             continue
         try:
             with conn.begin_nested():
-                _, new, added = add_entity(conn, spec)
+                entity, new, added = add_entity(conn, spec)
         except DbappError as exc:
             result.errors.append(f"{where}:{line}: {exc}")
             continue
         result.aliases_added += added
+        result.shared += shared_aliases(conn, entity)
         if new:
             result.added += 1
         elif added:

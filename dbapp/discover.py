@@ -382,7 +382,8 @@ def list_candidates(
 
 
 def _by_names(conn: Connection, names: list[str]) -> list[Any]:
-    wanted = [normalise_alias(n) for n in names]
+    given = {normalise_alias(n): n for n in names}
+    wanted = list(given)
     rows = list(
         conn.execute(
             text(
@@ -395,7 +396,8 @@ def _by_names(conn: Connection, names: list[str]) -> list[Any]:
     missing = set(wanted) - {r.normalised for r in rows}
     if missing:
         raise DbappError(
-            f"no candidate named {', '.join(sorted(missing))} (see `dbapp entities candidates`)"
+            f"no candidate named {', '.join(given[m] for m in sorted(missing))} "
+            "(see `dbapp entities candidates`)"
         )
     return rows
 
@@ -421,13 +423,19 @@ def accept(
             )
         )
         skip = surnames(list(people))
+        # A publisher's own name ("Wikinews", "Reuters") is in its every story's credits:
+        # frequent, and not news about it. Accept it by name if it is wanted.
+        own = {normalise_alias(n) for n in conn.scalars(text("SELECT name FROM sources"))}
         # A one-word name is the likeliest to be a common word or a mislabel: it needs one
         # document more than the threshold, and is never a proposed person's surname.
         rows = [
             r
             for r in rows
-            if " " in r.name
-            or (r.documents > min_documents and normalise_alias(r.name) not in skip)
+            if normalise_alias(r.name) not in own
+            and (
+                " " in r.name
+                or (r.documents > min_documents and normalise_alias(r.name) not in skip)
+            )
         ]
     else:
         raise BadArgument("name candidates to accept, or give --min-documents")
@@ -439,9 +447,9 @@ def accept(
                 conn.execute(
                     text(
                         "UPDATE entity_candidates SET status = 'accepted', entity_id = :e, "
-                        "decided_at = now() WHERE candidate_id = :i"
+                        "kind = :k, decided_at = now() WHERE candidate_id = :i"
                     ),
-                    {"e": entity.entity_id, "i": row.candidate_id},
+                    {"e": entity.entity_id, "k": entity.kind, "i": row.candidate_id},
                 )
             decision.accepted.append(entity)
         except AliasConflict as exc:

@@ -265,3 +265,57 @@ def test_extract_finds_what_the_load_found(fresh_db: str, engine: Engine, tmp_pa
     assert (
         rows(engine, "SELECT document_id, start, entity_id FROM mentions ORDER BY 1, 2") == before
     )
+
+
+def test_accepting_by_threshold_and_importing_say_what_they_did(
+    fresh_db: str, engine: Engine, tmp_path: Path
+) -> None:
+    from sqlalchemy import text
+
+    path = tmp_path / "w.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": str(i),
+                    "source": "Wikinews",
+                    "date": "2024-01-02",
+                    "text": f"Story {i} from Wikinews about Gianni Zorzetto.",
+                }
+            )
+            + "\n"
+            for i in range(3)
+        )  # fmt: skip
+    )
+    assert dbapp(fresh_db, "load", str(path), "--no-progress").exit_code == 0
+    # What discovery would have stored: the publisher's own name and a person, in 3 articles.
+    with engine.begin() as conn:
+        for kind, name in (("ORG", "Wikinews"), ("PERSON", "Gianni Zorzetto")):
+            conn.execute(
+                text(
+                    "WITH c AS (INSERT INTO entity_candidates (kind, name, normalised) "
+                    "VALUES (:k, :n, lower(:n)) RETURNING candidate_id) "
+                    "INSERT INTO candidate_sightings SELECT c.candidate_id, d.document_id, :k "
+                    "FROM c, documents d"
+                ),
+                {"k": kind, "n": name},
+            )
+    both = dbapp(fresh_db, "entities", "accept", "Wikinews", "--min-documents", "1")
+    assert both.exit_code == 2 and "not both" in both.output
+    accepted = dbapp(fresh_db, "entities", "accept", "--min-documents", "2")
+    assert accepted.exit_code == 0, accepted.output
+    # The person, named; never the source's own name.
+    assert "accepted 1 entity: PERSON Gianni Zorzetto;" in accepted.stdout
+    missing = dbapp(fresh_db, "entities", "accept", "Nobody Known")
+    assert missing.exit_code != 0 and "no candidate named Nobody Known" in missing.output
+    # An ORG named like a catalogued city is imported, and the overlap is said.
+    orgs = tmp_path / "orgs.csv"
+    orgs.write_text("name,kind,aliases\nChicago Bulls,ORG,Chicago;Bulls\n")
+    imported = dbapp(fresh_db, "entities", "import", str(orgs))
+    assert imported.exit_code == 0, imported.output
+    assert (
+        "'Chicago' of ORG Chicago Bulls" in imported.stderr
+        and "the ORG is taken" in imported.stderr
+    )
+    unchanged = dbapp(fresh_db, "entities", "add", "Chicago Bulls", "--kind", "ORG")
+    assert "nothing changed" in unchanged.stdout

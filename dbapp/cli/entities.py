@@ -13,7 +13,14 @@ from rich.table import Table
 from dbapp import entities as lib
 from dbapp import migrate
 from dbapp.catalogue import seed_catalogue
-from dbapp.catalogue_io import EntitySpec, add_entity, export_entities, import_entities, read_specs
+from dbapp.catalogue_io import (
+    EntitySpec,
+    add_entity,
+    export_entities,
+    import_entities,
+    read_specs,
+    shared_aliases,
+)
 from dbapp.cli._common import MAX_BATCH, MAX_ID, MAX_ROWS, err, handle_errors, out, settings, styled
 from dbapp.cli._progress import RichBar
 from dbapp.db import open_database
@@ -24,9 +31,12 @@ from dbapp.locks import catalogue_in_use, lock_for_curation
 from dbapp.reextract import DEFAULT_BATCH_SIZE, extract_documents
 from dbapp.report import resolve_source
 
+SHOWN = 20  # accepted names listed after `accept`
+
 entities_app = typer.Typer(
     rich_markup_mode=None,
-    help="Curate the entity catalogue: list, show, aliases, merge, ignore.",
+    help="Curate the entity catalogue: list, show, add, import, export, aliases, merge, ignore; "
+    "discover candidates with NER, then accept or reject them.",
     no_args_is_help=True,
 )
 alias_app = typer.Typer(
@@ -150,8 +160,15 @@ def add(
             seed_catalogue(conn)  # so a new name is checked against the shipped ones
             lock_for_curation(conn)
             entity, new, added = add_entity(conn, spec)
-    verb = "added" if new else "updated"
-    out.print(f"{verb} {entity} with {added} new alias(es); {REEXTRACT_HINT}", highlight=False)
+            shared = shared_aliases(conn, entity)
+    if not new and not added:
+        out.print(f"{entity} already has these names: nothing changed", highlight=False)
+    else:
+        verb = "added" if new else "updated"
+        names = "name" if added == 1 else "names"
+        out.print(f"{verb} {entity} with {added} new {names}; {REEXTRACT_HINT}", highlight=False)
+    for line in shared:
+        err.print(f"note: {line}", highlight=False)
 
 
 @entities_app.command("import")
@@ -162,8 +179,10 @@ def import_(
 ) -> None:
     """Import entities from CSV or JSON Lines (name, kind, aliases, external_id, description).
 
-    Idempotent: run it again and nothing changes. Bad rows are listed with their line (exit 5);
-    the good ones are imported.
+    Aliases: a JSON list, or in CSV one field with the aliases separated by ";". Idempotent:
+    run it again and nothing changes. Bad rows are listed with their line (exit 5); the good
+    ones are imported. A name that is also another kind's alias (an ORG "Chicago" beside the
+    city) is said on stderr: where both match, ORG comes first.
 
     Example: dbapp entities import wikidata-people.jsonl && dbapp extract
     """
@@ -183,6 +202,8 @@ def import_(
         f"{result.unchanged:,} unchanged, {result.aliases_added:,} aliases added",
         highlight=False,
     )
+    for line in result.shared[:50]:
+        err.print(f"note: {line}", highlight=False)
     for error in result.errors[:50]:
         err.print(styled("rejected", "red", f" {error}"), highlight=False)
     if len(result.errors) > 50:
@@ -284,8 +305,12 @@ def candidates(
     ctx: typer.Context,
     status: Annotated[str, typer.Option(help="new, accepted, rejected or all.")] = "new",
     kind: KindOption = None,
-    min_documents: Annotated[int, typer.Option(min=1, max=MAX_ID)] = 1,
-    min_sources: Annotated[int, typer.Option(min=1, max=MAX_ID)] = 1,
+    min_documents: Annotated[
+        int, typer.Option(min=1, max=MAX_ID, help="Only candidates seen in this many articles.")
+    ] = 1,
+    min_sources: Annotated[
+        int, typer.Option(min=1, max=MAX_ID, help="Only candidates seen in this many sources.")
+    ] = 1,
     limit: Annotated[int, typer.Option(min=1, max=MAX_ROWS, help="Most rows.")] = 50,
 ) -> None:
     """List the candidates discovery proposed, most documents first.
@@ -316,18 +341,39 @@ def accept_command(
     names: Annotated[list[str] | None, typer.Argument(help="Candidate names.")] = None,
     kind: KindOption = None,
     min_documents: Annotated[
-        int | None, typer.Option(min=1, max=MAX_ID, help="All new candidates seen this often.")
+        int | None,
+        typer.Option(
+            min=1,
+            max=MAX_ID,
+            help="Instead of names: every new candidate seen in this many articles (one-word "
+            "names in one more; never a lone surname of a proposed person, nor a source's own "
+            "name).",
+        ),
     ] = None,
-    min_sources: Annotated[int, typer.Option(min=1, max=MAX_ID)] = 1,
+    min_sources: Annotated[
+        int, typer.Option(min=1, max=MAX_ID, help="With --min-documents: in this many sources.")
+    ] = 1,
 ) -> None:
     """Turn candidates into catalogue entities (then `dbapp extract` finds them everywhere).
 
     Example: dbapp entities accept "Nikol Pashinyan" && dbapp entities accept --min-documents 5
     """
+    if names and min_documents is not None:
+        raise InputError("give candidate names or --min-documents, not both")
     with open_database(settings(ctx), writes=True) as db, db.engine.begin() as conn:
         lock_for_curation(conn)
         decision = accept(conn, names, kind, min_documents, min_sources)
-    out.print(f"accepted {len(decision.accepted):,} entities; {REEXTRACT_HINT}", highlight=False)
+    accepted = [f"{e.kind} {e.canonical_name}" for e in decision.accepted]
+    shown = ", ".join(accepted[:SHOWN])
+    if len(accepted) > SHOWN:
+        shown += (
+            f" and {len(accepted) - SHOWN:,} more (dbapp entities candidates --status accepted)"
+        )
+    noun = "entity" if len(accepted) == 1 else "entities"
+    out.print(
+        f"accepted {len(accepted):,} {noun}{': ' + shown if accepted else ''}; {REEXTRACT_HINT}",
+        highlight=False,
+    )
     for line in decision.skipped:
         err.print(f"skipped {line}", highlight=False)
 
