@@ -289,6 +289,7 @@ def test_a_surname_after_the_full_name_is_the_person_not_the_place() -> None:
     [
         ("KANSAS CITY 61 74 .452 20\nTEXAS 75 58 .564 -", "Kansas"),
         ("KANSAS CITY AT DETROIT", "Kansas"),
+        ("CHICAGO BOARD OF TRADE CLOSES HIGHER", "Chicago"),
         ("Pro-Moscow leaders in the region criticised the envoy.", "Moscow"),
         ("The San Francisco 49ers signed him.", "San Francisco"),
     ],

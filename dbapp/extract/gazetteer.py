@@ -401,8 +401,11 @@ class Gazetteer:
                 if before and before.group(1) in UPPER_PREFIXES:
                     return False  # "NEW JERSEY" is not Jersey
                 after = _WORD_AFTER.match(text, end, end + 20)
-                if after and after.group(1) in UPPER_SUFFIXES:
-                    return False  # "KANSAS CITY" is not Kansas
+                if after and (
+                    after.group(1) in UPPER_SUFFIXES
+                    or (entry.kind != "NORP" and after.group(1).lower() in ORG_HEADS)
+                ):
+                    return False  # "KANSAS CITY" is not Kansas, "CHICAGO BOARD" not Chicago
             else:
                 single = " " not in entry.alias
                 if self._inside_longer_name(text, start, end, single_word=single):
