@@ -161,6 +161,7 @@ class LoadResult:
     warning_examples: dict[str, list[str]] = field(default_factory=dict)
     rejects: list[Reject] = field(default_factory=list)  # the first SAMPLE_SIZE
     duplicates: list[str] = field(default_factory=list)  # the first SAMPLE_SIZE, described
+    notes: list[str] = field(default_factory=list)  # said on stderr after the summary
     dry_run: bool = False
     bulk: bool = False  # indexes were built at the end
     skipped: list[Skipped] = field(default_factory=list)  # directory entries not read
@@ -616,6 +617,8 @@ def _load(
             result.status = "partial" if result.counts.documents_rejected else "completed"
             with conn.begin():
                 ledger.finish_load(conn, load_id, result.status)
+            if not result.bulk:
+                _heal_after(conn, result)
         except KeyboardInterrupt:
             result.status = "interrupted"
             _finish_quietly(conn, load_id, "interrupted", "interrupted by the user")
@@ -651,6 +654,24 @@ def _known_source(engine: Engine, name: str) -> str:
             return resolve_source(conn, name, must_exist=False) or name
     except DBAPIError:  # no schema yet (a dry run on a fresh database)
         return name
+
+
+def _heal_after(conn: Connection, result: LoadResult) -> None:
+    """A bulk load killed in its end phase leaves indexes, keys or summaries to rebuild, but
+    its statements run on in the server (holding the bulk lock) until they end and roll back:
+    a load started meanwhile could not heal them at its start. Try again at its end; if they
+    are still running, say so (the next load, or `dbapp db upgrade`, heals them)."""
+    with conn.begin():
+        bulk.restore(conn)
+    with conn.begin():
+        pending = bulk.missing(conn) or summaries.stale_reason(conn)
+    if pending:
+        result.notes.append(
+            "a bulk load is running, or an earlier one's end phase (index builds, summary "
+            "rebuild) still runs on the server after it was killed: until the next load (or "
+            "`dbapp report check --repair`) completes it, reports may be slow or say the "
+            "summaries are stale"
+        )
 
 
 def _rebuild_summaries(engine: Engine, part: str) -> None:

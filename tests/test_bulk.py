@@ -98,3 +98,25 @@ def test_the_next_load_restores_what_a_dead_bulk_load_left(engine: Engine) -> No
     with engine.connect() as conn:
         assert bulk.missing(conn) == []
     assert migrate.check(engine) is None
+
+
+def test_a_load_while_a_dead_bulk_loads_statements_still_run_heals_at_its_end(
+    engine: Engine,
+) -> None:
+    extractor = extractor_for(engine, "gazetteer")
+    with engine.connect() as dead:
+        with dead.begin():
+            assert bulk.begin_bulk(dead)  # dropped its indexes, holds the bulk lock...
+        # ... and, killed in its end phase, its statements still run in the server: a load
+        # now can neither heal nor start bulk mode, and says so.
+        during = load_documents(engine, [str(SEEDS)], extractor)
+        assert during.counts.documents_inserted == 2 and during.status == "completed"
+        assert any("end phase" in note for note in during.notes)
+        with engine.connect() as conn:
+            assert bulk.missing(conn) != []
+        dead.invalidate()  # the orphaned statements end: the lock goes
+    again = load_documents(engine, [str(SEEDS)], extractor)
+    assert again.counts.documents_duplicate == 2 and again.notes == []
+    with engine.connect() as conn:
+        assert bulk.missing(conn) == []
+    assert migrate.check(engine) is None

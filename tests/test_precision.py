@@ -84,8 +84,8 @@ def test_georgia_washington_and_virgin_islands_need_their_side(gazetteer: Gazett
         ("T-Mobile USA cut prices.", "United States"),
         ("He won the Tour de France twice.", "France"),
         ("The Inter-American Development Bank lent more.", "American"),
-        ("CHICAGO 71 64 .526 10", "Chicago"),
-        ("Chicago 4 HOUSTON 3", "Houston"),
+        ("BASEBALL STANDINGS\nCHICAGO 71 64 .526 10\nHOUSTON 70 65 .519 1", "Chicago"),
+        ("Baseball results:\nChicago 4 HOUSTON 3", "Houston"),
     ],
 )
 def test_a_place_inside_a_longer_name_is_not_that_place(
@@ -245,17 +245,40 @@ def test_results_lines_name_teams_for_the_whole_document(gazetteer: Gazetteer) -
         "Unemployment: Melbourne 7.5%, Sydney 6.8%. The Lord Mayor of Melbourne spoke.",
         "Growth: Melbourne 0.5%, Sydney 1.6%.",
         "Rents: Chicago 12, rising. Chicago council met.",
+        # No sport in the story: an election, the weather, software, a ranking.
+        "Results by state:\nTexas 49 Florida 41\nOhio 52 Iowa 47",
+        "Temperatures:\nMoscow 12 London 15\nParis 14 Rome 20",
+        "London beats Paris as top destination, Texas vs Florida for jobs.",
     ],
 )
 def test_people_rows_and_plain_places_are_not_teams(gazetteer: Gazetteer, body: str) -> None:
     assert not [n for n in names(gazetteer, body) if n.endswith("(sports team)")]
 
 
+@pytest.mark.parametrize(
+    ("body", "place"),
+    [
+        ("Officials met in Chicago at Northwestern University on Monday.", "Chicago"),
+        ("GENEVA 12 March (Reuters) - Talks resumed.", "Geneva"),
+        ("Prices in London 3 weeks ago and Paris 4 Feb were high.", "Paris"),
+        # A longer name is not the team, even in a results story.
+        ("Baseball results:\nChicago 4 Houston 3\nThe Chicago Board of Trade closed.", None),
+    ],
+)
+def test_places_before_numbers_stay_places(
+    gazetteer: Gazetteer, body: str, place: str | None
+) -> None:
+    got = found(gazetteer, body)
+    if place:
+        assert place in [n for _, n in got]
+    assert got.count(("Chicago", "Chicago (sports team)")) <= 1
+
+
 def test_a_dateline_place_stays_a_place_in_a_results_story(gazetteer: Gazetteer) -> None:
     from dbapp.parse.native import apply_structure
 
     for dateline in ("CHICAGO 1996-08-30", "CHICAGO, Aug 30 - Results:"):
-        table = "CHICAGO 71 64 .526 -\nHOUSTON 70 65 .519 1\n"
+        table = "CHICAGO 71 64 .526 -\nHOUSTON 70 65 .519 1\nBaseball standings.\n"
         doc = ParsedDocument(body=f"{dateline}\n{table}", origin_path="t")
         apply_structure(doc)
         got = {(m.start, m.name) for m in gazetteer.extract(doc)}
@@ -278,10 +301,13 @@ def test_a_surname_after_the_full_name_is_the_person_not_the_place() -> None:
             ),
         ]
     )
-    body = "MaliVai Washington lost in Washington's heat. Later Washington, the White House said..."
+    body = "MaliVai Washington lost. Washington's serve failed; Washington blamed the White House."
     got = found(g, body)
     assert got.count(("Washington", "MaliVai Washington")) == 2
     assert not [n for _, n in got if n.startswith("Washington")]
+    # After a preposition the place is meant.
+    trip = found(g, "MaliVai Washington lost. He flew to Washington to see the White House.")
+    assert ("Washington", "Washington D.C.") in trip
 
 
 @pytest.mark.parametrize(

@@ -56,6 +56,8 @@ def _print_summary(result: LoadResult) -> None:
         and not result.counts.documents_rejected
     ):
         out.print("nothing new: every document is already in the database")
+    for line in result.notes:
+        err.print(f"note: {line}", highlight=False)
     for line in result.duplicates[:5]:
         err.print(f"duplicate: {line}", highlight=False)
     if result.counts.documents_duplicate > 5 and result.duplicates:

@@ -390,11 +390,13 @@ class Gazetteer:
             for i in entry.capitals:
                 if not text[start + i].isupper():
                     return False
-        if entry.kind in ("GPE", "LOC") and entry.team_like:
-            if _plays(text, start, end):
-                return False
-            if text[end + 1 : end + 2].isdigit() and _NUMBERED_NAME.match(text, end):
-                return False  # "San Francisco 49ers", "Philadelphia 76ers"
+        if (
+            entry.kind in ("GPE", "LOC")
+            and entry.team_like
+            and text[end + 1 : end + 2].isdigit()
+            and _NUMBERED_NAME.match(text, end)
+        ):
+            return False  # "San Francisco 49ers", "Philadelphia 76ers"
         if entry.kind in ("GPE", "LOC", "ORG", "NORP"):
             if upper_line:
                 before = _UPPER_WORD_BEFORE.search(text, max(0, start - 20), start)
@@ -486,9 +488,9 @@ class Gazetteer:
             start, end = (view.start(vstart), view.end(vend)) if shifted else (vstart, vend)
             if team_only and _plays(text, vstart, vend) and _whole_word(text, vstart, vend):
                 # "CHICAGO 71 64 .526", "Chicago 4 HOUSTON 3", "v Somerset": a city's or a
-                # region's team.
+                # region's team, if the story is about sport and has another side (below);
+                # until then it is the place.
                 plays.append((start, end))
-                continue
             upper = upper_lines and _line_is_upper(body, start, end)
             fits = (
                 e
@@ -515,10 +517,11 @@ class Gazetteer:
                 )
             )
         # One place before a number or "v" is not sport enough to relabel a whole story
-        # ("Melbourne 7, ..." in a table of figures): it takes two sides, or a results line.
+        # ("Melbourne 7, ..." in a table of figures): it takes two sides, or a results line,
+        # in a story about sport.
         if teams or len(plays) >= 2:
             teams += plays
-        if teams:
+        if teams and is_sport(body):
             mentions = with_teams(body, mentions, teams, boiler)
         mentions = short_forms(body, mentions, boiler)
         mentions.extend(structure_mentions(doc, mentions, self._persons, self._ignored))
@@ -528,14 +531,34 @@ class Gazetteer:
 # Sports results: a line of team names and scores only ("Cukaricki 1 Vojvodina 0", "Port Vale 2
 # Oxford 0", "Blackpool 4 2 1 1 3 2 7"). A golfer's or runner's row has 3-5 numbers after a
 # person's name, so an unknown name's standings row needs six; two names need a bare score each.
-_TEAM = r"[A-Z][\w'’.&-]*(?:[ \t]+(?:[A-Z][\w'’.&-]*|of|de|del|the))*"
+# A team's name has at most six words.
+_TEAM = r"[A-Z][\w'’.&-]*(?:[ \t]+(?:[A-Z][\w'’.&-]*|of|de|del|the)){0,5}"
 _SCORE_PAIR = re.compile(rf"[ \t]*({_TEAM})[ \t]+\d{{1,3}}[ \t]+({_TEAM})[ \t]+\d{{1,3}}[ \t]*")
 _STANDING = re.compile(rf"[ \t]*({_TEAM})(?:[ \t]+\d{{1,3}}){{6,}}[ \t]*")
+MAX_RESULTS_LINE = 200
 TEAM_SUFFIX = " (sports team)"
 _DATED = re.compile(
     r"[ \t]*(?:,[^\n]{0,30}?)?[ \t]+(?:\d{4}-\d\d-\d\d|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct"
     r"|Nov|Dec)[a-z]*\.?[ \t]+\d{1,2}\b)"
 )
+# Names are teams only in a story about sport: without one of these words, "Texas 49 Florida
+# 41" is an election, "Moscow 12 London 15" the weather and "Windows 10 Office 365" software.
+_SPORT = re.compile(
+    r"\b(?:soccer|football|baseball|basketball|cricket|rugby|tennis|hockey|golf|league|cup|"
+    r"match|matches|halftime|half-time|innings|inning|wicket|wickets|goal|goals|season|"
+    r"standings|tournament|championship|club|clubs|fixture|fixtures|play-?offs?|stadium|"
+    r"coach|striker|pitcher|homer|touchdown|medal|olympics?|premier|division|seeded|"
+    r"quarter-?finals?|semi-?finals?|sport|sports)\b",
+    re.I,
+)
+_TEAM_BEFORE = re.compile(r"[\w'’.&-]")  # matched at the character before a name
+_TEAM_AFTER = re.compile(r"[\w&-]|['’](?![sS]\b)|\.\w")  # matched at the end of a name
+_NEXT_WORD = re.compile(r"[ \t]+([A-Z][\w'’.&-]*)")
+
+
+def is_sport(body: str) -> bool:
+    """Whether the document is about sport (see _SPORT)."""
+    return _SPORT.search(body) is not None
 
 
 def results_teams(
@@ -546,8 +569,8 @@ def results_teams(
     spans = []
     offset = 0
     for line in body.split("\n"):
-        # Only a line that ends in a number can be one.
-        if line[-1:].isdigit() or line.rstrip()[-1:].isdigit():
+        # Only a short line that ends in a number can be one (and the patterns stay cheap).
+        if len(line) <= MAX_RESULTS_LINE and line.rstrip()[-1:].isdigit():
             m = _SCORE_PAIR.fullmatch(line) or _STANDING.fullmatch(line)
             if m:
                 for group in range(1, (m.lastindex or 0) + 1):
@@ -574,18 +597,34 @@ def with_teams(
     before a score) is that team wherever it stands alone in the document, not the place or
     person of the same name. A longer name around it ("Chicago Board of Trade") is kept."""
     names = {fold(" ".join(body[s:e].split())): team_name(body[s:e]) for s, e in teams}
-    pattern = re.compile(
-        r"(?<![\w'’.&-])("
-        + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-        + r")(?![\w&-]|['’](?![sS]\b)|\.\w)"
+    # An automaton, not a regular expression of alternatives: a table of thousands of teams
+    # must not make the scan quadratic.
+    automaton: Any = ahocorasick.Automaton()
+    for key in names:
+        automaton.add_word(key, key)
+    automaton.make_automaton()
+    folded = fold(body)
+    hits = sorted(
+        ((end + 1 - len(key), -end - 1, key) for end, key in automaton.iter(folded)),
     )
     spans = {(m.start, m.end): m for m in found}
     taken = sorted((m.start, m.end) for m in found)
-    out = list(found)
-    for m in pattern.finditer(fold(body)):
-        start, end = m.span()
-        if not body[start].isupper():
-            continue  # "nice weather" is not Nice
+    team_spans = set(teams)
+    dropped: set[tuple[int, int]] = set()
+    added: list[ExtractedMention] = []
+    until = 0
+    for start, negative_end, key in hits:
+        end = -negative_end
+        if start < until or not body[start].isupper():
+            continue  # inside the previous team's name; "nice weather" is not Nice
+        if start and _TEAM_BEFORE.match(folded, start - 1):
+            continue
+        if _TEAM_AFTER.match(folded, end):
+            continue  # part of a longer word
+        if (start, end) not in team_spans and not _line_is_upper(body, start, end):
+            after = _NEXT_WORD.match(body, end)
+            if after and after.group(1).lower() not in NEUTRAL_WORDS:
+                continue  # "Chicago Board of Trade", "Chicago Cubs": a longer name
         if excluded.covers(start, end, body[start:end]):
             continue
         if (start == 0 or body[start - 1] == "\n") and _DATED.match(body, end):
@@ -596,13 +635,18 @@ def with_teams(
         if same is not None and overlaps == [(start, end)]:
             if same.role != "body":
                 continue  # a dateline's place, a byline's author
-            out.remove(same)
+            dropped.add((start, end))
         elif overlaps:
             continue  # inside a longer name the catalogue knows
-        out.append(ExtractedMention(start, end, body[start:end], "body", "ORG", names[m.group(1)]))
-    return out
+        until = end
+        added.append(ExtractedMention(start, end, body[start:end], "body", "ORG", names[key]))
+    return [m for m in found if (m.start, m.end) not in dropped] + added
 
 
+# "flew to Washington", "stay in Paris": after a preposition the place is meant, not a person.
+_AFTER_PREPOSITION = re.compile(
+    r"\b(?:in|to|at|from|of|near|into|across|around|outside|inside|via|towards?)[ \t\n]+\Z"
+)
 _DEFINED_ACRONYM = re.compile(r"[ \t]*\(([A-Z][A-Za-z&.]{1,9})\)")
 
 
@@ -625,7 +669,15 @@ def short_forms(
     def free(start: int, end: int, person: bool) -> bool:
         i = bisect.bisect_left(taken, (start, start))
         for s, e in taken[max(0, i - 1) : i + 1]:
-            if s < end and start < e and not (person and (s, e) == (start, end) in places):
+            if (
+                s < end
+                and start < e
+                and not (
+                    person
+                    and (s, e) == (start, end) in places
+                    and not _AFTER_PREPOSITION.search(body, max(0, start - 12), start)
+                )
+            ):
                 return False
         return excluded is None or not excluded.covers(start, end, body[start:end])
 
