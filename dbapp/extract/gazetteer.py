@@ -86,19 +86,20 @@ _NUMBERED_NAME = re.compile(r" \d+(?!st\b|nd\b|rd\b|th\b)[a-z]+\b")
 _VERSUS = (" v ", " vs ", " vs. ", " beat ", " beats ")
 
 
-def _plays(text: str, start: int, end: int) -> bool:
+def _plays(text: str, start: int, end: int) -> str | None:
     """Whether the name at ``text[start:end]`` (the match view, single spaces) is a side in a
-    result or a fixture. String tests first: this runs for most place names."""
+    result ("score": a number after it) or a fixture ("versus": "v", "beat" around it). String
+    tests first: this runs for most place names."""
     after = text[end : end + 2]
     if len(after) == 2 and after[0] == " ":
         if (after[1].isdigit() or after[1] in "Aa") and _SCORE_AFTER.match(text, end):
-            return True
+            return "score"
         if after[1] in "vb" and text.startswith(_VERSUS, end):
             rest = text[end + 1 :].split(" ", 2)
             if len(rest) > 1 and rest[1][:1].isupper():
-                return True
+                return "versus"
     before = text[max(0, start - 7) : start]
-    return (" " + before if start <= 7 else before).endswith(_VERSUS)
+    return "versus" if (" " + before if start <= 7 else before).endswith(_VERSUS) else None
 
 
 _WORD_TAIL = re.compile(r"[A-Z][\w'’.&-]*\Z")  # the capitalised end of the word before
@@ -478,6 +479,7 @@ class Gazetteer:
         mentions: list[ExtractedMention] = []
         teams = results_teams(body, self._countries, self._persons)
         plays: list[tuple[int, int]] = []
+        versus = False
         shifted = view.shifted
         taken_until = 0
         for vstart, _, _, vend, entries, team_only in candidates:
@@ -486,11 +488,13 @@ class Gazetteer:
             if tickers and any(s <= vstart and vend <= e for s, e in tickers):
                 continue
             start, end = (view.start(vstart), view.end(vend)) if shifted else (vstart, vend)
-            if team_only and _plays(text, vstart, vend) and _whole_word(text, vstart, vend):
+            side = _plays(text, vstart, vend) if team_only else None
+            if side and _whole_word(text, vstart, vend):
                 # "CHICAGO 71 64 .526", "Chicago 4 HOUSTON 3", "v Somerset": a city's or a
                 # region's team, if the story is about sport and has another side (below);
                 # until then it is the place.
                 plays.append((start, end))
+                versus = versus or side == "versus"
             upper = upper_lines and _line_is_upper(body, start, end)
             fits = (
                 e
@@ -516,10 +520,10 @@ class Gazetteer:
                     start, end, surface, role, entry.kind, entry.canonical, entry.entity_id
                 )
             )
-        # One place before a number or "v" is not sport enough to relabel a whole story
-        # ("Melbourne 7, ..." in a table of figures): it takes two sides, or a results line,
-        # in a story about sport.
-        if teams or len(plays) >= 2:
+        # One place before a number is not sport enough to relabel a whole story ("Melbourne
+        # 7, ..." in a table of figures): it takes two sides, a results line or a fixture
+        # ("beat Somerset"), in a story about sport.
+        if teams or versus or len(plays) >= 2:
             teams += plays
         if teams and is_sport(body):
             mentions = with_teams(body, mentions, teams, boiler)
