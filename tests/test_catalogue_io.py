@@ -31,7 +31,7 @@ def test_add_then_alias_then_extract_finds_it(
     assert added.exit_code == 0, added.output
     assert _aliases(engine, "Montedison") == {"Montedison", "Montedison SpA"}
     again = dbapp(fresh_db, "entities", "add", "Montedison", "--kind", "ORG")
-    assert again.exit_code == 0 and "updated" in again.output  # idempotent
+    assert again.exit_code == 0 and "nothing changed" in again.output  # idempotent
     # An alias that names another entity of the kind is refused, naming it.
     clash = dbapp(fresh_db, "entities", "add", "Some Bank", "--kind", "ORG", "--alias", "NATO")
     assert clash.exit_code == 2 and "North Atlantic Treaty Organisation" in clash.output
