@@ -560,6 +560,8 @@ def _load(
         batch: list[Prepared] = []
         rejects: list[Reject] = []
         batch_shas: set[str] = set()
+        submitted = 0
+        first_batch = max(1, options.batch_size // 4)
         seen_files: set[str] = set()
         reject_bytes = batch_bytes = 0
         try:
@@ -584,13 +586,16 @@ def _load(
                     batch_bytes += sum(
                         len(d.document_row) + len(d.mention_rows) for d in unit.documents
                     )
+                    # The first batch of each writer is smaller: the server starts work sooner.
+                    size = options.batch_size if submitted >= len(pool.threads) else first_batch
                     if (
-                        len(batch) >= options.batch_size
+                        len(batch) >= size
                         or len(rejects) >= options.batch_size
                         or reject_bytes >= REJECT_BATCH_BYTES
                         or batch_bytes >= BATCH_BYTES
                     ):
                         pool.submit(batch, rejects)
+                        submitted += 1
                         batch, rejects, batch_shas = [], [], set()
                         reject_bytes = batch_bytes = 0
                     progress.advance(unit.nbytes, len(unit.documents), len(unit.rejects))

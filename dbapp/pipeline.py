@@ -234,10 +234,16 @@ def _weight(payload: object) -> int:
     return 1
 
 
-def _groups(units: Iterator[Unit]) -> Iterator[list[Unit]]:
+def _groups(units: Iterator[Unit], first: int = 0) -> Iterator[list[Unit]]:
+    """Units in groups of about GROUP_BYTES; the ``first`` groups are single units, so that
+    every worker returns its first documents (and the database starts) soon."""
     group: list[Unit] = []
     size = 0
     for unit in units:
+        if first > 0:
+            first -= 1
+            yield [unit]
+            continue
         group.append(unit)
         size += _weight(unit.payload)
         if size >= GROUP_BYTES or len(group) >= GROUP_UNITS:
@@ -261,7 +267,7 @@ def run_units(units: Iterator[Unit], ctx: ParseContext, workers: int = 1) -> Ite
     finished = False
     try:
         pending: deque[Future[list[UnitResult]]] = deque()
-        for group in _groups(units):
+        for group in _groups(units, first=workers):
             pending.append(submit_quietly(pool, _work, group))
             if len(pending) >= workers * 2:
                 yield from _result(pending.popleft())
