@@ -249,6 +249,11 @@ def test_results_lines_name_teams_for_the_whole_document(gazetteer: Gazetteer) -
         "Results by state:\nTexas 49 Florida 41\nOhio 52 Iowa 47",
         "Temperatures:\nMoscow 12 London 15\nParis 14 Rome 20",
         "London beats Paris as top destination, Texas vs Florida for jobs.",
+        # A word such as season, league or premier does not make a story about sport.
+        "Hurricane season forecasters counted storms by state: Florida 12 Texas 9 Louisiana 7.",
+        "Chinese Premier Li Peng said exports would grow. By port: Shanghai 12, Beijing 9.",
+        "Arab League foreign ministers met in Cairo. Delegations: Cairo 12, Riyadh 9.",
+        "The holiday season brought delays in London at Heathrow and in Paris at Orly.",
     ],
 )
 def test_people_rows_and_plain_places_are_not_teams(gazetteer: Gazetteer, body: str) -> None:
@@ -272,6 +277,19 @@ def test_places_before_numbers_stay_places(
     if place:
         assert place in [n for _, n in got]
     assert got.count(("Chicago", "Chicago (sports team)")) <= 1
+
+
+def test_home_nations_are_national_sides_and_wire_formats_are_read(
+    gazetteer: Gazetteer,
+) -> None:
+    friendly = found(gazetteer, "SOCCER - FRIENDLY\nEngland 2 Scotland 1\nThey flew to England.")
+    assert friendly.count(("England", "England")) == 2 and ("Scotland", "Scotland") in friendly
+    crlf = found(gazetteer, "BASEBALL RESULTS\r\nCukaricki 1 Vojvodina 0\r\n")
+    assert ("Vojvodina", "Vojvodina (sports team)") in crlf
+    commas = names(gazetteer, "Baseball, Sunday's games:\nYankees 5, Red Sox 3")
+    assert commas == ["Yankees (sports team)", "Red Sox (sports team)"]
+    board = found(gazetteer, "BASEBALL\nChicago 4 Houston 3\nCHICAGO BOARD OF TRADE CLOSES EARLY")
+    assert ("CHICAGO", "Chicago (sports team)") not in board
 
 
 def test_a_dateline_place_stays_a_place_in_a_results_story(gazetteer: Gazetteer) -> None:
@@ -308,6 +326,8 @@ def test_a_surname_after_the_full_name_is_the_person_not_the_place() -> None:
     # After a preposition the place is meant.
     trip = found(g, "MaliVai Washington lost. He flew to Washington to see the White House.")
     assert ("Washington", "Washington D.C.") in trip
+    capital = found(g, "MaliVai Washington lost. In Washington, the White House said so.")
+    assert ("Washington", "Washington D.C.") in capital
 
 
 @pytest.mark.parametrize(

@@ -38,6 +38,9 @@ from dbapp.extract.structure import (
 from dbapp.parse.records import ParsedDocument
 
 CODE_VERSION = "1"
+# Nations that field national sides without a country code of their own: like a country's,
+# their name in a result is the nation's team, and stays the place.
+NATIONAL_SIDES = frozenset({"england", "scotland", "wales", "northern ireland"})
 KIND_PRIORITY = ("ORG", "GPE", "LOC", "NORP", "EVENT", "MISC", "PERSON")
 SHORT_ACRONYM = 3
 MAX_HITS = 100_000  # automaton hits per document and automaton
@@ -79,7 +82,7 @@ NEUTRAL_WORDS = frozenset(
 # ("Chicago 4 weeks ago"), and so is a decimal or a percentage ("Melbourne 7.5%").
 _SCORE_AFTER = re.compile(
     r"[ \t]+(?:\d{1,3}(?![\d/%]|[.,]\d)(?=[ \t]*(?:\Z|[A-Z0-9.,;(-]))"
-    r"|AT[ \t]+[A-Z]|at[ \t]+[A-Z][a-z])"
+    r"|AT[ \t]+[A-Z])"
 )
 _NUMBERED_NAME = re.compile(r" \d+(?!st\b|nd\b|rd\b|th\b)[a-z]+\b")
 # "Leicestershire beat Somerset", "May 18 v Worcestershire": a fixture or a result.
@@ -102,6 +105,7 @@ def _plays(text: str, start: int, end: int) -> str | None:
     return "versus" if (" " + before if start <= 7 else before).endswith(_VERSUS) else None
 
 
+_CAPITALS = re.compile(r"[A-Z][A-Z'’&-]+")  # a word in capitals (not "U.S.", not "A")
 _WORD_TAIL = re.compile(r"[A-Z][\w'’.&-]*\Z")  # the capitalised end of the word before
 _WORD_AFTER = re.compile(r"[ \t]+([A-Z][\w'’.&-]*)")  # matched at pos=end
 # "Bank of England", "Times of London": a place after "<Org-word> of" names the org, not the place.
@@ -339,9 +343,9 @@ class Gazetteer:
                 capitals,
                 # A country's name before a score is its national team, still the country
                 # (CoNLL's convention too); a city's or a state's is a club.
-                team_like=not a.country,
+                team_like=not (a.country or normalise_alias(a.alias) in NATIONAL_SIDES),
             )
-            if a.country:
+            if a.country or normalise_alias(a.alias) in NATIONAL_SIDES:
                 self._countries.add(normalise_alias(a.alias))
             keys = {a.alias} if exact else {fold(a.alias), strip_accents(fold(a.alias))}
             for key in keys:
@@ -418,9 +422,13 @@ class Gazetteer:
     @staticmethod
     def _inside_longer_name(text: str, start: int, end: int, single_word: bool) -> bool:
         """True when capitalised neighbours make the match part of a longer, unknown name."""
+        # A name in mixed case does not run on into a word in capitals, or back from one
+        # (a heading before it: "SOCCER - FRIENDLY\nEngland 2 Scotland 1").
+        mixed = not text[start:end].isupper()
         after = _WORD_AFTER.match(text, end, end + 40)
         if after and after.group(1).lower() not in NEUTRAL_WORDS:
-            return True
+            if not (mixed and _CAPITALS.fullmatch(after.group(1))):
+                return True
         # The view has single spaces: the word before is between the last two spaces.
         if start >= 2 and text[start - 1] == " ":
             left = text.rfind(" ", 0, start - 1) + 1
@@ -445,8 +453,10 @@ class Gazetteer:
             # A possessive ("Azerbaijan's Karabakh") or a sentence's end ("Brussels. Armenia")
             # closes the name before; short abbreviations ("St.", "U.S.") do not.
             sentence_end = word.endswith(".") and len(word.replace(".", "")) > 3
-            if not (word.endswith(("'s", "’s")) or sentence_end) and (
-                word.lower().rstrip(".") not in NEUTRAL_WORDS
+            if (
+                not (word.endswith(("'s", "’s")) or sentence_end)
+                and word.lower().rstrip(".") not in NEUTRAL_WORDS
+                and not (mixed and _CAPITALS.fullmatch(word))
             ):
                 return True
         return False
@@ -537,8 +547,8 @@ class Gazetteer:
 # person's name, so an unknown name's standings row needs six; two names need a bare score each.
 # A team's name has at most six words.
 _TEAM = r"[A-Z][\w'’.&-]*(?:[ \t]+(?:[A-Z][\w'’.&-]*|of|de|del|the)){0,5}"
-_SCORE_PAIR = re.compile(rf"[ \t]*({_TEAM})[ \t]+\d{{1,3}}[ \t]+({_TEAM})[ \t]+\d{{1,3}}[ \t]*")
-_STANDING = re.compile(rf"[ \t]*({_TEAM})(?:[ \t]+\d{{1,3}}){{6,}}[ \t]*")
+_SCORE_PAIR = re.compile(rf"[ \t]*({_TEAM})[ \t]+\d{{1,3}},?[ \t]+({_TEAM})[ \t]+\d{{1,3}}[ \t\r]*")
+_STANDING = re.compile(rf"[ \t]*({_TEAM})(?:[ \t]+\d{{1,3}}){{6,}}[ \t\r]*")
 MAX_RESULTS_LINE = 200
 TEAM_SUFFIX = " (sports team)"
 _DATED = re.compile(
@@ -548,11 +558,11 @@ _DATED = re.compile(
 # Names are teams only in a story about sport: without one of these words, "Texas 49 Florida
 # 41" is an election, "Moscow 12 London 15" the weather and "Windows 10 Office 365" software.
 _SPORT = re.compile(
-    r"\b(?:soccer|football|baseball|basketball|cricket|rugby|tennis|hockey|golf|league|cup|"
-    r"match|matches|halftime|half-time|innings|inning|wicket|wickets|goal|goals|season|"
-    r"standings|tournament|championship|club|clubs|fixture|fixtures|play-?offs?|stadium|"
-    r"coach|striker|pitcher|homer|touchdown|medal|olympics?|premier|division|seeded|"
-    r"quarter-?finals?|semi-?finals?|sport|sports)\b",
+    r"\b(?:soccer|football|baseball|basketball|cricket|rugby|tennis|hockey|golf|cycling|"
+    r"athletics|boxing|motor racing|formula one|nba|nfl|nhl|mlb|uefa|fifa|halftime|"
+    r"half-time|innings|inning|wickets?|standings|strikers?|pitchers?|homers?|homered|"
+    r"touchdowns?|quarterback|goalkeeper|midfielder|hat-trick|play-?offs?|seeded|"
+    r"quarter-?finals?|semi-?finals?)\b",
     re.I,
 )
 _TEAM_BEFORE = re.compile(r"[\w'’.&-]")  # matched at the character before a name
@@ -625,10 +635,16 @@ def with_teams(
             continue
         if _TEAM_AFTER.match(folded, end):
             continue  # part of a longer word
-        if (start, end) not in team_spans and not _line_is_upper(body, start, end):
+        if (start, end) not in team_spans:
             after = _NEXT_WORD.match(body, end)
-            if after and after.group(1).lower() not in NEUTRAL_WORDS:
-                continue  # "Chicago Board of Trade", "Chicago Cubs": a longer name
+            if after and (
+                after.group(1).lower() in ORG_HEADS
+                or (
+                    after.group(1).lower() not in NEUTRAL_WORDS
+                    and not _line_is_upper(body, start, end)
+                )
+            ):
+                continue  # "Chicago Board of Trade", "CHICAGO BOARD OF TRADE": a longer name
         if excluded.covers(start, end, body[start:end]):
             continue
         if (start == 0 or body[start - 1] == "\n") and _DATED.match(body, end):
@@ -649,7 +665,8 @@ def with_teams(
 
 # "flew to Washington", "stay in Paris": after a preposition the place is meant, not a person.
 _AFTER_PREPOSITION = re.compile(
-    r"\b(?:in|to|at|from|of|near|into|across|around|outside|inside|via|towards?)[ \t\n]+\Z"
+    r"\b(?:in|to|at|from|of|near|into|across|around|outside|inside|via|towards?)[ \t\n]+\Z",
+    re.I,
 )
 _DEFINED_ACRONYM = re.compile(r"[ \t]*\(([A-Z][A-Za-z&.]{1,9})\)")
 
