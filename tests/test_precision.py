@@ -288,6 +288,8 @@ def test_home_nations_are_national_sides_and_wire_formats_are_read(
     assert ("Vojvodina", "Vojvodina (sports team)") in crlf
     commas = names(gazetteer, "Baseball, Sunday's games:\nYankees 5, Red Sox 3")
     assert commas == ["Yankees (sports team)", "Red Sox (sports team)"]
+    halftime = names(gazetteer, "SOCCER\nCeltic 2 Rangers 2 (halftime 1-1)")
+    assert halftime == ["Celtic (sports team)", "Rangers (sports team)"]
     board = found(gazetteer, "BASEBALL\nChicago 4 Houston 3\nCHICAGO BOARD OF TRADE CLOSES EARLY")
     assert ("CHICAGO", "Chicago (sports team)") not in board
 

@@ -547,7 +547,10 @@ class Gazetteer:
 # person's name, so an unknown name's standings row needs six; two names need a bare score each.
 # A team's name has at most six words.
 _TEAM = r"[A-Z][\w'’.&-]*(?:[ \t]+(?:[A-Z][\w'’.&-]*|of|de|del|the)){0,5}"
-_SCORE_PAIR = re.compile(rf"[ \t]*({_TEAM})[ \t]+\d{{1,3}},?[ \t]+({_TEAM})[ \t]+\d{{1,3}}[ \t\r]*")
+_SCORE_PAIR = re.compile(
+    rf"[ \t]*({_TEAM})[ \t]+\d{{1,3}},?[ \t]+({_TEAM})[ \t]+\d{{1,3}}"
+    r"(?:[ \t]+\([^()\n]{0,40}\))?[ \t\r]*"  # "(halftime 1-1)"
+)
 _STANDING = re.compile(rf"[ \t]*({_TEAM})(?:[ \t]+\d{{1,3}}){{6,}}[ \t\r]*")
 MAX_RESULTS_LINE = 200
 TEAM_SUFFIX = " (sports team)"
@@ -583,8 +586,10 @@ def results_teams(
     spans = []
     offset = 0
     for line in body.split("\n"):
-        # Only a short line that ends in a number can be one (and the patterns stay cheap).
-        if len(line) <= MAX_RESULTS_LINE and line.rstrip()[-1:].isdigit():
+        # Only a short line that ends in a number (or a bracket) can be one, so the patterns
+        # stay cheap.
+        last = line.rstrip()[-1:]
+        if len(line) <= MAX_RESULTS_LINE and (last.isdigit() or last == ")"):
             m = _SCORE_PAIR.fullmatch(line) or _STANDING.fullmatch(line)
             if m:
                 for group in range(1, (m.lastindex or 0) + 1):
