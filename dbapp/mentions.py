@@ -136,13 +136,8 @@ def resolve(conn: Connection) -> None:
 def insert_loaded(conn: Connection, extractor: str, version: str) -> int:
     """A load's staged mentions (keyed by content hash) of the documents it inserted
     (``staging_inserted``): new entities created, then every mention inserted; how many."""
-    new = f" AND {_NEW_DOCUMENTS}"
-    conn.execute(
-        text(_NEW_ENTITIES.replace("WHERE m.entity_id IS NULL", f"WHERE m.entity_id IS NULL{new}"))
-    )
-    conn.execute(
-        text(_NEW_ALIASES.replace("WHERE m.entity_id IS NULL", f"WHERE m.entity_id IS NULL{new}"))
-    )
+    conn.execute(text(_NEW_ENTITIES_LOADED))
+    conn.execute(text(_NEW_ALIASES_LOADED))
     params: dict[str, Any] = {"extractor": extractor, "version": version}
     return max(conn.execute(text(_INSERT_LOADED), params).rowcount, 0)
 

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from dbapp import copyrows
 from dbapp.copyrows import DEFAULT_LANGUAGE
 from dbapp.errors import WorkerDied
-from dbapp.extract.base import Extractor
+from dbapp.extract.base import Extractor, reads_language
 from dbapp.parse.dates import settle_date
 from dbapp.parse.feed import parse_feed
 from dbapp.parse.html import parse_html
@@ -148,8 +148,7 @@ def process_unit(unit: Unit, ctx: ParseContext) -> UnitResult:
             item.warnings.append((SOURCE_UNKNOWN, item.where))
         if item.language is None:
             item.language = detect_language(item.body) or DEFAULT_LANGUAGE
-        languages = getattr(ctx.extractor, "languages", None)
-        if languages is not None and item.language not in languages:
+        if not reads_language(ctx.extractor, item.language):
             # The catalogue's aliases are English: matching them in French would be noise.
             mentions = []
             item.warnings.append((NOT_EXTRACTED, f"{item.where}: {item.language}"))

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine, Row
 
 from dbapp import mentions
-from dbapp.extract.base import Extractor
+from dbapp.extract.base import Extractor, reads_language
 from dbapp.load import Progress
 from dbapp.locks import retrying
 from dbapp.parse.native import add_authors, apply_structure, author_names
@@ -73,10 +73,6 @@ def _documents(rows: list[Row[Any]]) -> list[ParsedDocument]:
     return docs
 
 
-def _extractable(doc: ParsedDocument, languages: frozenset[str] | None) -> bool:
-    return languages is None or doc.language is None or doc.language in languages
-
-
 def extract_documents(
     engine: Engine,
     extractor: Extractor,
@@ -109,9 +105,8 @@ def extract_documents(
                 return rows, 0, 0
             ids = [r.document_id for r in rows]
             # A language the extractor has no names for gets none, as when it was loaded.
-            languages = getattr(extractor, "languages", None)
             staged = (
-                (doc_id, extractor.extract(doc) if _extractable(doc, languages) else [])
+                (doc_id, extractor.extract(doc) if reads_language(extractor, doc.language) else [])
                 for doc_id, doc in zip(ids, _documents(rows), strict=True)
             )
             with conn.begin():

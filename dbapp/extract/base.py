@@ -32,6 +32,13 @@ class Extractor(Protocol):
     def extract(self, doc: ParsedDocument) -> list[ExtractedMention]: ...
 
 
+def reads_language(extractor: Extractor, language: str | None) -> bool:
+    """Whether ``extractor`` has names for text in ``language`` (an extractor without a
+    ``languages`` set reads every one; an unknown language is read)."""
+    languages = getattr(extractor, "languages", None)
+    return languages is None or language is None or language in languages
+
+
 class NoExtractor:
     """Extracts nothing (``--extractor none``): documents load without mentions."""
 
