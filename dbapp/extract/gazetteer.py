@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import ahocorasick
+import ahocorasick_rs
 
 from dbapp.catalogue import CatalogueAlias, normalise_alias
 from dbapp.extract.base import ExtractedMention
@@ -44,6 +44,51 @@ NATIONAL_SIDES = frozenset({"england", "scotland", "wales", "northern ireland"})
 KIND_PRIORITY = ("ORG", "GPE", "LOC", "NORP", "EVENT", "MISC", "PERSON")
 SHORT_ACRONYM = 3
 MAX_HITS = 100_000  # automaton hits per document and automaton
+SCAN_WINDOW = 200_000  # characters per automaton call: a call returns all its hits at once
+DFA_KEYS = 20_000  # up to this many keys a DFA (fastest; about 1.6 KB a key), then an NFA
+
+
+class Scanner:
+    """Every occurrence of any key in a text, overlapping ones included, as
+    ``(start, end, payload)`` in order of their end; at most ``limit`` of them."""
+
+    def __init__(self, keyed: dict[str, Any]) -> None:
+        self.keys = list(keyed)
+        self.payloads = list(keyed.values())
+        self.longest = max(map(len, self.keys), default=0)
+        self._ac = (
+            ahocorasick_rs.AhoCorasick(
+                self.keys,
+                matchkind=ahocorasick_rs.MatchKind.Standard,
+                implementation=ahocorasick_rs.Implementation.DFA
+                if len(self.keys) <= DFA_KEYS
+                else ahocorasick_rs.Implementation.ContiguousNFA,
+            )
+            if self.keys
+            else None
+        )
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def scan(self, text: str, limit: int = MAX_HITS) -> list[tuple[int, int, Any]]:
+        if self._ac is None:
+            return []
+        find, payloads = self._ac.find_matches_as_indexes, self.payloads
+        if len(text) <= SCAN_WINDOW:
+            hits = find(text, overlapping=True)
+            return [(s, e, payloads[i]) for i, s, e in hits[:limit]]
+        # A long text in windows that overlap by the longest key: memory stays bounded by
+        # the window, and a hit is kept by the window it starts in.
+        out: list[tuple[int, int, Any]] = []
+        for offset in range(0, len(text), SCAN_WINDOW):
+            piece = text[offset : offset + SCAN_WINDOW + self.longest - 1]
+            for i, s, e in find(piece, overlapping=True):
+                if s < SCAN_WINDOW:
+                    out.append((offset + s, offset + e, payloads[i]))
+                    if len(out) >= limit:
+                        return out
+        return out
 
 
 def _fold_table() -> dict[int, int]:
@@ -311,8 +356,6 @@ class Gazetteer:
         self.__init__(state["aliases"], state["ignored"])  # type: ignore[misc]
 
     def _build(self) -> None:
-        self._exact: Any = ahocorasick.Automaton()
-        self._folded: Any = ahocorasick.Automaton()
         self._persons: dict[str, tuple[int, str]] = {}
         self._countries: set[str] = set()
         full_names: dict[int, list[str]] = {}
@@ -352,35 +395,31 @@ class Gazetteer:
                 keyed.setdefault((exact, key), []).append(entry)
             if a.kind == "PERSON":
                 self._persons[normalise_alias(a.alias)] = (a.entity_id, a.canonical_name)
+        payloads: tuple[dict[str, Any], dict[str, Any]] = ({}, {})  # folded, exact
         for (exact, key), entries in keyed.items():
             entries.sort(key=lambda e: KIND_PRIORITY.index(e.kind))
-            automaton = self._exact if exact else self._folded
             # A city's or a region's name only: before a score it is a team (see extract).
             team_only = all(e.team_like and e.kind in ("GPE", "LOC") for e in entries)
-            automaton.add_word(key, (len(key), tuple(entries), team_only))
-        for automaton in (self._exact, self._folded):
-            if len(automaton):
-                automaton.make_automaton()
+            payloads[exact][key] = (tuple(entries), team_only)
+        self._folded = Scanner(payloads[False])
+        self._exact = Scanner(payloads[True])
 
     # -- matching ---------------------------------------------------------------------------
 
     def _candidates(self, text: str) -> list[tuple[int, int, int, int, tuple[_Entry, ...], bool]]:
         """Every automaton hit as (start, -end, n, end, entries, team_only), so that sorting
         gives leftmost-longest order (``n`` breaks ties without comparing entries)."""
-        found = []
         # A text of names and nothing else ("Baku, Baku, ...") would give millions of hits:
         # the first MAX_HITS of each automaton bound memory (mentions are capped anyway).
-        n = 0
-        for automaton, haystack in ((self._exact, text), (self._folded, None)):
-            if not len(automaton):
-                continue
-            for i, (end, (length, entries, team_only)) in enumerate(
-                automaton.iter(fold(text) if haystack is None else haystack)
-            ):
-                if i >= MAX_HITS:
-                    break
-                n += 1
-                found.append((end + 1 - length, -end - 1, n, end + 1, entries, team_only))
+        found = [
+            (start, -end, n, end, entries, team_only)
+            for n, (start, end, (entries, team_only)) in enumerate(self._folded.scan(fold(text)))
+        ]
+        n = len(found)
+        found.extend(
+            (start, -end, n + i, end, entries, team_only)
+            for i, (start, end, (entries, team_only)) in enumerate(self._exact.scan(text))
+        )
         return found
 
     def _acceptable(self, text: str, start: int, end: int, entry: _Entry, upper_line: bool) -> bool:
@@ -618,13 +657,9 @@ def with_teams(
     names = {fold(" ".join(body[s:e].split())): team_name(body[s:e]) for s, e in teams}
     # An automaton, not a regular expression of alternatives: a table of thousands of teams
     # must not make the scan quadratic.
-    automaton: Any = ahocorasick.Automaton()
-    for key in names:
-        automaton.add_word(key, key)
-    automaton.make_automaton()
     folded = fold(body)
     hits = sorted(
-        ((end + 1 - len(key), -end - 1, key) for end, key in automaton.iter(folded)),
+        (start, -end, key) for start, end, key in Scanner({k: k for k in names}).scan(folded)
     )
     spans = {(m.start, m.end): m for m in found}
     taken = sorted((m.start, m.end) for m in found)
