@@ -140,3 +140,20 @@ def test_pickles_for_worker_processes(gazetteer: Gazetteer) -> None:
     doc = ParsedDocument(body="Baku and the UN", origin_path="t")
     assert clone.extract(doc) == gazetteer.extract(doc)
     assert all(isinstance(m, ExtractedMention) for m in clone.extract(doc))
+
+
+def test_long_text_scans_in_windows_and_keeps_every_name(gazetteer: Gazetteer) -> None:
+    """A text longer than one scan window: a name that straddles a window's edge is found
+    once, and the hit limit still bounds a text of names and nothing else."""
+    from dbapp.extract import gazetteer as module
+
+    filler = "and then the talks went on. "
+    head = filler * ((module.SCAN_WINDOW - 6) // len(filler))
+    head += " " * (module.SCAN_WINDOW - 6 - len(head))
+    body = head + "Azerbaijan signed. " + filler * 10 + "Georgia and Tbilisi agreed."
+    spans = [(s, e) for s, e, _ in gazetteer._folded.scan(fold(body))]
+    assert (module.SCAN_WINDOW - 6, module.SCAN_WINDOW + 4) in spans  # across the edge
+    assert len(spans) == len(set(spans))
+    assert "Azerbaijan" in names(gazetteer, body)
+    many = "Baku, " * (module.SCAN_WINDOW // 3)
+    assert len(gazetteer._folded.scan(fold(many), limit=1000)) == 1000
