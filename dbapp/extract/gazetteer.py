@@ -196,8 +196,8 @@ class MatchView:
     """The text the automata read, and how its offsets map back to the body's."""
 
     text: str
-    _marks: tuple[int, ...] = ()  # view offsets from which ...
-    _shifts: tuple[int, ...] = ()  # ... this many body characters were dropped before
+    marks: tuple[int, ...] = ()  # view offsets from which ...
+    shifts: tuple[int, ...] = ()  # ... this many body characters were dropped before
 
     @classmethod
     def of(cls, body: str) -> MatchView:
@@ -215,12 +215,12 @@ class MatchView:
     @property
     def shifted(self) -> bool:
         """Whether view offsets differ from the body's (a run of spaces was collapsed)."""
-        return bool(self._marks)
+        return bool(self.marks)
 
     def start(self, offset: int) -> int:
         """The body offset of the character at view ``offset``."""
-        i = bisect.bisect_right(self._marks, offset) - 1
-        return offset + (self._shifts[i] if i >= 0 else 0)
+        i = bisect.bisect_right(self.marks, offset) - 1
+        return offset + (self.shifts[i] if i >= 0 else 0)
 
     def end(self, offset: int) -> int:
         """The body offset just after the view character before ``offset``."""
@@ -326,7 +326,10 @@ class Excluded:
         ):
             self._ranges = self._ranges + agency_ranges(self._doc)
             self._credits_found = True
-        return any(s <= start and end <= e for s, e in self._ranges)
+        for s, e in self._ranges:
+            if s <= start and end <= e:
+                return True
+        return False
 
 
 class Gazetteer:
@@ -423,9 +426,8 @@ class Gazetteer:
         return found
 
     def _acceptable(self, text: str, start: int, end: int, entry: _Entry, upper_line: bool) -> bool:
-        """Whether ``text[start:end]`` (the match view) may be a mention of ``entry``."""
-        if not _whole_word(text, start, end):
-            return False
+        """Whether ``text[start:end]`` (the match view, a whole word: see _whole_word) may be a
+        mention of ``entry``."""
         if entry.exact:
             if len(entry.alias) <= SHORT_ACRONYM and upper_line:
                 return False
@@ -464,11 +466,14 @@ class Gazetteer:
         # A name in mixed case does not run on into a word in capitals, or back from one
         # (a heading before it: "SOCCER - FRIENDLY\nEngland 2 Scotland 1").
         mixed = not text[start:end].isupper()
-        after = _WORD_AFTER.match(text, end, end + 40)
-        if after and after.group(1).lower() not in NEUTRAL_WORDS:
-            if not (mixed and _CAPITALS.fullmatch(after.group(1))):
-                return True
+        # (The view has single spaces, so a word after starts just after the one space.)
+        if text.startswith(" ", end) and "A" <= text[end + 1 : end + 2] <= "Z":
+            after = _WORD_AFTER.match(text, end, end + 40)
+            if after and after.group(1).lower() not in NEUTRAL_WORDS:
+                if not (mixed and _CAPITALS.fullmatch(after.group(1))):
+                    return True
         # The view has single spaces: the word before is between the last two spaces.
+        word = ""
         if start >= 2 and text[start - 1] == " ":
             left = text.rfind(" ", 0, start - 1) + 1
             word = text[left : start - 1]
@@ -480,8 +485,8 @@ class Gazetteer:
                 particle = _PARTICLE_BEFORE.search(text, max(0, start - 40), start)
                 if particle and particle.group(1).lower() not in NEUTRAL_WORDS:
                     return True  # "Tour de France"
-        if not single_word or start < 2 or text[start - 1] != " ":
-            return False
+        if not single_word or start < 2 or text[start - 1] != " " or word == word.lower():
+            return False  # (a word before with no capital cannot end a name)
         # The word before: the view has single spaces, so it ends just before this one.
         window = max(0, start - 40)
         before = _WORD_TAIL.search(
@@ -529,33 +534,42 @@ class Gazetteer:
         teams = results_teams(body, self._countries, self._persons)
         plays: list[tuple[int, int]] = []
         versus = False
-        shifted = view.shifted
         taken_until = 0
+        dateline_end = max((e for _, e in dateline), default=0)
+        marks, shifts = view.marks, view.shifts
         for vstart, _, _, vend, entries, team_only in candidates:
-            if vstart < taken_until:
+            if vstart < taken_until or not _whole_word(text, vstart, vend):
                 continue
             if tickers and any(s <= vstart and vend <= e for s, e in tickers):
                 continue
-            start, end = (view.start(vstart), view.end(vend)) if shifted else (vstart, vend)
-            side = _plays(text, vstart, vend) if team_only else None
-            if side and _whole_word(text, vstart, vend):
+            if marks:  # view offsets to the body's (view.start and view.end, inlined)
+                i = bisect.bisect_right(marks, vstart) - 1
+                start = vstart + (shifts[i] if i >= 0 else 0)
+                i = bisect.bisect_right(marks, vend - 1) - 1
+                end = vend + (shifts[i] if i >= 0 else 0)
+            else:
+                start, end = vstart, vend
+            if team_only and (side := _plays(text, vstart, vend)):
                 # "CHICAGO 71 64 .526", "Chicago 4 HOUSTON 3", "v Somerset": a city's or a
                 # region's team, if the story is about sport and has another side (below);
                 # until then it is the place.
                 plays.append((start, end))
                 versus = versus or side == "versus"
             upper = upper_lines and _line_is_upper(body, start, end)
-            fits = (
-                e
-                for e in entries
-                if self._acceptable(text, vstart, vend, e, upper) and in_context(e.context)
-            )
-            entry = next(fits, None)
+            # The first entry that fits; but two catalogue entries whose context both fit
+            # ("Georgia" the state and the country): the document does not say which, so
+            # neither.
+            entry = None
+            for e in entries:
+                if self._acceptable(text, vstart, vend, e, upper) and in_context(e.context):
+                    if entry is None:
+                        entry = e
+                        if not e.context:
+                            break
+                    elif e.context and e.entity_id != entry.entity_id:
+                        entry = None
+                        break
             if entry is None:
-                continue
-            # Two catalogue entries whose context both fit ("Georgia" the state and the
-            # country): the document does not say which, so neither.
-            if entry.context and any(e.context and e.entity_id != entry.entity_id for e in fits):
                 continue
             surface = body[start:end]
             if self._ignored and normalise_alias(surface) in self._ignored:
@@ -563,7 +577,11 @@ class Gazetteer:
             if boiler.covers(start, end, surface):
                 continue
             taken_until = vend
-            role = "dateline" if any(s <= start and end <= e for s, e in dateline) else "body"
+            role = "body"
+            if start < dateline_end:
+                for s, e in dateline:
+                    if s <= start and end <= e:
+                        role = "dateline"
             mentions.append(
                 ExtractedMention(
                     start, end, surface, role, entry.kind, entry.canonical, entry.entity_id
