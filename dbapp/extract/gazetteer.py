@@ -579,8 +579,8 @@ class Gazetteer:
             taken_until = vend
             role = "body"
             if start < dateline_end:
-                for s, e in dateline:
-                    if s <= start and end <= e:
+                for first, last in dateline:
+                    if first <= start and end <= last:
                         role = "dateline"
             mentions.append(
                 ExtractedMention(
