@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import operator
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -181,6 +182,9 @@ class _Entry:
     context: tuple[str, ...] | None
     capitals: tuple[int, ...]  # positions the surface must have in upper case
     team_like: bool = False  # a city or state: followed by a score it names a sports team
+    place: bool = False  # GPE or LOC
+    named: bool = False  # GPE, LOC, ORG or NORP: a longer name around it is another thing
+    single_word: bool = False  # the alias has no space
 
 
 # Every whitespace character becomes a space in the text the automata read (same length), and
@@ -319,11 +323,10 @@ class Excluded:
         self._doc = doc
         self._ranges = boilerplate_ranges(doc)
         self._credits_found = False
+        self._source = doc.source_name or ""
 
     def covers(self, start: int, end: int, surface: str) -> bool:
-        if not self._credits_found and (
-            surface in _CREDIT_WORDS or surface in (self._doc.source_name or "")
-        ):
+        if not self._credits_found and (surface in _CREDIT_WORDS or surface in self._source):
             self._ranges = self._ranges + agency_ranges(self._doc)
             self._credits_found = True
         for s, e in self._ranges:
@@ -390,6 +393,9 @@ class Gazetteer:
                 # A country's name before a score is its national team, still the country
                 # (CoNLL's convention too); a city's or a state's is a club.
                 team_like=not (a.country or normalise_alias(a.alias) in NATIONAL_SIDES),
+                place=a.kind in ("GPE", "LOC"),
+                named=a.kind in ("GPE", "LOC", "ORG", "NORP"),
+                single_word=" " not in a.alias,
             )
             if a.country or normalise_alias(a.alias) in NATIONAL_SIDES:
                 self._countries.add(normalise_alias(a.alias))
@@ -437,13 +443,13 @@ class Gazetteer:
                 if not text[start + i].isupper():
                     return False
         if (
-            entry.kind in ("GPE", "LOC")
+            entry.place
             and entry.team_like
             and text[end + 1 : end + 2].isdigit()
             and _NUMBERED_NAME.match(text, end)
         ):
             return False  # "San Francisco 49ers", "Philadelphia 76ers"
-        if entry.kind in ("GPE", "LOC", "ORG", "NORP"):
+        if entry.named:
             if upper_line:
                 before = _UPPER_WORD_BEFORE.search(text, max(0, start - 20), start)
                 if before and before.group(1) in UPPER_PREFIXES:
@@ -454,10 +460,8 @@ class Gazetteer:
                     or (entry.kind != "NORP" and after.group(1).lower() in ORG_HEADS)
                 ):
                     return False  # "KANSAS CITY" is not Kansas, "CHICAGO BOARD" not Chicago
-            else:
-                single = " " not in entry.alias
-                if self._inside_longer_name(text, start, end, single_word=single):
-                    return False
+            elif self._inside_longer_name(text, start, end, entry.single_word):
+                return False
         return True
 
     @staticmethod
@@ -465,12 +469,11 @@ class Gazetteer:
         """True when capitalised neighbours make the match part of a longer, unknown name."""
         # A name in mixed case does not run on into a word in capitals, or back from one
         # (a heading before it: "SOCCER - FRIENDLY\nEngland 2 Scotland 1").
-        mixed = not text[start:end].isupper()
         # (The view has single spaces, so a word after starts just after the one space.)
         if text.startswith(" ", end) and "A" <= text[end + 1 : end + 2] <= "Z":
             after = _WORD_AFTER.match(text, end, end + 40)
             if after and after.group(1).lower() not in NEUTRAL_WORDS:
-                if not (mixed and _CAPITALS.fullmatch(after.group(1))):
+                if not (_CAPITALS.fullmatch(after.group(1)) and not text[start:end].isupper()):
                     return True
         # The view has single spaces: the word before is between the last two spaces.
         word = ""
@@ -500,7 +503,7 @@ class Gazetteer:
             if (
                 not (word.endswith(("'s", "’s")) or sentence_end)
                 and word.lower().rstrip(".") not in NEUTRAL_WORDS
-                and not (mixed and _CAPITALS.fullmatch(word))
+                and not (_CAPITALS.fullmatch(word) and not text[start:end].isupper())
             ):
                 return True
         return False
@@ -526,7 +529,7 @@ class Gazetteer:
             return context_cache[terms]
 
         # Headlines (lines with no lower case) change some rules; most documents have none.
-        upper_lines = any(line.isupper() for line in body.split("\n"))
+        upper_lines = any(map(str.isupper, body.split("\n")))
         # Leftmost-longest selection over acceptable candidates.
         candidates = self._candidates(text)
         candidates.sort()
@@ -596,7 +599,7 @@ class Gazetteer:
             mentions = with_teams(body, mentions, teams, boiler)
         mentions = short_forms(body, mentions, boiler)
         mentions.extend(structure_mentions(doc, mentions, self._persons, self._ignored))
-        return sorted(mentions, key=lambda m: (m.start, m.end))
+        return sorted(mentions, key=_SPAN)
 
 
 # Sports results: a line of team names and scores only ("Cukaricki 1 Vojvodina 0", "Port Vale 2
@@ -729,6 +732,10 @@ _AFTER_PREPOSITION = re.compile(
 _DEFINED_ACRONYM = re.compile(r"[ \t]*\(([A-Z][A-Za-z&.]{1,9})\)")
 
 
+_SPAN = operator.itemgetter(0, 1)  # an ExtractedMention's (start, end)
+_START = operator.itemgetter(0)
+
+
 def short_forms(
     body: str, found: list[ExtractedMention], excluded: Excluded | None = None
 ) -> list[ExtractedMention]:
@@ -742,7 +749,7 @@ def short_forms(
     Offsets are exact; text already taken by another mention is left alone.
     """
     out = list(found)
-    taken = sorted((m.start, m.end) for m in found)
+    taken = sorted(map(_SPAN, found))
     places = {(m.start, m.end): m for m in found if m.kind in ("GPE", "LOC") and m.role == "body"}
 
     def free(start: int, end: int, person: bool) -> bool:
@@ -771,7 +778,8 @@ def short_forms(
                     bisect.insort(taken, (start, end))
                 out.append(model._replace(start=start, end=end, surface=word, role="body"))
 
-    for m in sorted(found, key=lambda m: m.start):
+    ordered = sorted(found, key=_START)
+    for m in ordered:
         if m.kind in ("ORG", "GPE", "LOC", "EVENT", "MISC") and " " in m.surface:
             d = _DEFINED_ACRONYM.match(body, m.end)
             if d and _initials_fit(d.group(1), m.surface):
@@ -780,7 +788,7 @@ def short_forms(
     for m in found:
         if m.kind == "PERSON" and m.role != "byline" and len(m.surface.split()) >= 2:
             persons.setdefault(m.surface.split()[-1], set()).add(m.entity_id or m.name)
-    for m in sorted(found, key=lambda m: m.start):
+    for m in ordered:
         if m.kind != "PERSON" or m.role == "byline" or len(m.surface.split()) < 2:
             continue
         surname = m.surface.split()[-1]

@@ -27,14 +27,13 @@ def detect_language(text: str) -> str | None:
     # Baku" is not Azerbaijani): only the words that do not start with a capital count.
     # English first, from the opening (this runs for every document: keep it cheap).
     words = [w for w in _WORD.findall(text[:ENGLISH_CHARS]) if not w[0].isupper()]
-    if len(set(words)) >= MIN_WORDS and sum(w in _ENGLISH for w in words) >= ENGLISH_SHARE * len(
-        words
-    ):
+    english = sum(map(_ENGLISH.__contains__, words))
+    if english >= ENGLISH_SHARE * len(words) and len(set(words)) >= MIN_WORDS:
         return "en"
     words = [w for w in _WORD.findall(text[:SAMPLE_CHARS]) if not w[0].isupper()]
     if len(set(words)) < MIN_WORDS:  # too few to tell ("Baku, Baku, Baku..."): the default
         return None
-    if sum(w in _ENGLISH for w in words) >= ENGLISH_SHARE * len(words):
+    if sum(map(_ENGLISH.__contains__, words)) >= ENGLISH_SHARE * len(words):
         return "en"
     return str(_identifier().classify(" ".join(words))[0])
 
