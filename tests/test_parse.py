@@ -5,15 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dbapp.errors import InputError
 from dbapp.parse.dates import parse_date
 from dbapp.parse.inputs import discover, iter_units, sniff
 from dbapp.parse.native import external_id_from_path, parse_native
-from dbapp.parse.records import ParsedDocument, Reject, content_sha256
+from dbapp.parse.records import ParsedDocument, Reject, content_sha256, word_count
 from dbapp.parse.sgml import SgmlRecord, parse_sgml_record, split_records
 from dbapp.parse.tabular import (
     RawRecord,
@@ -559,3 +562,10 @@ def test_a_warc_record_without_a_type_is_a_reject() -> None:
     (item,) = list(split_warc(io.BytesIO(broken), "x.warc", 1000))
     assert isinstance(item, Reject) and item.code == "corrupt_warc_record"
     assert "no WARC-Type header" in item.message and item.raw and item.raw.endswith(b"abcd")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F)) | st.text())
+def test_word_count_is_the_count_of_word_runs(text: str) -> None:
+    """The ASCII shortcut counts exactly what the regular expression does."""
+    assert word_count(text) == len(re.findall(r"\w+", text))

@@ -161,7 +161,17 @@ def content_sha256(body: str) -> str:
     return hashlib.sha256(" ".join(body.split()).encode("utf-8")).hexdigest()
 
 
+# ASCII word characters (what \\w matches below U+0080) as b"w", every other byte as a space.
+_ASCII_WORDS = bytes(
+    ord("w") if chr(b).isascii() and (chr(b).isalnum() or chr(b) == "_") else ord(" ")
+    for b in range(256)
+)
+
+
 def word_count(body: str) -> int:
+    """How many runs of word characters (``\\w+``) the body has."""
+    if body.isascii():  # the same count, several times faster: bytes in C
+        return len(body.encode("ascii").translate(_ASCII_WORDS).split())
     # A long text's word list would cost far more memory than the text.
     return len(_WORD.findall(body)) if len(body) < 100_000 else sum(1 for _ in _WORD.finditer(body))
 
