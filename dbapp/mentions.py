@@ -88,10 +88,14 @@ _NEW_ENTITIES_LOADED = _NEW_ENTITIES.replace(
 _NEW_ALIASES_LOADED = _NEW_ALIASES.replace(
     "WHERE m.entity_id IS NULL", f"WHERE m.entity_id IS NULL AND {_NEW_DOCUMENTS}"
 )
+# The documents were inserted by this very transaction, so no stored mention can share their
+# keys: the staged rows only need to be distinct among themselves (DISTINCT ON, over the sort
+# the index wants anyway), which costs far less than ON CONFLICT's check of every row.
 _INSERT_LOADED = """
 INSERT INTO mentions (document_id, entity_id, start, "end", surface, role, extractor,
                       extractor_version)
-SELECT i.document_id, coalesce(m.entity_id, r.entity_id, e.entity_id), m.start, m."end",
+SELECT DISTINCT ON (1, 3, 4, 2)
+       i.document_id, coalesce(m.entity_id, r.entity_id, e.entity_id), m.start, m."end",
        m.surface, m.role, :extractor, :version
 FROM staging_mentions m
 JOIN staging_inserted i ON i.content_sha256 = m.content_sha256
@@ -99,8 +103,7 @@ LEFT JOIN entity_redirects r
        ON m.entity_id IS NULL AND r.kind = m.kind AND r.canonical_name = m.name
 LEFT JOIN entities e ON m.entity_id IS NULL AND r.entity_id IS NULL
                      AND e.kind = m.kind AND e.canonical_name = m.name
-ORDER BY 1, 3, 4, 2
-ON CONFLICT (document_id, start, "end", entity_id) DO NOTHING
+ORDER BY 1, 3, 4, 2, m.role, m.surface
 """
 
 

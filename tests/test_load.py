@@ -15,8 +15,9 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from dbapp.cli import app
-from dbapp.extract.base import NoExtractor
+from dbapp.extract.base import ExtractedMention, NoExtractor
 from dbapp.load import LoadOptions, load_documents
+from dbapp.parse.records import ParsedDocument
 from tests.conftest import SEEDS, shared_path
 
 runner = CliRunner()
@@ -333,3 +334,25 @@ def test_reuters_corpus_loads_fully(fresh_db: str, engine: Engine) -> None:
         'WHERE substr(d.body, m.start + 1, m."end" - m.start) <> m.surface',
     )
     assert bad == 0
+
+
+class TwiceExtractor:
+    """Names the document's first word twice: the same span, the same (new) entity."""
+
+    name = "twice"
+    version = "1"
+
+    def extract(self, doc: ParsedDocument) -> list[ExtractedMention]:
+        end = len(doc.body.split()[0])
+        first = ExtractedMention(0, end, doc.body[:end], "body", "MISC", "First Word")
+        return [first, first._replace(role="title")]
+
+
+def test_a_mention_found_twice_is_stored_once(engine: Engine) -> None:
+    """A new document's mentions go in without a conflict check (nothing stored can share
+    their keys), so staged repeats are dropped on the way in, not by the database's key."""
+    result = load_documents(engine, [str(SEEDS)], TwiceExtractor())
+    documents = scalar(engine, "SELECT count(*) FROM documents")
+    assert result.counts.mentions_inserted == documents
+    assert scalar(engine, "SELECT count(*) FROM mentions WHERE extractor = 'twice'") == documents
+    assert scalar(engine, "SELECT count(DISTINCT entity_id) FROM mentions") == 1
