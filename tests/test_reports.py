@@ -708,3 +708,30 @@ def test_timeline_refuses_an_absurd_calendar(corpus: str) -> None:
     assert huge.exit_code == 2 and "at most 100,000" in huge.stderr
     yearly = report_json(corpus, "timeline", "--since", "0001-01-01", "--period", "year")
     assert len(yearly) == 2024 and yearly[-1]["documents"] == 4  # a1 a2 b1 b2 (b3 undated)
+
+
+def test_top_words_of_a_common_query_sample_pages(
+    corpus: str, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A query that matches a good share of a big archive draws its sample from a random
+    sample of pages and estimates how many articles match. Shrunk to this corpus: every page
+    is sampled, so the estimate is exact."""
+    from dbapp import topwords
+
+    monkeypatch.setattr(topwords, "MATCH_OVERSAMPLE", 1)
+    monkeypatch.setattr(topwords, "COMMON_SHARE", 0.0)
+    monkeypatch.setattr(topwords, "MAX_PAGE_PERCENT", 10_000.0)
+    with engine.connect() as conn:
+        result = topwords.top_words(conn, "Armenia", sample=2)
+    # "Armenia" matches a1, b1 and b3: two of them sampled, both name Armenia.
+    assert result.notes[0] == (
+        "counted in a random sample of 2 of about 3 matching articles "
+        "(a common query: drawn from a random sample of pages)"
+    )
+    armenia = next(r for r in result.rows if r[0] == "armenia")
+    assert armenia[1:3] == (2, 1.0)
+    # Too rare for the planner's estimate: every match is read, and counted exactly.
+    monkeypatch.setattr(topwords, "COMMON_SHARE", 2.0)
+    with engine.connect() as conn:
+        exact = topwords.top_words(conn, "Armenia", sample=2)
+    assert exact.notes[0] == "counted in a random sample of 2 of the 3 matching articles"
