@@ -157,3 +157,55 @@ def test_long_text_scans_in_windows_and_keeps_every_name(gazetteer: Gazetteer) -
     assert "Azerbaijan" in names(gazetteer, body)
     many = "Baku, " * (module.SCAN_WINDOW // 3)
     assert len(gazetteer._folded.scan(fold(many), limit=1000)) == 1000
+
+
+def test_an_exact_case_alias_wins_its_span_over_a_folded_one() -> None:
+    """On the same span the exact-case alias is tried first ("OPEC" the organisation, not a
+    user's MISC "Opec"), as the catalogue commands promise."""
+    g = Gazetteer(
+        [
+            CatalogueAlias(1, "ORG", "OPEC", "OPEC"),
+            CatalogueAlias(2, "MISC", "Opec (band)", "Opec", origin="user"),
+        ]
+    )
+    assert found(g, "Oil prices rose after OPEC met in Vienna.") == [("OPEC", "ORG", "OPEC")]
+    assert found(g, "The band Opec played in Vienna.") == [("Opec", "MISC", "Opec (band)")]
+
+
+def test_hits_of_a_long_text_come_in_the_order_of_their_ends(gazetteer: Gazetteer) -> None:
+    """Windowed or not, the scan yields hits by their end, so the hit limit keeps the same
+    hits as one scan of the whole text would."""
+    from dbapp.extract import gazetteer as module
+
+    body = "UN " * 20_000 + "." * (module.SCAN_WINDOW - 60_001) + " Special EU Programmes Body met."
+    body += " Azerbaijan and Georgia." * 10_000
+    text = fold(body)
+    hits = gazetteer._folded.scan(text)
+    assert [e for _, e, _ in hits] == sorted(e for _, e, _ in hits)
+    whole = gazetteer._folded._ac.find_matches_as_indexes(text, overlapping=True)
+    assert [(s, e) for s, e, _ in hits] == [(s, e) for _, s, e in whole]
+    assert gazetteer._folded.scan(text, limit=5) == hits[:5]
+
+
+def test_a_lone_surrogate_does_not_stop_extraction(gazetteer: Gazetteer) -> None:
+    body = "Baku \ud800 hosted Azerbaijan's talks."
+    assert names(gazetteer, body) == ["Baku", "Azerbaijan"]
+
+
+def test_excluded_ranges_cover_what_one_of_them_holds() -> None:
+    """Excluded answers with a binary search over ranges by start and the furthest end so
+    far: the same answer as trying every range, nested and overlapping ones included."""
+    import random
+
+    from dbapp.extract.gazetteer import Excluded
+
+    rng = random.Random(7)
+    for _ in range(200):
+        ranges = [(s, s + rng.randint(1, 30)) for s in (rng.randint(0, 200) for _ in range(8))]
+        excluded = Excluded(ParsedDocument(body="x" * 300, origin_path="t"))
+        excluded._index(ranges)
+        for _ in range(50):
+            start = rng.randint(0, 230)
+            end = start + rng.randint(1, 20)
+            expected = any(s <= start and end <= e for s, e in ranges)
+            assert excluded.covers(start, end, "x") is expected

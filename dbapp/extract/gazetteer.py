@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import itertools
 import operator
 import re
 import unicodedata
@@ -77,19 +78,33 @@ class Scanner:
             return []
         find, payloads = self._ac.find_matches_as_indexes, self.payloads
         if len(text) <= SCAN_WINDOW:
-            hits = find(text, overlapping=True)
+            hits = _find(find, text)
             return [(s, e, payloads[i]) for i, s, e in hits[:limit]]
-        # A long text in windows that overlap by the longest key: memory stays bounded by
-        # the window, and a hit is kept by the window it starts in.
+        # A long text in windows, each reaching back by the longest key: memory stays bounded
+        # by the window, and a hit is kept by the window it ends in, so the hits come in the
+        # order of their ends, as from one scan.
         out: list[tuple[int, int, Any]] = []
+        back = max(self.longest - 1, 0)
         for offset in range(0, len(text), SCAN_WINDOW):
-            piece = text[offset : offset + SCAN_WINDOW + self.longest - 1]
-            for i, s, e in find(piece, overlapping=True):
-                if s < SCAN_WINDOW:
-                    out.append((offset + s, offset + e, payloads[i]))
+            start = max(offset - back, 0)
+            for i, s, e in _find(find, text[start : offset + SCAN_WINDOW]):
+                if start + e > offset:
+                    out.append((start + s, start + e, payloads[i]))
                     if len(out) >= limit:
                         return out
         return out
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _find(find: Any, text: str) -> list[tuple[int, int, int]]:
+    """Overlapping hits as (key index, start, end); a lone surrogate (which no key holds, and
+    which cannot be encoded for the scan) reads as U+FFFD, so offsets stay the same."""
+    try:
+        return find(text, overlapping=True)
+    except UnicodeEncodeError:
+        return find(_SURROGATE.sub("\ufffd", text), overlapping=True)
 
 
 def _fold_table() -> dict[int, int]:
@@ -321,18 +336,24 @@ class Excluded:
 
     def __init__(self, doc: ParsedDocument) -> None:
         self._doc = doc
-        self._ranges = boilerplate_ranges(doc)
         self._credits_found = False
         self._source = doc.source_name or ""
+        self._index(boilerplate_ranges(doc))
+
+    def _index(self, ranges: list[tuple[int, int]]) -> None:
+        """Ranges by start, with the furthest end reached so far: a range holds [start, end)
+        exactly when one starting at or before ``start`` reaches ``end`` (a binary search,
+        however many credits a long text holds)."""
+        self._ranges = sorted(ranges)
+        self._starts = [s for s, _ in self._ranges]
+        self._reach = list(itertools.accumulate((e for _, e in self._ranges), max))
 
     def covers(self, start: int, end: int, surface: str) -> bool:
         if not self._credits_found and (surface in _CREDIT_WORDS or surface in self._source):
-            self._ranges = self._ranges + agency_ranges(self._doc)
+            self._index(self._ranges + agency_ranges(self._doc))
             self._credits_found = True
-        for s, e in self._ranges:
-            if s <= start and end <= e:
-                return True
-        return False
+        i = bisect.bisect_right(self._starts, start) - 1
+        return i >= 0 and self._reach[i] >= end
 
 
 class Gazetteer:
@@ -420,14 +441,15 @@ class Gazetteer:
         gives leftmost-longest order (``n`` breaks ties without comparing entries)."""
         # A text of names and nothing else ("Baku, Baku, ...") would give millions of hits:
         # the first MAX_HITS of each automaton bound memory (mentions are capped anyway).
+        # Exact-case hits first: on the same span, ``n`` puts them before folded ones.
         found = [
             (start, -end, n, end, entries, team_only)
-            for n, (start, end, (entries, team_only)) in enumerate(self._folded.scan(fold(text)))
+            for n, (start, end, (entries, team_only)) in enumerate(self._exact.scan(text))
         ]
         n = len(found)
         found.extend(
             (start, -end, n + i, end, entries, team_only)
-            for i, (start, end, (entries, team_only)) in enumerate(self._exact.scan(text))
+            for i, (start, end, (entries, team_only)) in enumerate(self._folded.scan(fold(text)))
         )
         return found
 
