@@ -211,6 +211,17 @@ REPORT_CASES: list[tuple[str, dict[str, Any]]] = [
     ("top-entities", {"rollup": "country"}),
     ("timeline", {"rollup": "country", "entity": "Baku", "period": "month"}),
 ]
+# top-words on its default 1,000-article sample: a rare word, common ones, a near-universal
+# one ("said"), a phrase, and with bigrams.
+TOP_WORDS: list[tuple[str, dict[str, Any]]] = [
+    ("Karabakh", {}),
+    ("oil", {}),
+    ("Azerbaijan", {}),
+    ("said", {}),
+    ('"oil prices"', {}),
+    ("crude OR gasoline", {}),
+    ("oil", {"bigrams": True}),
+]
 SEARCHES = ["Azerbaijan", '"oil prices"', "Karabakh ceasefire -Armenia", "crude OR gasoline"]
 # Every search form: each sort, and each filter, on a common word and a common phrase.
 SEARCH_FORMS: list[tuple[str, dict[str, Any]]] = [
@@ -277,6 +288,17 @@ def time_reports(url: str, repeat: int = 3) -> list[dict[str, Any]]:
                 times.append(time.perf_counter() - started)
                 conn.rollback()  # SET LOCAL work_mem ends with the report's transaction
             label = name + "".join(f" --{k} {v}" for k, v in options.items())
+            results.append({"what": label, "seconds": statistics.median(times), "rows": len(rows)})
+        from dbapp.topwords import top_words
+
+        for query, options in TOP_WORDS:
+            times = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                rows = top_words(conn, query, **options).rows
+                times.append(time.perf_counter() - started)
+                conn.rollback()
+            label = f"top-words --query {query}" + "".join(f" --{k}" for k in options)
             results.append({"what": label, "seconds": statistics.median(times), "rows": len(rows)})
         for query, options in SEARCH_FORMS:
             opts = {k: dt.date.fromisoformat(v) if k in ("since", "until") else v
