@@ -24,6 +24,7 @@ OPTIONS = ("since", "until", "source", "entity", "kind", "query", "rollup")
 # top-entities --rollup with no filter reads the summaries, and the mentions only for roots
 # with several members mentioned (52 s -> 2.3 s at 1M articles); False: the general form.
 FAST_ROLLUP = True
+MATCH_BY_INDEX = True  # --query reports find their matches through the full-text index
 PERIODS = ("day", "week", "month", "year")
 REPORT_WORK_MEM = "64MB"
 _PARAM = re.compile(r"(?<![:\w]):([a-z_]+)\b")
@@ -419,6 +420,11 @@ def run_report(conn: Connection, name: str, params: ReportParams | None = None) 
     # Live aggregates (a date range's co-mentions) hash hundreds of thousands of rows: room
     # for that in memory, for this transaction only.
     conn.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
+    if params.query is not None and MATCH_BY_INDEX:
+        # The planner reads a common word's matches by scanning every article (it does not
+        # count the cost of fetching each out-of-line tsvector): 2.5 s at 1M articles, where
+        # the full-text index gives the same matches in 0.3 s. This transaction only.
+        conn.execute(text("SET LOCAL enable_seqscan = off"))
     result = conn.execute(text(sql), bindings)
     notes = []
     unused = [

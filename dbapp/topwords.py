@@ -163,7 +163,10 @@ def _sample(
             ids = list(conn.scalars(text(_BACKGROUND_IDS), bound | {"percent": percent}))
             matching = everything if len(ids) >= sample else 0
     if len(ids) < sample:  # a query, a small archive, or filters the page sample missed
+        if query is not None:  # its matches through the full-text index (see report.py)
+            conn.execute(text("SET LOCAL enable_seqscan = off"))
         rows = conn.execute(text(_SAMPLE_IDS), bound).all()
+        conn.execute(text("SET LOCAL enable_seqscan TO DEFAULT"))
         ids = [r[0] for r in rows]
         matching = int(rows[0][1]) if rows else 0
     counts: Counter[str] = Counter()
