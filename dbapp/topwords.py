@@ -109,6 +109,13 @@ def _terms(body: str, bigrams: bool) -> set[str]:
     return kept
 
 
+def _archive_size(conn: Connection) -> int:
+    """How many articles there are (from the per-day summary: no scan)."""
+    return int(
+        conn.scalar(text("SELECT coalesce(sum(documents), 0) FROM summary_source_days")) or 0
+    )
+
+
 def _common_match(
     conn: Connection, bound: dict[str, Any], sample: int
 ) -> tuple[list[int], int] | None:
@@ -122,9 +129,7 @@ def _common_match(
         return None
     plan = conn.scalar(text(_ESTIMATE), {"query": bound["query"]})
     expected = float(plan[0]["Plan"]["Plan Rows"]) if plan else 0.0
-    everything = int(
-        conn.scalar(text("SELECT coalesce(sum(documents), 0) FROM summary_source_days")) or 0
-    )
+    everything = _archive_size(conn)
     if expected < COMMON_SHARE * everything:
         return None
     # Pages enough for MATCH_OVERSAMPLE x sample matches at the expected match rate.
@@ -155,9 +160,7 @@ def _sample(
         if common is not None:
             (ids, matching), estimated = common, True
     if query is None:
-        everything = int(
-            conn.scalar(text("SELECT coalesce(sum(documents), 0) FROM summary_source_days")) or 0
-        )
+        everything = _archive_size(conn)
         percent = min(100.0, 100.0 * OVERSAMPLE * sample / max(everything, 1))
         if percent < 100.0:
             ids = list(conn.scalars(text(_BACKGROUND_IDS), bound | {"percent": percent}))

@@ -70,9 +70,6 @@ class Scanner:
             else None
         )
 
-    def __len__(self) -> int:
-        return len(self.keys)
-
     def scan(self, text: str, limit: int = MAX_HITS) -> list[tuple[int, int, Any]]:
         if self._ac is None:
             return []
@@ -230,20 +227,6 @@ class MatchView:
             dropped += m.end() - m.start() - 1
             shifts.append(dropped)
         return cls(_RUN.sub(" ", flat), tuple(marks), tuple(shifts))
-
-    @property
-    def shifted(self) -> bool:
-        """Whether view offsets differ from the body's (a run of spaces was collapsed)."""
-        return bool(self.marks)
-
-    def start(self, offset: int) -> int:
-        """The body offset of the character at view ``offset``."""
-        i = bisect.bisect_right(self.marks, offset) - 1
-        return offset + (self.shifts[i] if i >= 0 else 0)
-
-    def end(self, offset: int) -> int:
-        """The body offset just after the view character before ``offset``."""
-        return self.start(offset - 1) + 1 if offset > 0 else 0
 
 
 def strip_accents(text: str) -> str:
@@ -567,7 +550,7 @@ class Gazetteer:
                 continue
             if tickers and any(s <= vstart and vend <= e for s, e in tickers):
                 continue
-            if marks:  # view offsets to the body's (view.start and view.end, inlined)
+            if marks:  # view offsets to the body's: add what was dropped before each
                 i = bisect.bisect_right(marks, vstart) - 1
                 start = vstart + (shifts[i] if i >= 0 else 0)
                 i = bisect.bisect_right(marks, vend - 1) - 1
