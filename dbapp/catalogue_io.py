@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from dbapp.catalogue import normalise_alias
 from dbapp.entities import AliasConflict, EntityRef, _check_kind
-from dbapp.errors import DbappError, check_text
+from dbapp.errors import BadArgument, DbappError, check_text
 
 FIELDS = ("name", "kind", "aliases", "external_id", "description", "match_name")
 
@@ -56,7 +56,7 @@ def add_entity(conn: Connection, spec: EntitySpec) -> tuple[EntityRef, bool, int
     how many aliases were added. An alias that names another entity of the kind is refused."""
     name = " ".join(spec.name.split())
     if not name:
-        raise DbappError("an entity needs a name")
+        raise BadArgument("an entity needs a name")
     check_text(name, "the name")
     check_text(spec.external_id, "--external-id")
     check_text(spec.description, "--description")

@@ -228,7 +228,16 @@ def top_words(
         f"({n_back:,} sampled of {'about ' if back_estimated else ''}{background:,})",
     ]
     if not n_fore:
-        return ReportResult(_COLUMNS, [], [f"no article matches {query!r}"])
+        filters = [
+            f"--{option} {value}"
+            for option, value in (
+                ("since", since), ("until", until), ("source", source), ("entity", entity),
+                ("tag", tag), ("language", language),
+            )
+            if value is not None
+        ]  # fmt: skip
+        within = f" with {' '.join(filters)}" if filters else ""
+        return ReportResult(_COLUMNS, [], [f"no article matches {query!r}{within}"])
     rows = []
     total_fore, total_back = sum(fore.values()), sum(back.values())
     prior_total = total_fore + total_back

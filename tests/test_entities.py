@@ -114,7 +114,7 @@ def test_alias_add_then_extract_links_old_documents(
     assert added.exit_code == 0, added.output
     first = dbapp(fresh_db, "extract")
     assert first.exit_code == 0, first.output
-    assert "1 mentions added, 0 removed" in first.stdout
+    assert "1 mention added, 0 removed" in first.stdout
     assert mentions_of(engine, "Baku") == [("GPE", "Baki", "body", "a")]
     second = dbapp(fresh_db, "extract")
     assert "0 mentions added, 0 removed" in second.stdout
@@ -319,3 +319,5 @@ def test_accepting_by_threshold_and_importing_say_what_they_did(
     )
     unchanged = dbapp(fresh_db, "entities", "add", "Chicago Bulls", "--kind", "ORG")
     assert "nothing changed" in unchanged.stdout
+    nameless = dbapp(fresh_db, "entities", "add", " ", "--kind", "ORG")
+    assert nameless.exit_code == 2 and "an entity needs a name" in nameless.stderr

@@ -735,3 +735,17 @@ def test_top_words_of_a_common_query_sample_pages(
     with engine.connect() as conn:
         exact = topwords.top_words(conn, "Armenia", sample=2)
     assert exact.notes[0] == "counted in a random sample of 2 of the 3 matching articles"
+
+
+def test_top_words_says_which_options_it_ignores_and_which_filter_emptied_it(
+    corpus: str,
+) -> None:
+    ignored = dbapp(corpus, "report", "top-words", "--query", "Armenia", "--kind", "GPE")
+    assert ignored.exit_code == 0
+    assert "top-words ignores --kind" in ignored.stderr
+    # "Armenia" matches three articles; none of them is from 2030.
+    empty = dbapp(corpus, "report", "top-words", "--query", "Armenia", "--since", "2030-01-01")
+    assert "no article matches 'Armenia' with --since 2030-01-01" in empty.stderr
+    listed = dbapp(corpus, "report", "list", "--format", "json")
+    options = {r["report"]: r["options"] for r in json.loads(listed.stdout)}
+    assert "entity, tag, language" in options["top-words"]

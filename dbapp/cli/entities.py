@@ -531,7 +531,8 @@ def extract(
             )
     out.print(
         f"{result.extractor} {result.version}: {result.documents:,} documents, "
-        f"{result.added:,} mentions added, {result.removed:,} removed "
+        f"{result.added:,} mention{'' if result.added == 1 else 's'} added, "
+        f"{result.removed:,} removed "
         f"({result.elapsed:.1f} s)",
         highlight=False,
     )

@@ -103,7 +103,11 @@ def _discover_after(
     out.print(
         f"discovery: {found.documents:,} documents, {found.new_candidates:,} new candidates, "
         f"{len(decision.accepted):,} accepted (seen in >= {AUTO_MIN_DOCUMENTS} documents)"
-        + (f", {extracted.added:,} mentions added" if extracted else ""),
+        + (
+            f", {extracted.added:,} mention{'' if extracted.added == 1 else 's'} added"
+            if extracted
+            else ""
+        ),
         highlight=False,
     )
 

@@ -193,6 +193,22 @@ def report(
             _check(db.engine, repair, fmt)
             return
         if name == "top-words":
+            ignored = [
+                option
+                for option, given in (
+                    ("kind", kind is not None),
+                    ("period", period != "month"),
+                    ("context", context != 40),
+                    ("min-documents", min_documents != 1),
+                    ("rollup", rollup is not None),
+                    ("compare", bool(compare)),
+                    ("plot", plot_to is not None),
+                    ("entity (given twice)", len(entity or []) > 1),
+                )
+                if given
+            ]
+            if ignored:
+                err.print(f"top-words ignores --{', --'.join(ignored)}", highlight=False)
             with db.engine.connect() as conn:
                 words = top_words(
                     conn, query or "", against, _date(since), _date(until), source, sample,
@@ -248,7 +264,7 @@ TOP_WORDS_LISTING = (
     "top-words",
     "The most frequent and most distinctive words of the articles matching --query, on a "
     "random sample.",
-    "query, against, sample, bigrams, by, since, until, source, limit",
+    "query, against, sample, bigrams, by, since, until, source, entity, tag, language, limit",
 )
 
 
