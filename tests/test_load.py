@@ -356,30 +356,3 @@ def test_a_mention_found_twice_is_stored_once(engine: Engine) -> None:
     assert result.counts.mentions_inserted == documents
     assert scalar(engine, "SELECT count(*) FROM mentions WHERE extractor = 'twice'") == documents
     assert scalar(engine, "SELECT count(DISTINCT entity_id) FROM mentions") == 1
-
-
-def test_a_documents_tsvector_stays_in_its_row(engine: Engine, tmp_path: Path) -> None:
-    """Migration 0013: the body goes to TOAST first and the tsvector stays in the row, so a
-    phrase's re-check reads it there (before, 99.9% of tsvectors were out of line)."""
-    words = " ".join(f"word{i} term{i * 7} item{i * 13}." for i in range(160))
-    path = tmp_path / "long.jsonl"
-    path.write_text(json.dumps({"id": "long", "source": "S", "date": "2024-01-01", "text": words}))
-    load_documents(engine, [str(path)], NoExtractor())
-    with engine.connect() as conn:
-        storage, options = conn.execute(
-            text(
-                "SELECT a.attstorage, c.reloptions FROM pg_attribute a "
-                "JOIN pg_class c ON c.oid = a.attrelid "
-                "WHERE c.relname = 'documents' AND a.attname = 'search_vector'"
-            )
-        ).one()
-        vector_size, vector_out, body_out = conn.execute(
-            text(
-                "SELECT pg_column_size(search_vector), "
-                "pg_column_toast_chunk_id(search_vector) IS NOT NULL, "
-                "pg_column_toast_chunk_id(body) IS NOT NULL FROM documents"
-            )
-        ).one()
-    assert storage == "m" and "toast_tuple_target=4080" in options
-    assert vector_size > 2100  # too big for a row of the old layout
-    assert (vector_out, body_out) == (False, True)
