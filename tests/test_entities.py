@@ -186,6 +186,16 @@ def test_ambiguous_and_unknown_entity_names(fresh_db: str) -> None:
     assert missing.exit_code == 2 and "no entity named 'Atlantis'" in missing.stderr
     bad_kind = dbapp(fresh_db, "entities", "list", "--kind", "PLANET")
     assert bad_kind.exit_code == 2 and "unknown kind" in bad_kind.stderr  # a usage error
+    # The list as data, for scripts: the same entities in every format.
+    listed = dbapp(fresh_db, "entities", "list", "--search", "Azerbaij", "--format", "json")
+    assert listed.exit_code == 0, listed.output
+    names = {(e["kind"], e["name"]) for e in json.loads(listed.stdout)}
+    assert {("GPE", "Azerbaijan"), ("NORP", "Azerbaijani")} <= names
+    as_csv = dbapp(fresh_db, "entities", "list", "--search", "Azerbaij", "--format", "csv")
+    assert as_csv.stdout.splitlines()[0].startswith("entity_id,kind,name,external_id,aliases")
+    assert len(as_csv.stdout.splitlines()) == len(names) + 1
+    bad_format = dbapp(fresh_db, "entities", "list", "--format", "xml")
+    assert bad_format.exit_code == 2 and "--format must be one of" in bad_format.stderr
     conflict = dbapp(fresh_db, "entities", "alias", "add", "Armenia", "Azerbaijan")
     assert conflict.exit_code == 2 and "already names GPE Armenia" in conflict.stderr
 

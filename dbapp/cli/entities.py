@@ -23,13 +23,14 @@ from dbapp.catalogue_io import (
 )
 from dbapp.cli._common import MAX_BATCH, MAX_ID, MAX_ROWS, err, handle_errors, out, settings, styled
 from dbapp.cli._progress import RichBar
+from dbapp.cli.report import FORMATS, print_result
 from dbapp.db import open_database
 from dbapp.discover import accept, discover, examples_text, list_candidates, reject
-from dbapp.errors import InputError
+from dbapp.errors import BadArgument, InputError
 from dbapp.extract import DEFAULT_SPACY_MODEL, EXTRACTORS, extractor_for
 from dbapp.locks import catalogue_in_use, lock_for_curation
 from dbapp.reextract import DEFAULT_BATCH_SIZE, extract_documents
-from dbapp.report import resolve_source
+from dbapp.report import ReportResult, resolve_source
 
 SHOWN = 20  # accepted names listed after `accept`
 
@@ -83,13 +84,25 @@ def list_(
     kind: KindOption = None,
     search: Annotated[str | None, typer.Option(help="Part of a name or alias.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=MAX_ROWS)] = 50,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
 ) -> None:
     """List entities, most mentioned first.
 
-    Example: dbapp entities list --kind GPE --limit 10
+    Example: dbapp entities list --kind GPE --limit 10 --format csv
     """
+    if fmt not in FORMATS:
+        raise BadArgument(f"--format must be one of {', '.join(FORMATS)}")
     with open_database(settings(ctx)) as db, db.engine.connect() as conn:
         rows = lib.list_entities(conn, kind, search, limit)
+    if fmt != "table":
+        columns = ["entity_id", "kind", "name", "external_id", "aliases", "mentions", "documents"]
+        data = [
+            (r.entity_id, r.kind, r.canonical_name, r.external_id, r.aliases, r.mentions,
+             r.documents)
+            for r in rows
+        ]  # fmt: skip
+        print_result(ReportResult(columns, data), fmt)
+        return
     table = Table("id", "kind", "name", "external id", "aliases", "mentions", "documents")
     for r in rows:
         table.add_row(
