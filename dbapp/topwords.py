@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from dbapp.errors import BadArgument, check_query
-from dbapp.report import SCOPE, ReportResult, resolve_source, tag_and_language
+from dbapp.report import SCOPE, ReportResult, match_by_index, resolve_source, tag_and_language
 
 DEFAULT_SAMPLE = 1000
 SORTS = ("frequent", "distinctive")
@@ -166,10 +166,9 @@ def _sample(
             ids = list(conn.scalars(text(_BACKGROUND_IDS), bound | {"percent": percent}))
             matching = everything if len(ids) >= sample else 0
     if len(ids) < sample:  # a query, a small archive, or filters the page sample missed
-        if query is not None:  # its matches through the full-text index (see report.py)
-            conn.execute(text("SET LOCAL enable_seqscan = off"))
+        match_by_index(conn, on=query is not None)
         rows = conn.execute(text(_SAMPLE_IDS), bound).all()
-        conn.execute(text("SET LOCAL enable_seqscan TO DEFAULT"))
+        match_by_index(conn, on=False)
         ids = [r[0] for r in rows]
         matching = int(rows[0][1]) if rows else 0
     counts: Counter[str] = Counter()

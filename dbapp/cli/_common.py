@@ -58,6 +58,11 @@ _VISIBLE = (
 )
 
 
+def counted(n: int, one: str, many: str) -> str:
+    """``1 mention``, ``1,204 mentions``."""
+    return f"{n:,} {one if n == 1 else many}"
+
+
 def printable(value: str) -> str:
     """``value`` safe for a terminal, with the same length (offsets into it stay right)."""
     return value.translate(_VISIBLE)

@@ -21,7 +21,17 @@ from dbapp.catalogue_io import (
     read_specs,
     shared_aliases,
 )
-from dbapp.cli._common import MAX_BATCH, MAX_ID, MAX_ROWS, err, handle_errors, out, settings, styled
+from dbapp.cli._common import (
+    MAX_BATCH,
+    MAX_ID,
+    MAX_ROWS,
+    counted,
+    err,
+    handle_errors,
+    out,
+    settings,
+    styled,
+)
 from dbapp.cli._progress import RichBar
 from dbapp.cli.report import FORMATS, print_result
 from dbapp.db import open_database
@@ -382,9 +392,9 @@ def accept_command(
         shown += (
             f" and {len(accepted) - SHOWN:,} more (dbapp entities candidates --status accepted)"
         )
-    noun = "entity" if len(accepted) == 1 else "entities"
     out.print(
-        f"accepted {len(accepted):,} {noun}{': ' + shown if accepted else ''}; {REEXTRACT_HINT}",
+        f"accepted {counted(len(accepted), 'entity', 'entities')}"
+        f"{': ' + shown if accepted else ''}; {REEXTRACT_HINT}",
         highlight=False,
     )
     for line in decision.skipped:
@@ -544,8 +554,7 @@ def extract(
             )
     out.print(
         f"{result.extractor} {result.version}: {result.documents:,} documents, "
-        f"{result.added:,} mention{'' if result.added == 1 else 's'} added, "
-        f"{result.removed:,} removed "
+        f"{counted(result.added, 'mention', 'mentions')} added, {result.removed:,} removed "
         f"({result.elapsed:.1f} s)",
         highlight=False,
     )

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from dbapp.cli._common import err, settings
+from dbapp.cli._common import counted, err, settings
 from dbapp.cli.report import DateOption, LanguageOption, TagOption, _date
 from dbapp.db import open_database
 from dbapp.errors import BadArgument
@@ -59,8 +59,7 @@ def export_command(
     with open_database(settings(ctx)) as db, db.engine.connect() as conn, conn.begin():
         n = export(conn, what, filters, chosen, output, sys.stdout)
     if output is not None:
-        noun = {"documents": "document", "mentions": "mention", "entities": "entity"}[what]
-        noun = noun if n == 1 else what
-        err.print(f"wrote {n:,} {noun} to {output} ({chosen})", highlight=False)
+        one = {"documents": "document", "mentions": "mention", "entities": "entity"}[what]
+        err.print(f"wrote {counted(n, one, what)} to {output} ({chosen})", highlight=False)
     else:
         err.print(f"{n:,} {what}", highlight=False)

@@ -13,7 +13,17 @@ from sqlalchemy.engine import Engine
 
 from dbapp import ledger, migrate
 from dbapp.catalogue import shipped_aliases
-from dbapp.cli._common import MAX_BATCH, MAX_ID, MAX_ROWS, err, handle_errors, out, settings, styled
+from dbapp.cli._common import (
+    MAX_BATCH,
+    MAX_ID,
+    MAX_ROWS,
+    counted,
+    err,
+    handle_errors,
+    out,
+    settings,
+    styled,
+)
 from dbapp.cli._progress import RichBar
 from dbapp.db import open_database
 from dbapp.discover import AUTO_MIN_DOCUMENTS, AUTO_MIN_SOURCES, accept, discover
@@ -103,11 +113,7 @@ def _discover_after(
     out.print(
         f"discovery: {found.documents:,} documents, {found.new_candidates:,} new candidates, "
         f"{len(decision.accepted):,} accepted (seen in >= {AUTO_MIN_DOCUMENTS} documents)"
-        + (
-            f", {extracted.added:,} mention{'' if extracted.added == 1 else 's'} added"
-            if extracted
-            else ""
-        ),
+        + (f", {counted(extracted.added, 'mention', 'mentions')} added" if extracted else ""),
         highlight=False,
     )
 
