@@ -32,6 +32,10 @@ from dbapp.search import HIGHLIGHT_START, HIGHLIGHT_STOP, search_documents, sear
 from dbapp.topwords import top_words
 
 FORMATS = ("table", "csv", "json")
+# Defaults of options only some reports read (top-words says when one was changed).
+DEFAULT_PERIOD = "month"
+DEFAULT_CONTEXT = 40
+DEFAULT_MIN_DOCUMENTS = 1
 DateOption = Annotated[
     dt.datetime | None,
     typer.Option(formats=["%Y-%m-%d"], metavar="YYYY-MM-DD", help="A day.", show_default=False),
@@ -114,13 +118,13 @@ def report(
     ] = None,
     kind: Annotated[str | None, typer.Option(help="Entity kind, e.g. GPE or ORG.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=MAX_ROWS, help="Most rows to show.")] = 20,
-    period: Annotated[str, typer.Option(help=f"One of: {', '.join(PERIODS)}.")] = "month",
+    period: Annotated[str, typer.Option(help=f"One of: {', '.join(PERIODS)}.")] = DEFAULT_PERIOD,
     context: Annotated[
         int, typer.Option(min=0, max=10_000, help="kwic: characters either side.")
-    ] = 40,
+    ] = DEFAULT_CONTEXT,
     min_documents: Annotated[
         int, typer.Option(min=1, max=MAX_ID, help="co-mentions: fewest shared articles.")
-    ] = 1,
+    ] = DEFAULT_MIN_DOCUMENTS,
     query: Annotated[
         str | None,
         typer.Option(
@@ -197,9 +201,9 @@ def report(
                 option
                 for option, given in (
                     ("kind", kind is not None),
-                    ("period", period != "month"),
-                    ("context", context != 40),
-                    ("min-documents", min_documents != 1),
+                    ("period", period != DEFAULT_PERIOD),
+                    ("context", context != DEFAULT_CONTEXT),
+                    ("min-documents", min_documents != DEFAULT_MIN_DOCUMENTS),
                     ("rollup", rollup is not None),
                     ("compare", bool(compare)),
                     ("plot", plot_to is not None),
