@@ -73,16 +73,29 @@ def add_entity(conn: Connection, spec: EntitySpec) -> tuple[EntityRef, bool, int
         ),
         {"k": kind, "n": [normalise_alias(a) for a in aliases]},
     ).all()
-    row = conn.execute(
-        text(
-            "INSERT INTO entities (kind, canonical_name, external_id, description) "
-            "VALUES (:k, :n, :x, :d) ON CONFLICT (kind, canonical_name) DO UPDATE SET "
-            "external_id = coalesce(entities.external_id, EXCLUDED.external_id), "
-            "description = coalesce(entities.description, EXCLUDED.description) "
-            "RETURNING entity_id, (xmax = 0) AS inserted"
-        ),
-        {"k": kind, "n": name, "x": spec.external_id, "d": spec.description},
-    ).one()
+    values = {"k": kind, "n": name, "x": spec.external_id, "d": spec.description}
+    # An entity that exists is completed by an UPDATE: an INSERT ... ON CONFLICT would draw
+    # (and waste) an id from the sequence on every re-run. The INSERT covers a race.
+    row = (
+        conn.execute(
+            text(
+                "UPDATE entities SET external_id = coalesce(external_id, :x), "
+                "description = coalesce(description, :d) WHERE kind = :k AND canonical_name = :n "
+                "RETURNING entity_id, false"
+            ),
+            values,
+        ).first()
+        or conn.execute(
+            text(
+                "INSERT INTO entities (kind, canonical_name, external_id, description) "
+                "VALUES (:k, :n, :x, :d) ON CONFLICT (kind, canonical_name) DO UPDATE SET "
+                "external_id = coalesce(entities.external_id, EXCLUDED.external_id), "
+                "description = coalesce(entities.description, EXCLUDED.description) "
+                "RETURNING entity_id, (xmax = 0) AS inserted"
+            ),
+            values,
+        ).one()
+    )
     entity = EntityRef(int(row[0]), kind, name)
     # The name itself becomes an alias only where it is free: in the shipped catalogue an
     # entity's name can be another entity's alias ("Organization of the Petroleum Exporting

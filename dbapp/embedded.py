@@ -41,6 +41,12 @@ HOST = "127.0.0.1"
 # Checkpoints less often during big loads (PostgreSQL's advice for populating a database):
 # fewer full-page images in the WAL. Recycled WAL shrinks back to min_wal_size afterwards.
 MAX_WAL_SIZE = "4GB"
+# PostgreSQL's own cache: a quarter of the memory, its advice for a dedicated server, between
+# its default 128 MB and 8 GB. A phrase search re-reads each candidate's out-of-line tsvector:
+# from shared buffers that costs about half what it costs from the OS cache (181,582
+# candidates at 1M articles: 1.45 s -> 0.77 s). Memory is taken only as pages are cached.
+# ALTER SYSTEM SET shared_buffers (postgresql.auto.conf) overrides it.
+SHARED_BUFFERS_MIN_MB, SHARED_BUFFERS_MAX_MB = 128, 8192
 START_TIMEOUT = 60
 REAPER_INTERVAL = 0.5
 REAPER_PATIENCE = 120
@@ -382,15 +388,32 @@ class EmbeddedServer:
         entry = pwd.getpwnam(self.system_user)
         os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
 
-    def _start(self, port: int, state: State) -> None:
+    def _shared_buffers(self) -> str | None:
+        """The shared_buffers to start with, or None where the user set their own."""
+        try:
+            own = (self.pgdata / "postgresql.auto.conf").read_text(errors="replace")
+        except OSError:
+            own = ""
+        if any(line.strip().startswith("shared_buffers") for line in own.splitlines()):
+            return None
+        quarter = psutil.virtual_memory().total // 4 // 2**20
+        return f"{max(SHARED_BUFFERS_MIN_MB, min(quarter, SHARED_BUFFERS_MAX_MB))}MB"
+
+    def _start(self, port: int, state: State, tuned: bool = True) -> None:
         """pg_ctl start, recorded in the state file while it runs: a reaper that finds no
         postmaster yet waits for the starter instead of leaving (and missing the server)."""
+        options = (
+            f"-c listen_addresses={HOST} -p {port} -c unix_socket_directories='' "
+            f"-c max_wal_size={MAX_WAL_SIZE}"
+        )
+        buffers = self._shared_buffers() if tuned else None
+        if buffers is not None:
+            options += f" -c shared_buffers={buffers}"
         args = [
             "-D", str(self.pgdata),
             "-w", "-t", str(START_TIMEOUT),
             "-l", str(self.log_path),
-            "-o", f"-c listen_addresses={HOST} -p {port} -c unix_socket_directories='' "
-                  f"-c max_wal_size={MAX_WAL_SIZE}",
+            "-o", options,
             "start",
         ]  # fmt: skip
         try:
@@ -415,8 +438,14 @@ class EmbeddedServer:
         finally:
             state.starter = None
         if proc.returncode != 0:
+            tail = self._log_tail()
+            if buffers is not None and "shared memory" in tail:
+                # A machine that refuses the memory (strict overcommit, a container's limit)
+                # still gets a server, with PostgreSQL's default cache.
+                self._start(port, state, tuned=False)
+                return
             raise EmbeddedServerError(
-                f"pg_ctl exited with {proc.returncode}: {output.strip()}{self._log_tail()}"
+                f"pg_ctl exited with {proc.returncode}: {output.strip()}{tail}"
             )
 
     def _stop(self) -> None:

@@ -127,7 +127,9 @@ def entity_details(conn: Connection, entity: EntityRef) -> dict[str, Any]:
     ).all()
     documents = conn.execute(
         text(
-            """SELECT d.document_id, d.published_on, coalesce(d.title, left(d.body, 60)) AS title,
+            """SELECT d.document_id, d.published_on, d.title,
+                      -- what names an untitled article: its opening words
+                      CASE WHEN d.title IS NULL THEN left(d.body, 60) END AS opening,
                       count(*) AS mentions
                FROM mentions m JOIN documents d USING (document_id)
                WHERE m.entity_id = :i

@@ -30,8 +30,13 @@ def test_add_then_alias_then_extract_finds_it(
                   "--description", "Italian chemicals group")  # fmt: skip
     assert added.exit_code == 0, added.output
     assert _aliases(engine, "Montedison") == {"Montedison", "Montedison SpA"}
+    by_name = "SELECT entity_id FROM entities WHERE canonical_name = :n"
+    montedison = scalar(engine, by_name, n="Montedison")
     again = dbapp(fresh_db, "entities", "add", "Montedison", "--kind", "ORG")
     assert again.exit_code == 0 and "nothing changed" in again.output  # idempotent
+    # ... down to the ids: a re-run draws none, so the next entity takes the next id.
+    assert dbapp(fresh_db, "entities", "add", "Ferruzzi", "--kind", "ORG").exit_code == 0
+    assert scalar(engine, by_name, n="Ferruzzi") == montedison + 1
     # An alias that names another entity of the kind is refused, naming it.
     clash = dbapp(fresh_db, "entities", "add", "Some Bank", "--kind", "ORG", "--alias", "NATO")
     assert clash.exit_code == 2 and "North Atlantic Treaty Organisation" in clash.output

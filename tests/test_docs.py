@@ -45,6 +45,15 @@ def test_every_command_has_help_and_is_in_the_readme(path: tuple[str, ...]) -> N
     assert f"dbapp {' '.join(path)}" in README, f"README does not mention dbapp {' '.join(path)}"
 
 
+@pytest.mark.parametrize("name", [*list_reports(), "top-words"])
+def test_report_name_help_describes_that_report(name: str) -> None:
+    result = runner.invoke(app, ["report", name, "--help"])
+    assert result.exit_code == 0, result.output
+    assert f"Report {name}:" in result.output and "It reads" in result.output
+    general = runner.invoke(app, ["report", "--help"])  # the command's own help comes back
+    assert "Report " not in general.output and "Run a SQL report" in general.output
+
+
 def test_every_report_is_in_the_readme() -> None:
     for name in list_reports():
         assert f"dbapp report {name}" in README, name

@@ -14,6 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
 import psycopg
 import pytest
 
@@ -158,6 +159,14 @@ def test_db_start_holds_server_for_psql(tmp_path: Path) -> None:
             [psql, url, "-Atc", "show max_wal_size"], capture_output=True, text=True, check=True
         )
         assert wal.stdout.strip() == "4GB"
+        # Its own cache sized to the machine: a quarter of the memory, 128 MB to 8 GB.
+        cache = subprocess.run(
+            [psql, url, "-Atc", "SELECT setting::bigint * 8192 / 1048576 FROM pg_settings "
+             "WHERE name = 'shared_buffers'"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        quarter = psutil.virtual_memory().total // 4 // 2**20
+        assert int(cache.stdout) == max(128, min(quarter, 8192))
         status = _dbapp("db", "status", pgdata=pgdata).stdout
         assert "yes (db start)" in status
     finally:

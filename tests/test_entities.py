@@ -178,10 +178,14 @@ def test_merge_moves_mentions_and_redirects(fresh_db: str, engine: Engine, tmp_p
     assert count_of(engine, "United Nations") == un + unsc + 1
 
 
-def test_ambiguous_and_unknown_entity_names(fresh_db: str) -> None:
+def test_ambiguous_and_unknown_entity_names(fresh_db: str, tmp_path: Path) -> None:
     dbapp(fresh_db, "entities", "seed")
     # "Azerbaijani" is only NORP, "Georgia" only GPE: found. An unknown name: exit 2.
     assert dbapp(fresh_db, "entities", "show", "Azerbaijani").exit_code == 0
+    # An untitled article is listed by its opening words, marked so: not passed off as a title.
+    _load_text(fresh_db, tmp_path, "untitled", "Azerbaijani officials met in the capital.")
+    shown = dbapp(fresh_db, "entities", "show", "Azerbaijani")
+    assert "(untitled) Azerbaijani officials met" in shown.stdout, shown.output
     missing = dbapp(fresh_db, "entities", "show", "Atlantis")
     assert missing.exit_code == 2 and "no entity named 'Atlantis'" in missing.stderr
     bad_kind = dbapp(fresh_db, "entities", "list", "--kind", "PLANET")

@@ -14,7 +14,7 @@ from dbapp.cli.documents import documents_app, undo
 from dbapp.cli.entities import entities_app, extract
 from dbapp.cli.export import export_command
 from dbapp.cli.load import load, loads_app
-from dbapp.cli.report import report, search
+from dbapp.cli.report import ReportCommand, report, search
 from dbapp.cli.show import show
 from dbapp.cli.watch import watch_folder
 from dbapp.config import get_settings
@@ -36,7 +36,7 @@ loads_app.command()(undo)
 app.add_typer(documents_app, name="documents")
 app.command()(handle_errors(extract))
 app.add_typer(entities_app, name="entities")
-app.command()(handle_errors(report))
+app.command(cls=ReportCommand)(handle_errors(report))
 app.command()(handle_errors(search))
 app.command()(handle_errors(show))
 app.command("export")(handle_errors(export_command))

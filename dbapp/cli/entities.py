@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from dbapp import entities as lib
 from dbapp import migrate
@@ -29,6 +30,7 @@ from dbapp.cli._common import (
     err,
     handle_errors,
     out,
+    printable,
     settings,
     styled,
 )
@@ -151,7 +153,13 @@ def show(
     out.print("mentions: " + (", ".join(f"{role} {n:,}" for role, n in details["roles"]) or "0"))
     docs = Table("document", "published", "title", "mentions", title="top documents")
     for d in details["documents"]:
-        docs.add_row(str(d.document_id), str(d.published_on or ""), d.title, str(d.mentions))
+        # An untitled article shows its opening words, marked as such, not as a title.
+        label: str | Text = (
+            printable(d.title)
+            if d.title is not None
+            else Text(f"(untitled) {printable(' '.join(d.opening.split()))}…", style="dim")
+        )
+        docs.add_row(str(d.document_id), str(d.published_on or ""), label, str(d.mentions))
     if details["documents"]:
         out.print(docs)
 

@@ -14,6 +14,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 from sqlalchemy.engine import Engine
+from typer._click import Context as ClickContext  # Typer vendors its own click
+from typer.core import TyperCommand
 
 from dbapp import migrate, summaries
 from dbapp.cli._common import MAX_ID, MAX_ROWS, err, out, print_error, printable, settings
@@ -79,6 +81,10 @@ def print_result(result: ReportResult, fmt: str, title: str | None = None) -> No
     elif fmt == "json":
         rows = [dict(zip(result.columns, map(_jsonable, r), strict=True)) for r in result.rows]
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=1) + "\n")
+    elif not result.rows:
+        # No empty table: a header over nothing reads like a failure. The notes say why.
+        if not result.notes:
+            err.print(f"{title + ': ' if title else ''}no rows", highlight=False)
     else:
         table = Table(*result.columns, title=title, title_justify="left")
         for row in result.rows:
@@ -270,6 +276,39 @@ TOP_WORDS_LISTING = (
     "random sample.",
     "query, against, sample, bigrams, by, since, until, source, entity, tag, language, limit",
 )
+
+
+def report_help(name: str) -> str | None:
+    """What `dbapp report NAME --help` says of report NAME (None: not a report)."""
+    if name == TOP_WORDS_LISTING[0]:
+        description, options = TOP_WORDS_LISTING[1], TOP_WORDS_LISTING[2].split(", ")
+    else:
+        found = list_reports().get(name)
+        if found is None:
+            return None
+        description, options = found.description, list(found.options)
+    reads = ", ".join(f"--{o.replace('_', '-')}" for o in options)
+    also = "--compare, --format, --plot FILE" if name == "timeline" else "--format"
+    return (
+        f"Report {name}: {description}\n\nIt reads {reads}; and {also}. "
+        "Every other option below is ignored by this report.\n\n"
+        "`dbapp report list` describes every report."
+    )
+
+
+class ReportCommand(TyperCommand):
+    """`dbapp report NAME --help` describes report NAME, not only the command."""
+
+    def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
+        named = next((a for a in args if not a.startswith("-")), None)
+        specific = report_help(named) if named and {"-h", "--help"} & set(args) else None
+        if specific is None:
+            return super().parse_args(ctx, args)
+        general, self.help = self.help, specific
+        try:  # --help prints and exits inside
+            return super().parse_args(ctx, args)
+        finally:
+            self.help = general
 
 
 def _check(engine: Engine, repair: bool, fmt: str) -> None:
