@@ -200,6 +200,8 @@ SCOPE = SCOPE.replace("{tagged}", TAGGED)
 # mentions cost 15-25 us an article. A report's `_matched` column tells run_report to say so.
 ENTITY_SAMPLE = 10_000
 PAIR_SAMPLE = 3_000  # co-mentions pair every two entities of an article: a smaller sample
+# co-mentions --entity pairs only that entity with the others of its articles: a larger one.
+ANCHOR_SAMPLE = 20_000
 SAMPLED = """sampled AS MATERIALIZED (
     SELECT * FROM matched ORDER BY md5(document_id::text) LIMIT :entity_sample
 ),
@@ -420,13 +422,16 @@ def run_report(conn: Connection, name: str, params: ReportParams | None = None) 
         sql = str(report.rollup_sql)
     elif scoped or (name == "co-mentions" and _wide_pairs(conn, params)):
         sql = str(report.query_sql)
+        if name == "co-mentions" and params.entity is not None:
+            # One entity's company: its pairs come from its own matching articles (a sample
+            # of all matches would hold too few of them, 60 of 4,592).
+            sql = (QUERY_DIR / "co-mentions.entity.sql").read_text(encoding="utf-8")
     sql = _expand(sql)
     bindings = _bindings(conn, report, params, sql)
-    if "entity_sample" in bindings and name == "co-mentions":
-        # With --entity the pairs are those of its articles: a sample of all matches would
-        # hold too few of them (60 of 4,592), so every match counts.
-        anchored = bindings.get("entity_id") is not None
-        bindings["entity_sample"] = 10**9 if anchored else min(PAIR_SAMPLE, ENTITY_SAMPLE)
+    if "entity_sample" in bindings and name == "co-mentions" and params.entity is None:
+        bindings["entity_sample"] = min(PAIR_SAMPLE, ENTITY_SAMPLE)
+    if "anchor_sample" in sql:
+        bindings["anchor_sample"] = ANCHOR_SAMPLE
     # Live aggregates (a date range's co-mentions) hash hundreds of thousands of rows: room
     # for that in memory, for this transaction only.
     conn.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
@@ -461,18 +466,32 @@ def run_report(conn: Connection, name: str, params: ReportParams | None = None) 
             "`dbapp report check --repair`, rebuilds them"
         )
     columns, rows = list(result.keys()), [tuple(r) for r in result]
-    if "_matched" in columns:  # said once, then dropped from the rows
-        at = columns.index("_matched")
-        matched = int(rows[0][at] or 0) if rows else 0
-        columns = columns[:at] + columns[at + 1 :]
-        rows = [r[:at] + r[at + 1 :] for r in rows]
-        sample = bindings.get("entity_sample", ENTITY_SAMPLE)
+    hidden = {}
+    for column in ("_matched", "_anchored"):  # said once, then dropped from the rows
+        if column in columns:
+            at = columns.index(column)
+            hidden[column] = int(rows[0][at] or 0) if rows else 0
+            columns = columns[:at] + columns[at + 1 :]
+            rows = [r[:at] + r[at + 1 :] for r in rows]
+    sample = bindings.get("entity_sample", ENTITY_SAMPLE)
+    matched, anchored = hidden.get("_matched", 0), hidden.get("_anchored")
+    if anchored is not None:
+        if anchored > ANCHOR_SAMPLE:
+            notes.append(
+                f"shared articles are counted in a random sample of {ANCHOR_SAMPLE:,} of the "
+                f"{anchored:,} matching articles that mention {params.entity}, scaled to all"
+            )
         if matched > sample:
             notes.append(
-                f"entity figures come from a random sample of {sample:,} of the {matched:,} "
-                "matching articles: mentions and articles scaled to all of them, distinct "
-                "entities those of the sample"
+                f"lift takes the other entities' articles from a random sample of {sample:,} "
+                f"of the {matched:,} matching articles, scaled to all"
             )
+    elif matched > sample:
+        notes.append(
+            f"entity figures come from a random sample of {sample:,} of the {matched:,} "
+            "matching articles: mentions and articles scaled to all of them, distinct "
+            "entities those of the sample"
+        )
     return ReportResult(columns, rows, notes)
 
 

@@ -660,7 +660,7 @@ def test_wide_date_ranges_take_a_sample_for_pairs_and_rollups(
     assert "a random sample of 2 of the 4 matching articles" in rolled.stderr
 
 
-def test_bylines_stay_out_and_anchored_pairs_are_not_sampled(
+def test_bylines_stay_out_and_anchored_pairs_count_every_shared_article(
     corpus: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from dbapp import report as report_module
@@ -670,14 +670,26 @@ def test_bylines_stay_out_and_anchored_pairs_are_not_sampled(
     for extra in ([], ["--language", "en"], ["--query", "Azerbaijan"]):
         rows_ = report_json(corpus, "timeline", "--entity", "Leman Zeynalova", *extra)
         assert all(r["documents"] == 0 for r in rows_), extra
-    # co-mentions of one entity count every matching article of it, never a sample.
+    # co-mentions of one entity count its shared articles in every matching article of it
+    # (up to ANCHOR_SAMPLE), whatever the samples of all matches; only lift's other counts
+    # come from that sample, and it says so.
+    exact = report_json(corpus, "co-mentions", "--query", "Armenia", "--entity", "Armenia")
     monkeypatch.setattr(report_module, "ENTITY_SAMPLE", 1)
     monkeypatch.setattr(report_module, "PAIR_SAMPLE", 1)
     pairs = dbapp(corpus, "report", "co-mentions", "--query", "Armenia", "--entity", "Armenia",
                   "--format", "json")  # fmt: skip
-    assert pairs.exit_code == 0 and "sample" not in pairs.stderr, pairs.output
+    assert pairs.exit_code == 0, pairs.output
+    assert "shared articles" not in pairs.stderr and "lift takes the other" in pairs.stderr
     found = {frozenset((r["entity_a"], r["entity_b"])) for r in json.loads(pairs.stdout)}
     assert {frozenset(("Armenia", "Azerbaijan")), frozenset(("Armenia", "Karabakh"))} <= found
+    shared = {(r["entity_a"], r["entity_b"]): r["documents"] for r in json.loads(pairs.stdout)}
+    assert shared == {(r["entity_a"], r["entity_b"]): r["documents"] for r in exact}
+    # Past ANCHOR_SAMPLE of its matching articles, the shared ones are sampled too.
+    monkeypatch.setattr(report_module, "ANCHOR_SAMPLE", 1)
+    sampled = dbapp(corpus, "report", "co-mentions", "--query", "Armenia", "--entity", "Armenia")
+    assert sampled.exit_code == 0, sampled.output
+    assert "shared articles are counted in a random sample of 1 of the" in sampled.stderr
+    assert "that mention Armenia" in sampled.stderr
 
 
 def test_the_all_time_rollup_agrees_with_the_general_one(
