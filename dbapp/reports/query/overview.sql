@@ -3,6 +3,15 @@
 -- share of all articles in the same range, sources, dates, and the mentions in them.
 WITH {matched},
 {sampled},
+-- The sample's mentions and distinct entities, in one pass over its mentions.
+sample_mentions AS (
+    SELECT count(*) AS mentions, count(DISTINCT m.entity_id) AS entities
+    FROM sampled mt
+    CROSS JOIN LATERAL (
+        SELECT * FROM mentions m WHERE m.document_id = mt.document_id OFFSET 0
+    ) m
+    WHERE m.role <> 'byline'
+),
 everything AS (
     SELECT sum(documents) AS n FROM report_daily_documents
     WHERE (CAST(:since AS date) IS NULL OR day >= :since)
@@ -17,8 +26,7 @@ SELECT (SELECT count(*) FROM matched)::integer AS documents,
        (SELECT min(published_on) FROM matched) AS first_published,
        (SELECT max(published_on) FROM matched) AS last_published,
        (SELECT count(*) FROM matched WHERE published_on IS NULL)::integer AS undated_documents,
-       round(coalesce((SELECT count(*) FROM sampled mt CROSS JOIN LATERAL (SELECT * FROM mentions m WHERE m.document_id = mt.document_id OFFSET 0) m
-              WHERE m.role <> 'byline') * (SELECT f FROM scale), 0))::integer AS mentions,
-       (SELECT count(DISTINCT m.entity_id) FROM sampled mt CROSS JOIN LATERAL (SELECT * FROM mentions m WHERE m.document_id = mt.document_id OFFSET 0) m
-        WHERE m.role <> 'byline')::integer AS entities_mentioned,
+       round(coalesce((SELECT mentions FROM sample_mentions) * (SELECT f FROM scale), 0))::integer
+           AS mentions,
+       (SELECT entities FROM sample_mentions)::integer AS entities_mentioned,
        (SELECT matched FROM scale) AS _matched
