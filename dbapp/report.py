@@ -195,15 +195,16 @@ TAGGED = f"""AND (CAST(:tag AS text) IS NULL OR EXISTS (
 
 SCOPE = SCOPE.replace("{tagged}", TAGGED)
 
-# Entity figures of more than ENTITY_SAMPLE matching articles come from a random (md5-ordered,
-# so repeatable) sample of them, scaled to all, as Media Cloud does: reading every match's
-# mentions cost 15-25 us an article. A report's `_matched` column tells run_report to say so.
+# Entity figures of more than ENTITY_SAMPLE matching articles come from a random (ordered by
+# a hash of the id, so repeatable) sample of them, scaled to all, as Media Cloud does: reading
+# every match's mentions cost 15-25 us an article. A report's `_matched` column tells
+# run_report to say so. hashint8 orders 1M ids in 50 ms where md5 of their text took 480 ms.
 ENTITY_SAMPLE = 10_000
 PAIR_SAMPLE = 3_000  # co-mentions pair every two entities of an article: a smaller sample
 # co-mentions --entity pairs only that entity with the others of its articles: a larger one.
 ANCHOR_SAMPLE = 20_000
 SAMPLED = """sampled AS MATERIALIZED (
-    SELECT * FROM matched ORDER BY md5(document_id::text) LIMIT :entity_sample
+    SELECT * FROM matched ORDER BY hashint8(document_id), document_id LIMIT :entity_sample
 ),
 scale AS (
     SELECT (SELECT count(*) FROM matched) AS matched, (SELECT count(*) FROM sampled) AS n,

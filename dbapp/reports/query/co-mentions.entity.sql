@@ -14,7 +14,7 @@ anchor AS MATERIALIZED (
           AND m.role <> 'byline')
 ),
 anchor_sample AS MATERIALIZED (
-    SELECT document_id FROM anchor ORDER BY md5(document_id::text) LIMIT :anchor_sample
+    SELECT document_id FROM anchor ORDER BY hashint8(document_id), document_id LIMIT :anchor_sample
 ),
 anchor_scale AS (
     SELECT (SELECT count(*) FROM anchor) AS anchored,
