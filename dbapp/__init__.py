@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Dbapp", "LoadSummary", "__version__", "connect"]
+__all__ = ["Dbapp", "DbappError", "LoadSummary", "__version__", "connect"]
 
 if TYPE_CHECKING:
     from dbapp.api import Dbapp, LoadSummary, connect
+    from dbapp.errors import DbappError
 
 
 def __getattr__(name: str) -> Any:
@@ -20,4 +21,8 @@ def __getattr__(name: str) -> Any:
         from dbapp import api
 
         return getattr(api, name)
+    if name == "DbappError":  # what every error of dbapp's is, to catch in a notebook
+        from dbapp.errors import DbappError
+
+        return DbappError
     raise AttributeError(f"module 'dbapp' has no attribute {name!r}")

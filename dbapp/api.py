@@ -23,8 +23,14 @@ from sqlalchemy.engine import Engine
 
 from dbapp.config import get_settings
 from dbapp.db import Database, open_database
-from dbapp.report import ReportParams, ReportResult, compare_timeline, run_report
+from dbapp.report import ReportError, ReportParams, ReportResult, compare_timeline, run_report
 from dbapp.search import search_documents
+
+# What report("top-words", ...) passes on (`by` is the CLI's name for `sort`).
+TOP_WORDS_OPTIONS = (
+    "query", "against", "source", "sample", "bigrams", "by", "sort", "limit", "tag", "language",
+    "entity",
+)  # fmt: skip
 
 
 def _records(result: ReportResult) -> list[dict[str, Any]]:
@@ -88,9 +94,23 @@ class Dbapp:
         **filters: Any,
     ) -> list[dict[str, Any]]:
         """A report's rows as dicts (filters: source, entity, kind, limit, period, context,
-        min_documents, query); ``compare=[queries]`` or ``entities=[names]`` for timelines."""
-        params = ReportParams(since=_day(since), until=_day(until), **filters)
+        min_documents, query, tag, language, rollup; top-words: query, against, sample,
+        bigrams, by); ``compare=[queries]`` or ``entities=[names]`` for timelines."""
+        if (compare or entities) and name != "timeline":
+            raise ReportError("only timeline compares series (compare= or entities=)")
         with self.engine.connect() as conn:
+            if name == "top-words":  # its own module, as in the CLI
+                from dbapp.topwords import top_words
+
+                if "query" not in filters:
+                    raise ReportError("top-words needs query= (the articles to characterise)")
+                words = {k: filters.pop(k) for k in TOP_WORDS_OPTIONS if k in filters}
+                if "by" in words:
+                    words["sort"] = words.pop("by")
+                if filters:
+                    raise ReportError(f"top-words does not take {', '.join(sorted(filters))}")
+                return _records(top_words(conn, since=_day(since), until=_day(until), **words))
+            params = ReportParams(since=_day(since), until=_day(until), **filters)
             if compare or entities:
                 return _records(compare_timeline(conn, params, compare, entities))
             return _records(run_report(conn, name, params))

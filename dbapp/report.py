@@ -474,6 +474,15 @@ def run_report(conn: Connection, name: str, params: ReportParams | None = None) 
             hidden[column] = int(rows[0][at] or 0) if rows else 0
             columns = columns[:at] + columns[at + 1 :]
             rows = [r[:at] + r[at + 1 :] for r in rows]
+    if params.query is not None and not conn.scalar(
+        text("SELECT numnode(websearch_to_tsquery('english', :q))"), {"q": params.query}
+    ):
+        notes.append(
+            f"--query {params.query!r} holds only stop words ('the', 'and'...), which search "
+            "ignores: no article matches it"
+        )
+    elif params.query is not None and "_matched" in hidden and not hidden["_matched"]:
+        notes.append(f"no article matches --query {params.query!r} with these filters")
     sample = bindings.get("entity_sample", ENTITY_SAMPLE)
     matched, anchored = hidden.get("_matched", 0), hidden.get("_anchored")
     if anchored is not None:

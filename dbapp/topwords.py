@@ -122,7 +122,7 @@ def _common_match(
     """For a query that matches a good share of a big archive: a sample of its matches drawn
     from a random sample of pages, and the number of matches that implies; None when the query
     is not that common (or filters make a page sample pointless)."""
-    if bound["entity_id"] is not None or bound["tag"] is not None or bound["language"]:
+    if _filtered_beyond_summary(bound):
         return None  # filters the per-day summary does not know
     in_scope = int(conn.scalar(text(_IN_SCOPE), bound) or 0)
     if in_scope < MATCH_OVERSAMPLE * sample:
@@ -146,6 +146,11 @@ def _common_match(
     return [r[0] for r in rows], round(hits * in_scope / max(seen, 1))
 
 
+def _filtered_beyond_summary(params: dict[str, Any]) -> bool:
+    """Whether filters the per-day summary does not know (--entity, --tag, --language) apply."""
+    return any(params.get(k) is not None for k in ("entity_id", "tag", "language"))
+
+
 def _sample(
     conn: Connection, query: str | None, params: dict[str, Any], sample: int, seed: str
 ) -> tuple[Counter[str], int, int, bool]:
@@ -159,12 +164,13 @@ def _sample(
         common = _common_match(conn, bound, sample)
         if common is not None:
             (ids, matching), estimated = common, True
-    if query is None:
-        everything = _archive_size(conn)
-        percent = min(100.0, 100.0 * OVERSAMPLE * sample / max(everything, 1))
+    if query is None and not _filtered_beyond_summary(params):
+        # The articles in --since/--until/--source, counted exactly from the summary.
+        in_scope = int(conn.scalar(text(_IN_SCOPE), bound) or 0)
+        percent = min(100.0, 100.0 * OVERSAMPLE * sample / max(in_scope, 1))
         if percent < 100.0:
             ids = list(conn.scalars(text(_BACKGROUND_IDS), bound | {"percent": percent}))
-            matching = everything if len(ids) >= sample else 0
+            matching = in_scope if len(ids) >= sample else 0
     if len(ids) < sample:  # a query, a small archive, or filters the page sample missed
         match_by_index(conn, on=query is not None)
         rows = conn.execute(text(_SAMPLE_IDS), bound).all()
@@ -218,12 +224,18 @@ def top_words(
         conn, against, params, sample, f"background:{against}"
     )
     about = "about" if estimated else "the"
+    filtered = any(v is not None for v in (since, until, source, entity, tag, language))
     notes = [
         f"counted in a random sample of {n_fore:,} of {about} {matching:,} matching articles"
         + (" (a common query: drawn from a random sample of pages)" if estimated else "")
         if matching > n_fore
-        else f"counted in all {matching:,} matching articles",
-        f"background: {'articles matching ' + repr(against) if against else 'all articles'} "
+        else (
+            "counted in the one matching article"
+            if matching == 1
+            else f"counted in all {matching:,} matching articles"
+        ),
+        f"background: {'articles matching ' + repr(against) if against else 'all articles'}"
+        f"{' in these filters' if filtered else ''} "
         f"({n_back:,} sampled of {'about ' if back_estimated else ''}{background:,})",
     ]
     if not n_fore:

@@ -53,6 +53,11 @@ def test_the_api_is_declared_and_its_verbs_return_rows(fresh_db: str) -> None:
         assert overview["documents"] == 2
         compared = db.report("timeline", compare=["ceasefire", "coronavirus"], period="year")
         assert {r["series"] for r in compared} == {"ceasefire", "coronavirus"}
+        # Every report of the CLI, top-words included; compare only where the CLI takes it.
+        words = db.report("top-words", query="elections", limit=200)
+        assert any(w["term"] == "occupi" or w["term"].startswith("occup") for w in words), words
+        with pytest.raises(dbapp.DbappError, match="only timeline compares"):
+            db.report("top-entities", compare=["ceasefire", "coronavirus"])
         assert db.sql("SELECT count(*) AS n FROM documents") == [{"n": 2}]
         out = db.export("documents", Path(os.environ.get("TMPDIR", "/tmp")) / "api-docs.csv")
         assert out == 2

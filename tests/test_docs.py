@@ -54,6 +54,13 @@ def test_report_name_help_describes_that_report(name: str) -> None:
     assert "Report " not in general.output and "Run a SQL report" in general.output
 
 
+def test_report_help_finds_the_name_among_options_and_says_when_there_is_none() -> None:
+    among = runner.invoke(app, ["report", "--since", "2020-01-01", "kwic", "--help"])
+    assert "Report kwic:" in among.output
+    missing = runner.invoke(app, ["report", "nosuch", "--help"])
+    assert missing.exit_code == 0 and "There is no report 'nosuch'" in missing.output
+
+
 def test_every_report_is_in_the_readme() -> None:
     for name in list_reports():
         assert f"dbapp report {name}" in README, name

@@ -543,6 +543,17 @@ def test_top_words_of_the_matching_articles(corpus: str) -> None:
     pairs = report_json(corpus, "top-words", "--query", "Brussels", "--bigrams")
     assert "proposed talks" in {w["term"] for w in pairs}
     assert dbapp(corpus, "report", "top-words").exit_code == 2  # needs --query
+    # A query that cannot match says why; an option the report does not read is named.
+    stop = dbapp(corpus, "report", "overview", "--query", "the")
+    assert "holds only stop words" in stop.stderr
+    none = dbapp(corpus, "report", "top-entities", "--query", "xylophone")
+    assert "no article matches --query 'xylophone'" in none.stderr
+    ignored = dbapp(corpus, "report", "overview", "--limit", "3", "--by", "distinctive")
+    assert ignored.exit_code == 0 and "overview ignores --limit, --by" in ignored.stderr
+    # The background is the articles in the same filters, and says so: b1 and b2 since February.
+    since = dbapp(corpus, "report", "top-words", "--query", "Armenia", "--since", "2024-02-01")
+    assert "background: all articles in these filters (2 sampled of 2)" in since.stderr
+    assert "counted in the one matching article" in since.stderr  # b1
 
 
 def test_rollups_to_countries_and_the_codes_a_map_needs(corpus: str, engine: Engine) -> None:

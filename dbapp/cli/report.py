@@ -31,13 +31,15 @@ from dbapp.report import (
     run_report,
 )
 from dbapp.search import HIGHLIGHT_START, HIGHLIGHT_STOP, search_documents, search_facets
-from dbapp.topwords import top_words
+from dbapp.topwords import DEFAULT_SAMPLE, top_words
 
 FORMATS = ("table", "csv", "json")
 # Defaults of options only some reports read (top-words says when one was changed).
 DEFAULT_PERIOD = "month"
 DEFAULT_CONTEXT = 40
 DEFAULT_MIN_DOCUMENTS = 1
+DEFAULT_LIMIT = 20
+DEFAULT_BY = "frequent"
 DateOption = Annotated[
     dt.datetime | None,
     typer.Option(formats=["%Y-%m-%d"], metavar="YYYY-MM-DD", help="A day.", show_default=False),
@@ -122,8 +124,13 @@ def report(
         list[str] | None,
         typer.Option(help="An entity: name, alias or #ID (timeline: repeat it to compare)."),
     ] = None,
-    kind: Annotated[str | None, typer.Option(help="Entity kind, e.g. GPE or ORG.")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=MAX_ROWS, help="Most rows to show.")] = 20,
+    kind: Annotated[
+        str | None,
+        typer.Option(help="Entity kind, e.g. GPE or ORG (co-mentions: pairs with one of it)."),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option(min=1, max=MAX_ROWS, help="Most rows to show.")
+    ] = DEFAULT_LIMIT,
     period: Annotated[str, typer.Option(help=f"One of: {', '.join(PERIODS)}.")] = DEFAULT_PERIOD,
     context: Annotated[
         int, typer.Option(min=0, max=10_000, help="kwic: characters either side.")
@@ -149,8 +156,8 @@ def report(
     rollup: Annotated[
         str | None,
         typer.Option(
-            help="top-entities, timeline: roll entities up to their country (cities, demonyms) "
-            "or parent (organisation bodies)."
+            help="top-entities, timeline: roll entities up to their country (cities, demonyms; "
+            "entities with no country are left out) or parent (organisation bodies)."
         ),
     ] = None,
     against: Annotated[
@@ -159,13 +166,13 @@ def report(
     ] = None,
     sample: Annotated[
         int, typer.Option(min=1, max=MAX_ROWS, help="top-words: articles sampled per side.")
-    ] = 1000,
+    ] = DEFAULT_SAMPLE,
     bigrams: Annotated[
         bool, typer.Option("--bigrams", help="top-words: count two-word phrases too.")
     ] = False,
     by: Annotated[
         str, typer.Option(help="top-words: order by frequent or distinctive terms.")
-    ] = "frequent",
+    ] = DEFAULT_BY,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
     plot_to: Annotated[
         Path | None,
@@ -178,6 +185,8 @@ def report(
 ) -> None:
     """Run a SQL report; `list` describes them; `check` verifies the summary tables.
 
+    `dbapp report NAME --help` describes report NAME and the options it reads.
+
     The report views are exact at every commit. `check` recomputes them from the documents
     and mentions and compares (exit 1, with the differing keys, if they disagree); `check
     --repair` rewrites them.
@@ -187,7 +196,10 @@ def report(
     if fmt not in FORMATS:
         raise ReportError(f"--format must be one of {', '.join(FORMATS)}")
     if name == "list":
-        rows = [(r.name, r.description, ", ".join(r.options)) for r in list_reports().values()]
+        rows = [
+            (r.name, r.description, ", ".join([*r.options, *CLI_ONLY.get(r.name, ())]))
+            for r in list_reports().values()
+        ]
         rows.append(TOP_WORDS_LISTING)
         print_result(ReportResult(["report", "answers", "options"], list(rows)), fmt)
         return
@@ -226,6 +238,24 @@ def report(
                 )  # fmt: skip
             print_result(words, fmt, title="top-words" if fmt == "table" else None)
             return
+        reads = list_reports()[name].options if name in list_reports() else ()
+        unread = [
+            option
+            for option, given in (
+                ("limit", limit != DEFAULT_LIMIT),
+                ("period", period != DEFAULT_PERIOD),
+                ("context", context != DEFAULT_CONTEXT),
+                ("min-documents", min_documents != DEFAULT_MIN_DOCUMENTS),
+                ("against", against is not None),
+                ("sample", sample != DEFAULT_SAMPLE),
+                ("bigrams", bigrams),
+                ("by", by != DEFAULT_BY),
+                ("repair", repair),
+            )
+            if given and reads and option.replace("-", "_") not in reads
+        ]
+        if unread:
+            err.print(f"{name} ignores --{', --'.join(unread)}", highlight=False)
         entities = entity or []
         comparing = bool(compare) or len(entities) > 1
         if comparing and name != "timeline":
@@ -269,6 +299,8 @@ def report(
         err.print(f"wrote {plot(result, name, plot_to, title)}")
 
 
+# Options the CLI adds to a report's own (every report also takes --format).
+CLI_ONLY = {"timeline": ("compare", "plot")}
 FACET_TITLES = {"sources": "source", "months": "month", "entities": "entity"}
 TOP_WORDS_LISTING = (
     "top-words",
@@ -287,8 +319,8 @@ def report_help(name: str) -> str | None:
         if found is None:
             return None
         description, options = found.description, list(found.options)
-    reads = ", ".join(f"--{o.replace('_', '-')}" for o in options)
-    also = "--compare, --format, --plot FILE" if name == "timeline" else "--format"
+    reads = ", ".join(f"--{o.replace('_', '-')}" for o in [*options, *CLI_ONLY.get(name, ())])
+    also = "--format"
     return (
         f"Report {name}: {description}\n\nIt reads {reads}; and {also}. "
         "Every other option below is ignored by this report.\n\n"
@@ -300,15 +332,40 @@ class ReportCommand(TyperCommand):
     """`dbapp report NAME --help` describes report NAME, not only the command."""
 
     def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
-        named = next((a for a in args if not a.startswith("-")), None)
-        specific = report_help(named) if named and {"-h", "--help"} & set(args) else None
+        if not {"-h", "--help"} & set(args):
+            return super().parse_args(ctx, args)
+        named = self._name(args)
+        general = self.help or ""
+        specific = report_help(named) if named else None
+        if specific is None and named and named not in ("list", "check", "refresh"):
+            known = ", ".join([*list_reports(), "top-words"])
+            specific = f"{general}\n\nThere is no report {named!r} (reports: {known})."
         if specific is None:
             return super().parse_args(ctx, args)
-        general, self.help = self.help, specific
+        self.help = specific
         try:  # --help prints and exits inside
             return super().parse_args(ctx, args)
         finally:
             self.help = general
+
+    def _name(self, args: list[str]) -> str | None:
+        """The report named in ``args``: the first word that is not an option or its value."""
+        takes_value = {
+            name
+            for param in self.params
+            if not getattr(param, "is_flag", True) and not getattr(param, "count", False)
+            for name in param.opts
+        }
+        words = iter(args)
+        for word in words:
+            if word == "--":
+                return next(words, None)
+            if word.startswith("-") and word != "-":
+                if word in takes_value:
+                    next(words, None)  # its value
+                continue
+            return word
+        return None
 
 
 def _check(engine: Engine, repair: bool, fmt: str) -> None:
