@@ -51,9 +51,21 @@ class ImportResult:
     shared: list[str] = field(default_factory=list)
 
 
-def add_entity(conn: Connection, spec: EntitySpec) -> tuple[EntityRef, bool, int]:
-    """Create (or complete) an entity and its aliases; returns it, whether it is new, and
-    how many aliases were added. An alias that names another entity of the kind is refused."""
+@dataclass
+class Added:
+    """What add_entity did: the entity, whether it is new, how many aliases it gained, and
+    whether its external id or description changed."""
+
+    entity: EntityRef
+    new: bool
+    aliases: int
+    changed: bool = False
+
+
+def add_entity(conn: Connection, spec: EntitySpec) -> Added:
+    """Create (or complete) an entity and its aliases. An alias that names another entity of
+    the kind is refused, and so is a new entity that would have no name of its own to match.
+    A given external id or description replaces the stored one."""
     name = " ".join(spec.name.split())
     if not name:
         raise BadArgument("an entity needs a name")
@@ -73,35 +85,57 @@ def add_entity(conn: Connection, spec: EntitySpec) -> tuple[EntityRef, bool, int
         ),
         {"k": kind, "n": [normalise_alias(a) for a in aliases]},
     ).all()
+    given = {normalise_alias(a) for a in spec.aliases}
     values = {"k": kind, "n": name, "x": spec.external_id, "d": spec.description}
-    # An entity that exists is completed by an UPDATE: an INSERT ... ON CONFLICT would draw
-    # (and waste) an id from the sequence on every re-run. The INSERT covers a race.
-    row = (
-        conn.execute(
-            text(
-                "UPDATE entities SET external_id = coalesce(external_id, :x), "
-                "description = coalesce(description, :d) WHERE kind = :k AND canonical_name = :n "
-                "RETURNING entity_id, false"
-            ),
-            values,
-        ).first()
-        or conn.execute(
+    stored = conn.execute(
+        text(
+            "SELECT entity_id, external_id, description FROM entities "
+            "WHERE kind = :k AND canonical_name = :n FOR UPDATE"
+        ),
+        values,
+    ).first()
+    changed = False
+    if stored is None:
+        free = [a for a in aliases if normalise_alias(a) not in {n for n, *_ in owners}]
+        if aliases and not free:
+            # Every name it could match is another entity's: it would never be found.
+            owner = next(EntityRef(*o) for n, *o in owners if n == normalise_alias(aliases[0]))
+            raise AliasConflict(
+                f"{name!r} already names {owner}: add your names to it "
+                f"(dbapp entities alias add NAME '{owner.canonical_name}'), or give --alias"
+            )
+        # The INSERT's ON CONFLICT covers a concurrent add of the same entity.
+        row = conn.execute(
             text(
                 "INSERT INTO entities (kind, canonical_name, external_id, description) "
                 "VALUES (:k, :n, :x, :d) ON CONFLICT (kind, canonical_name) DO UPDATE SET "
-                "external_id = coalesce(entities.external_id, EXCLUDED.external_id), "
-                "description = coalesce(entities.description, EXCLUDED.description) "
+                "external_id = coalesce(EXCLUDED.external_id, entities.external_id), "
+                "description = coalesce(EXCLUDED.description, entities.description) "
                 "RETURNING entity_id, (xmax = 0) AS inserted"
             ),
             values,
         ).one()
-    )
-    entity = EntityRef(int(row[0]), kind, name)
+        entity_id, new = int(row[0]), bool(row[1])
+    else:
+        # An entity that exists is completed by an UPDATE, and only where a value changes:
+        # an INSERT ... ON CONFLICT would draw (and waste) an id on every re-run.
+        entity_id, new = int(stored[0]), False
+        changed = (spec.external_id is not None and spec.external_id != stored[1]) or (
+            spec.description is not None and spec.description != stored[2]
+        )
+        if changed:
+            conn.execute(
+                text(
+                    "UPDATE entities SET external_id = coalesce(:x, external_id), "
+                    "description = coalesce(:d, description) WHERE entity_id = :i"
+                ),
+                values | {"i": entity_id},
+            )
+    entity = EntityRef(entity_id, kind, name)
     # The name itself becomes an alias only where it is free: in the shipped catalogue an
     # entity's name can be another entity's alias ("Organization of the Petroleum Exporting
     # Countries"). Aliases given explicitly must be free.
     taken = {n: o for n, *o in owners if o[0] != entity.entity_id}
-    given = {normalise_alias(a) for a in spec.aliases}
     aliases = [a for a in aliases if normalise_alias(a) not in taken or normalise_alias(a) in given]
     foreign = [f"{n!r} names {EntityRef(*o)}" for n, o in taken.items() if n in given]
     if foreign:
@@ -121,7 +155,7 @@ def add_entity(conn: Connection, spec: EntitySpec) -> tuple[EntityRef, bool, int
                 {"i": entity.entity_id, "k": kind, "a": alias, "n": norm},
             ).rowcount
             mine.add(norm)
-    return entity, bool(row[1]), added
+    return Added(entity, new, added, changed)
 
 
 def _spec(values: dict[str, Any]) -> EntitySpec:
@@ -229,15 +263,15 @@ def import_entities(
             continue
         try:
             with conn.begin_nested():
-                entity, new, added = add_entity(conn, spec)
+                done = add_entity(conn, spec)
         except DbappError as exc:
             result.errors.append(f"{where}:{line}: {exc}")
             continue
-        result.aliases_added += added
-        result.shared += shared_aliases(conn, entity)
-        if new:
+        result.aliases_added += done.aliases
+        result.shared += shared_aliases(conn, done.entity)
+        if done.new:
             result.added += 1
-        elif added:
+        elif done.aliases or done.changed:
             result.updated += 1
         else:
             result.unchanged += 1

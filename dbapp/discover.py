@@ -443,7 +443,7 @@ def accept(
     for row in rows:
         try:
             with conn.begin_nested():
-                entity, _, _ = add_entity(conn, EntitySpec(row.name, (kind or row.kind).upper()))
+                entity = add_entity(conn, EntitySpec(row.name, (kind or row.kind).upper())).entity
                 conn.execute(
                     text(
                         "UPDATE entity_candidates SET status = 'accepted', entity_id = :e, "

@@ -34,6 +34,15 @@ def test_add_then_alias_then_extract_finds_it(
     montedison = scalar(engine, by_name, n="Montedison")
     again = dbapp(fresh_db, "entities", "add", "Montedison", "--kind", "ORG")
     assert again.exit_code == 0 and "nothing changed" in again.output  # idempotent
+    # A new description replaces the stored one, and says so.
+    described = dbapp(fresh_db, "entities", "add", "Montedison", "--kind", "ORG",
+                      "--description", "Italian chemicals and energy group")  # fmt: skip
+    assert described.exit_code == 0 and "updated" in described.output, described.output
+    assert scalar(engine, "SELECT description FROM entities WHERE canonical_name = :n",
+                  n="Montedison") == "Italian chemicals and energy group"  # fmt: skip
+    # An entity whose only name is another's alias could never be found: refused, naming it.
+    nameless = dbapp(fresh_db, "entities", "add", "Montedison SpA", "--kind", "ORG")
+    assert nameless.exit_code == 2 and "already names ORG Montedison" in nameless.output
     # ... down to the ids: a re-run draws none, so the next entity takes the next id.
     assert dbapp(fresh_db, "entities", "add", "Ferruzzi", "--kind", "ORG").exit_code == 0
     assert scalar(engine, by_name, n="Ferruzzi") == montedison + 1

@@ -146,11 +146,15 @@ def show(
     out.print(styled(e.canonical_name, "bold", f"  {e.kind}  #{e.entity_id}"), highlight=False)
     if e.external_id or e.description:
         out.print(f"{e.external_id or ''}  {e.description or ''}".strip(), highlight=False)
-    aliases = Table("alias", "from", "only with", title="aliases", title_justify="left")
+    aliases = Table(
+        "alias", "from", "only with (!: not with)", title="aliases", title_justify="left"
+    )
     for a in details["aliases"]:
         aliases.add_row(a.alias, a.origin or "", ", ".join(a.context_terms or []))
     out.print(aliases)
     out.print("mentions: " + (", ".join(f"{role} {n:,}" for role, n in details["roles"]) or "0"))
+    if not details["roles"]:
+        err.print("`dbapp extract` finds it in the articles already stored", highlight=False)
     docs = Table("document", "published", "title", "mentions", title="top documents")
     for d in details["documents"]:
         # An untitled article shows its opening words, marked as such, not as a title.
@@ -190,12 +194,15 @@ def add(
         with db.engine.begin() as conn:
             seed_catalogue(conn)  # so a new name is checked against the shipped ones
             lock_for_curation(conn)
-            entity, new, added = add_entity(conn, spec)
-            shared = shared_aliases(conn, entity)
-    if not new and not added:
+            done = add_entity(conn, spec)
+            shared = shared_aliases(conn, done.entity)
+    entity, added = done.entity, done.aliases
+    if not done.new and not added and not done.changed:
         out.print(f"{entity} already has these names: nothing changed", highlight=False)
+    elif not done.new and not added:
+        out.print(f"updated {entity}: its external id or description", highlight=False)
     else:
-        verb = "added" if new else "updated"
+        verb = "added" if done.new else "updated"
         names = "name" if added == 1 else "names"
         out.print(f"{verb} {entity} with {added} new {names}; {REEXTRACT_HINT}", highlight=False)
     for line in shared:
