@@ -4,13 +4,18 @@
 WITH {matched},
 {sampled},
 {roots},
-scoped AS (
-    SELECT r.root_id, m.entity_id, m.document_id, mt.published_on
+-- The sample's mentions first, then roots and names: see query/top-entities.sql.
+seen AS MATERIALIZED (
+    SELECT m.entity_id, m.document_id, mt.published_on
     FROM sampled mt
     CROSS JOIN LATERAL (SELECT * FROM mentions m WHERE m.document_id = mt.document_id
                         OFFSET 0) m  -- by the primary key, not a hash of every mention
-    JOIN roots r ON r.entity_id = m.entity_id AND r.root_id IS NOT NULL
     WHERE m.role <> 'byline'
+),
+scoped AS (
+    SELECT r.root_id, m.entity_id, m.document_id, m.published_on
+    FROM seen m
+    JOIN roots r ON r.entity_id = m.entity_id AND r.root_id IS NOT NULL
 )
 SELECT e.canonical_name AS entity, e.kind,
        round(count(*) * (SELECT f FROM scale))::integer AS mentions,
