@@ -204,10 +204,13 @@ REPORT_CASES: list[tuple[str, dict[str, Any]]] = [
             ("source-coverage", {"period": "month"}),
             ("source-entities", {}),
             ("co-mentions", {}),
+            ("co-mentions", {"entity": "Azerbaijan"}),
             ("kwic", {"entity": "Azerbaijan", "limit": 50}),
             ("top-entities", {"rollup": "country"}),
         )
     ],
+    # A word in 30% of the articles with a common entity's company.
+    ("co-mentions", {"query": "oil", "entity": "Baku"}),
     ("top-entities", {"rollup": "country"}),
     ("timeline", {"rollup": "country", "entity": "Baku", "period": "month"}),
 ]
