@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from dbapp.catalogue import normalise_alias
 from dbapp.entities import AliasConflict, EntityRef, _check_kind
-from dbapp.errors import BadArgument, DbappError, check_text
+from dbapp.errors import BadArgument, DbappError, check_name, check_text
 
 FIELDS = ("name", "kind", "aliases", "external_id", "description", "match_name")
 
@@ -69,11 +69,11 @@ def add_entity(conn: Connection, spec: EntitySpec) -> Added:
     name = " ".join(spec.name.split())
     if not name:
         raise BadArgument("an entity needs a name")
-    check_text(name, "the name")
+    check_name(name, "the name")
     check_text(spec.external_id, "--external-id")
     check_text(spec.description, "--description")
     for alias in spec.aliases:
-        check_text(alias, "an alias")
+        check_name(alias, "an alias")
     kind = _check_kind(spec.kind)
     assert kind is not None
     given_names = [" ".join(a.split()) for a in spec.aliases if a.strip()]

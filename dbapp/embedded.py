@@ -17,6 +17,7 @@ import fcntl
 import json
 import os
 import platform
+import re
 import secrets
 import shutil
 import socket
@@ -53,6 +54,43 @@ REAPER_PATIENCE = 120
 PASSFILE = "dbapp.pgpass"  # inside the data directory, mode 0600
 # The replication login's password, in a primary's data directory once it has had a replica.
 REPLICATION_PASSFILE = "dbapp-replication.pgpass"
+
+
+_OWN_SHARED_BUFFERS = re.compile(r"\s*shared_buffers\s*=")
+
+
+def usable_memory(
+    groups: Path = Path("/proc/self/cgroup"), mounted: Path = Path("/sys/fs/cgroup")
+) -> int:
+    """The memory this process may use: the machine's, or its control groups' limit when
+    lower (a container's memory limit kills a server that outgrows it; it refuses nothing
+    at start). Every ancestor group's limit counts, and the root's (inside a container)."""
+    total = int(psutil.virtual_memory().total)
+    files = [mounted / "memory.max", mounted / "memory" / "memory.limit_in_bytes"]
+    try:
+        lines = groups.read_text().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":  # cgroup v2
+            root, name = mounted, "memory.max"
+        elif "memory" in controllers.split(","):  # cgroup v1
+            root, name = mounted / "memory", "memory.limit_in_bytes"
+        else:
+            continue
+        group = root / path.strip("/")
+        while group != root and root in group.parents:
+            files.append(group / name)
+            group = group.parent
+    for limit in files:
+        try:
+            value = limit.read_text().strip()
+        except OSError:
+            continue
+        if value.isdigit():
+            total = min(total, int(value))
+    return total
 
 
 def _bin_path() -> Path:
@@ -220,6 +258,15 @@ class EmbeddedServer:
                 f"{exe} exited with {proc.returncode}: {proc.stdout.strip()}{self._log_tail()}"
             )
         return proc.stdout
+
+    def _log_since(self, offset: int) -> str:
+        """What the server logged past ``offset`` bytes."""
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(offset)
+                return log.read().decode(errors="replace")
+        except OSError:
+            return ""
 
     def _log_tail(self) -> str:
         try:
@@ -394,9 +441,9 @@ class EmbeddedServer:
             own = (self.pgdata / "postgresql.auto.conf").read_text(errors="replace")
         except OSError:
             own = ""
-        if any(line.strip().startswith("shared_buffers") for line in own.splitlines()):
+        if any(_OWN_SHARED_BUFFERS.match(line) for line in own.splitlines()):
             return None
-        quarter = psutil.virtual_memory().total // 4 // 2**20
+        quarter = usable_memory() // 4 // 2**20
         return f"{max(SHARED_BUFFERS_MIN_MB, min(quarter, SHARED_BUFFERS_MAX_MB))}MB"
 
     def _start(self, port: int, state: State, tuned: bool = True) -> None:
@@ -409,6 +456,10 @@ class EmbeddedServer:
         buffers = self._shared_buffers() if tuned else None
         if buffers is not None:
             options += f" -c shared_buffers={buffers}"
+        try:  # where this start's lines begin in the (cumulative) server log
+            logged = self.log_path.stat().st_size
+        except OSError:
+            logged = 0
         args = [
             "-D", str(self.pgdata),
             "-w", "-t", str(START_TIMEOUT),
@@ -438,8 +489,14 @@ class EmbeddedServer:
         finally:
             state.starter = None
         if proc.returncode != 0:
-            tail = self._log_tail()
-            if buffers is not None and "shared memory" in tail:
+            logged_now = self._log_since(logged)
+            recent = logged_now.splitlines()[-8:]
+            tail = (
+                f"\nserver log ({self.log_path}):\n" + "\n".join(recent)
+                if recent
+                else self._log_tail()
+            )
+            if buffers is not None and "shared memory" in logged_now:
                 # A machine that refuses the memory (strict overcommit, a container's limit)
                 # still gets a server, with PostgreSQL's default cache.
                 self._start(port, state, tuned=False)

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Row
 
 from dbapp.catalogue import normalise_alias
-from dbapp.errors import BadArgument, DbappError, NotFound, check_text
+from dbapp.errors import BadArgument, DbappError, NotFound, check_name, check_text
 from dbapp.models import ENTITY_KINDS
 
 
@@ -142,7 +142,7 @@ def entity_details(conn: Connection, entity: EntityRef) -> dict[str, Any]:
 
 def add_alias(conn: Connection, alias: str, entity: EntityRef) -> None:
     """Make ``alias`` a name of ``entity``; run ``dbapp extract`` to find it in stored text."""
-    check_text(alias, "the alias")
+    check_name(alias, "the alias")
     norm = normalise_alias(alias)
     if not norm:
         raise DbappError("an alias needs some text")

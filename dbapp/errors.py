@@ -1,5 +1,7 @@
 """The domain exceptions; the CLI turns each into a one-line message and an exit code."""
 
+import unicodedata
+
 
 class DbappError(Exception):
     """Base class of every error dbapp reports to a user."""
@@ -78,6 +80,14 @@ def check_text(value: str | None, what: str) -> None:
     """PostgreSQL text cannot hold NUL; say so instead of failing inside the driver."""
     if value is not None and "\x00" in value:
         raise BadArgument(f"{what} contains a NUL character")
+
+
+def check_name(value: str | None, what: str) -> None:
+    """A name or alias holds no control characters (an escape sequence would recolour the
+    terminal of whoever lists the catalogue, and no text ever matches one)."""
+    check_text(value, what)
+    if value is not None and any(unicodedata.category(c) == "Cc" for c in value):
+        raise BadArgument(f"{what} {value!r} contains control characters")
 
 
 MAX_QUERY_WORDS = 1000  # PostgreSQL's parser runs out of stack near 20,000 words of a query

@@ -57,6 +57,9 @@ def test_report_name_help_describes_that_report(name: str) -> None:
 def test_report_help_finds_the_name_among_options_and_says_when_there_is_none() -> None:
     among = runner.invoke(app, ["report", "--since", "2020-01-01", "kwic", "--help"])
     assert "Report kwic:" in among.output
+    # An option's value that is itself a report's name is not taken for the name.
+    valued = runner.invoke(app, ["report", "--query", "timeline", "co-mentions", "--help"])
+    assert "Report co-mentions:" in valued.output
     missing = runner.invoke(app, ["report", "nosuch", "--help"])
     assert missing.exit_code == 0 and "There is no report 'nosuch'" in missing.output
 

@@ -18,7 +18,7 @@ import psutil
 import psycopg
 import pytest
 
-from dbapp.embedded import EmbeddedServer, Handle, _bin_path
+from dbapp.embedded import EmbeddedServer, Handle, _bin_path, usable_memory
 
 HOLD = """
 import sys, time
@@ -165,7 +165,7 @@ def test_db_start_holds_server_for_psql(tmp_path: Path) -> None:
              "WHERE name = 'shared_buffers'"],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
-        quarter = psutil.virtual_memory().total // 4 // 2**20
+        quarter = usable_memory() // 4 // 2**20
         assert int(cache.stdout) == max(128, min(quarter, 8192))
         status = _dbapp("db", "status", pgdata=pgdata).stdout
         assert "yes (db start)" in status
@@ -277,3 +277,39 @@ def test_kill_9_while_the_server_starts_leaves_nothing_running(tmp_path: Path) -
         assert server._postmaster_pid() is None, f"server left running after kill -9 at {delay} s"
     with EmbeddedServer(pgdata).running() as server:  # and the directory is usable after all
         _connect(server.status().port or 0, server.password())
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_the_cache_is_sized_to_a_containers_memory_limit(tmp_path: Path, version: str) -> None:
+    # A limit on an ancestor group (a container's) counts, as the kernel enforces it.
+    mounted = tmp_path / "sys"
+    if version == "v2":
+        groups = "0::/box/app\n"
+        limit_dir, name = mounted / "box", "memory.max"
+        (mounted / "box" / "app").mkdir(parents=True)
+        (mounted / "box" / "app" / name).write_text("max\n")  # no limit of its own
+    else:
+        groups = "9:cpu:/\n4:memory:/box/app\n"
+        limit_dir, name = mounted / "memory" / "box", "memory.limit_in_bytes"
+        (limit_dir / "app").mkdir(parents=True)
+    (limit_dir / name).write_text(f"{600 * 2**20}\n")
+    (tmp_path / "cgroup").write_text(groups)
+    assert usable_memory(tmp_path / "cgroup", mounted) == 600 * 2**20
+    # No group file, no limit: the machine's memory.
+    machine = psutil.virtual_memory().total
+    assert usable_memory(tmp_path / "none", tmp_path / "nothing") == machine
+
+
+def test_a_failed_start_reports_its_own_log_lines(tmp_path: Path) -> None:
+    pgdata = tmp_path / "pgdata"
+    assert _dbapp("db", "start", pgdata=pgdata).returncode == 0
+    assert _dbapp("db", "stop", pgdata=pgdata).returncode == 0
+    # An earlier start's memory error in the log must not be taken for this one's.
+    with (pgdata / "log").open("a") as log:
+        log.write("FATAL:  could not map anonymous shared memory: Cannot allocate memory\n")
+    with (pgdata / "postgresql.auto.conf").open("a") as conf:
+        conf.write("work_mem = 'lots'\n")
+    failed = _dbapp("db", "start", pgdata=pgdata)
+    assert failed.returncode != 0
+    assert "work_mem" in failed.stderr and "shared memory" not in failed.stderr, failed.stderr
+    assert not EmbeddedServer(pgdata).status().running

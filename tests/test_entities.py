@@ -185,7 +185,12 @@ def test_ambiguous_and_unknown_entity_names(fresh_db: str, tmp_path: Path) -> No
     # An untitled article is listed by its opening words, marked so: not passed off as a title.
     _load_text(fresh_db, tmp_path, "untitled", "Azerbaijani officials met in the capital.")
     shown = dbapp(fresh_db, "entities", "show", "Azerbaijani")
-    assert "(untitled) Azerbaijani officials met" in shown.stdout, shown.output
+    assert "(untitled) Azerbaijani officials met in the capital." in shown.stdout, shown.output
+    assert "capital.…" not in shown.stdout  # all of it shown: no ellipsis
+    # Names with control characters are refused: listing them would drive the terminal.
+    escape = dbapp(fresh_db, "entities", "add", "Bad\x1b[31mName", "--kind", "ORG")
+    assert escape.exit_code == 2 and "control characters" in escape.output
+    assert "no entities match" in dbapp(fresh_db, "entities", "list", "--search", "zzqq").stderr
     missing = dbapp(fresh_db, "entities", "show", "Atlantis")
     assert missing.exit_code == 2 and "no entity named 'Atlantis'" in missing.stderr
     bad_kind = dbapp(fresh_db, "entities", "list", "--kind", "PLANET")

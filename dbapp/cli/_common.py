@@ -55,6 +55,8 @@ _VISIBLE = (
     {c: 0x2400 + c for c in range(32) if c not in (9, 10)}
     | {127: 0x2421}
     | dict.fromkeys(range(128, 160), 65533)
+    # Bidirectional overrides and isolates reorder what follows them on the line.
+    | dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)], 65533)
 )
 
 

@@ -115,13 +115,16 @@ def list_(
         ]  # fmt: skip
         print_result(ReportResult(columns, data), fmt)
         return
+    if not rows:
+        err.print("no entities match", highlight=False)
+        return
     table = Table("id", "kind", "name", "external id", "aliases", "mentions", "documents")
     for r in rows:
         table.add_row(
             str(r.entity_id),
             r.kind,
-            r.canonical_name,
-            r.external_id or "",
+            printable(r.canonical_name),  # names stored before control characters were refused
+            printable(r.external_id or ""),
             str(r.aliases),
             f"{r.mentions:,}",
             f"{r.documents:,}",
@@ -143,14 +146,19 @@ def show(
     with open_database(settings(ctx)) as db, db.engine.connect() as conn:
         details = lib.entity_details(conn, lib.find_entity(conn, name, kind))
     e = details["entity"]
-    out.print(styled(e.canonical_name, "bold", f"  {e.kind}  #{e.entity_id}"), highlight=False)
+    out.print(
+        styled(printable(e.canonical_name), "bold", f"  {e.kind}  #{e.entity_id}"),
+        highlight=False,
+    )
     if e.external_id or e.description:
-        out.print(f"{e.external_id or ''}  {e.description or ''}".strip(), highlight=False)
+        about = f"{e.external_id or ''}  {e.description or ''}".strip()
+        out.print(Text(printable(about)), highlight=False)
     aliases = Table(
         "alias", "from", "only with (!: not with)", title="aliases", title_justify="left"
     )
     for a in details["aliases"]:
-        aliases.add_row(a.alias, a.origin or "", ", ".join(a.context_terms or []))
+        terms = printable(", ".join(a.context_terms or []))
+        aliases.add_row(printable(a.alias), a.origin or "", terms)
     out.print(aliases)
     out.print("mentions: " + (", ".join(f"{role} {n:,}" for role, n in details["roles"]) or "0"))
     if not details["roles"]:
@@ -158,14 +166,20 @@ def show(
     docs = Table("document", "published", "title", "mentions", title="top documents")
     for d in details["documents"]:
         # An untitled article shows its opening words, marked as such, not as a title.
-        label: str | Text = (
-            printable(d.title)
-            if d.title is not None
-            else Text(f"(untitled) {printable(' '.join(d.opening.split()))}…", style="dim")
-        )
+        label: str | Text = printable(d.title) if d.title is not None else _opening(d.opening)
         docs.add_row(str(d.document_id), str(d.published_on or ""), label, str(d.mentions))
     if details["documents"]:
         out.print(docs)
+
+
+def _opening(body: str) -> Text:
+    """An untitled article's label: its opening words (up to 60 characters), marked so."""
+    words = " ".join(body.split())
+    cut = len(words) > OPENING or len(body) >= OPENING
+    return Text(f"(untitled) {printable(words[:OPENING])}{'…' if cut else ''}".strip(), "dim")
+
+
+OPENING = 60  # characters of an untitled article's opening shown (entities.entity_details)
 
 
 @entities_app.command("add")

@@ -84,8 +84,9 @@ def print_result(result: ReportResult, fmt: str, title: str | None = None) -> No
         rows = [dict(zip(result.columns, map(_jsonable, r), strict=True)) for r in result.rows]
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=1) + "\n")
     elif not result.rows:
-        # No empty table: a header over nothing reads like a failure. The notes say why.
-        if not result.notes:
+        # No empty table: a header over nothing reads like a failure. Unless a note says why
+        # nothing matched, say there is nothing.
+        if not any("match" in note for note in result.notes):
             err.print(f"{title + ': ' if title else ''}no rows", highlight=False)
     else:
         table = Table(*result.columns, title=title, title_justify="left")
@@ -299,8 +300,8 @@ def report(
         err.print(f"wrote {plot(result, name, plot_to, title)}")
 
 
-# Options the CLI adds to a report's own (every report also takes --format).
-CLI_ONLY = {"timeline": ("compare", "plot")}
+# Options the CLI adds to a report's own (every report also takes --format and --plot).
+CLI_ONLY = {"timeline": ("compare",)}
 FACET_TITLES = {"sources": "source", "months": "month", "entities": "entity"}
 TOP_WORDS_LISTING = (
     "top-words",
@@ -320,7 +321,7 @@ def report_help(name: str) -> str | None:
             return None
         description, options = found.description, list(found.options)
     reads = ", ".join(f"--{o.replace('_', '-')}" for o in [*options, *CLI_ONLY.get(name, ())])
-    also = "--format"
+    also = "--format" if name == TOP_WORDS_LISTING[0] else "--format, --plot FILE"
     return (
         f"Report {name}: {description}\n\nIt reads {reads}; and {also}. "
         "Every other option below is ignored by this report.\n\n"
