@@ -155,8 +155,29 @@ ROOTS = """roots AS (
 )"""
 
 
+# The pairs that can make a co-mentions list, from a `pairs` CTE (a_id, b_id, together): those
+# of --kind, with as many shared articles as the limit-th pair or more. Only they need the
+# per-entity counts, lift and names: the order is shared articles first.
+CHOSEN = """kinded AS (
+    SELECT * FROM pairs WHERE CAST(:kind AS text) IS NULL
+    UNION ALL
+    SELECT p.* FROM pairs p
+    JOIN entities ea ON ea.entity_id = p.a_id
+    JOIN entities eb ON eb.entity_id = p.b_id
+    WHERE CAST(:kind AS text) IS NOT NULL AND :kind IN (ea.kind, eb.kind)
+),
+cutoff AS (
+    SELECT together FROM kinded ORDER BY together DESC
+    OFFSET CAST(:limit AS integer) - 1 LIMIT 1
+),
+chosen AS MATERIALIZED (
+    SELECT * FROM kinded WHERE together >= coalesce((SELECT together FROM cutoff), 0)
+)"""
+
+
 def _expand(sql: str) -> str:
     """A report's SQL with the shared pieces put in."""
+    sql = sql.replace("{chosen}", CHOSEN)
     sql = sql.replace("{matched}", MATCHED).replace("{calendar}", CALENDAR)
     sql = sql.replace("{roots}", ROOTS)
     return sql.replace("{sampled}", SAMPLED).replace("{tagged}", TAGGED)

@@ -63,23 +63,7 @@ pairs AS (
     GROUP BY 1, 2
     HAVING count(*) >= :min_documents
 ),
-kinded AS (
-    SELECT * FROM pairs WHERE CAST(:kind AS text) IS NULL
-    UNION ALL
-    SELECT p.* FROM pairs p
-    JOIN entities ea ON ea.entity_id = p.a_id
-    JOIN entities eb ON eb.entity_id = p.b_id
-    WHERE CAST(:kind AS text) IS NOT NULL AND :kind IN (ea.kind, eb.kind)
-),
--- Only pairs that can make the list (as many shared articles as the limit-th pair, or more)
--- need the per-entity counts and names: the order is shared articles first.
-cutoff AS (
-    SELECT together FROM kinded ORDER BY together DESC
-    OFFSET CAST(:limit AS integer) - 1 LIMIT 1
-),
-chosen AS (
-    SELECT * FROM kinded WHERE together >= coalesce((SELECT together FROM cutoff), 0)
-),
+{chosen},
 -- Articles per entity in scope: whole months from report_entity_monthly, the days at either
 -- end of the range from report_entity_daily.
 months AS (

@@ -33,23 +33,7 @@ pairs AS (
     GROUP BY m.entity_id
     HAVING count(DISTINCT m.document_id) * (SELECT f FROM anchor_scale) >= :min_documents
 ),
-kinded AS (
-    SELECT * FROM pairs WHERE CAST(:kind AS text) IS NULL
-    UNION ALL
-    SELECT p.* FROM pairs p
-    JOIN entities ea ON ea.entity_id = p.a_id
-    JOIN entities eb ON eb.entity_id = p.b_id
-    WHERE CAST(:kind AS text) IS NOT NULL AND :kind IN (ea.kind, eb.kind)
-),
--- Only pairs that can make the list (as many shared articles as the limit-th pair, or more)
--- need lift and names: the order is shared articles first.
-cutoff AS (
-    SELECT together FROM kinded ORDER BY together DESC
-    OFFSET CAST(:limit AS integer) - 1 LIMIT 1
-),
-chosen AS MATERIALIZED (
-    SELECT * FROM kinded WHERE together >= coalesce((SELECT together FROM cutoff), 0)
-),
+{chosen},
 -- The other entities' articles among all matches, from the sample of them, scaled.
 others AS (
     SELECT m.entity_id, count(DISTINCT m.document_id) * (SELECT f FROM scale)::float8 AS documents
