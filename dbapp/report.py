@@ -397,6 +397,15 @@ def _wide_pairs(conn: Connection, params: ReportParams) -> bool:
     return _in_range(conn, params) > min(PAIR_SAMPLE, ENTITY_SAMPLE)
 
 
+STOP_WORDS_ONLY = "holds only stop words ('the', 'and'...), which search ignores"
+
+
+def only_stop_words(conn: Connection, query: str) -> bool:
+    """Whether a web-search query leaves nothing to search once stop words are dropped."""
+    found = conn.scalar(text("SELECT numnode(websearch_to_tsquery('english', :q))"), {"q": query})
+    return not found
+
+
 def run_report(conn: Connection, name: str, params: ReportParams | None = None) -> ReportResult:
     """Run report ``name``; options a report does not take are ignored."""
     report = get_report(name)
@@ -495,13 +504,8 @@ def run_report(conn: Connection, name: str, params: ReportParams | None = None) 
             hidden[column] = int(rows[0][at] or 0) if rows else 0
             columns = columns[:at] + columns[at + 1 :]
             rows = [r[:at] + r[at + 1 :] for r in rows]
-    if params.query is not None and not conn.scalar(
-        text("SELECT numnode(websearch_to_tsquery('english', :q))"), {"q": params.query}
-    ):
-        notes.append(
-            f"--query {params.query!r} holds only stop words ('the', 'and'...), which search "
-            "ignores: no article matches it"
-        )
+    if params.query is not None and only_stop_words(conn, params.query):
+        notes.append(f"--query {params.query!r} {STOP_WORDS_ONLY}: no article matches it")
     elif params.query is not None and "_matched" in hidden and not hidden["_matched"]:
         notes.append(f"no article matches --query {params.query!r} with these filters")
     sample = bindings.get("entity_sample", ENTITY_SAMPLE)

@@ -13,8 +13,10 @@ from sqlalchemy.engine import Connection
 from dbapp.errors import BadArgument, check_query, check_text
 from dbapp.report import (
     REPORT_WORK_MEM,
+    STOP_WORDS_ONLY,
     TAG_MATCH,
     ReportResult,
+    only_stop_words,
     resolve_source,
     tag_and_language,
 )
@@ -428,10 +430,8 @@ def search_documents(
         notes = [
             f"no document matches {query!r}" + (f" with {', '.join(narrowed)}" if narrowed else "")
         ]
-        if not conn.scalar(
-            text("SELECT numnode(websearch_to_tsquery('english', :q))"), {"q": query}
-        ):
-            notes = [f"{query!r} holds only stop words ('the', 'and'...), which search ignores"]
+        if only_stop_words(conn, query):
+            notes = [f"{query!r} {STOP_WORDS_ONLY}"]
         return ReportResult(list(result.keys()), rows, notes, 0)
     total, exact = _total(conn, params, scan)
     shown = f"showing {len(rows)}, " if total > len(rows) else ""

@@ -766,6 +766,9 @@ def test_top_words_says_which_options_it_ignores_and_which_filter_emptied_it(
     ignored = dbapp(corpus, "report", "top-words", "--query", "Armenia", "--kind", "GPE")
     assert ignored.exit_code == 0
     assert "top-words ignores --kind" in ignored.stderr
+    twice = dbapp(corpus, "report", "top-words", "--query", "Armenia", "--entity", "Armenia",
+                  "--entity", "Baku", "--period", "year")  # fmt: skip
+    assert "top-words ignores --period, --entity (given twice)" in twice.stderr
     # "Armenia" matches three articles; none of them is from 2030.
     empty = dbapp(corpus, "report", "top-words", "--query", "Armenia", "--since", "2030-01-01")
     assert "no article matches 'Armenia' with --since 2030-01-01" in empty.stderr

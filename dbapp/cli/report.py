@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -215,23 +216,19 @@ def report(
         if name == "check":
             _check(db.engine, repair, fmt)
             return
+        # Options only some reports read, and whether this run changed them.
+        given = {
+            "limit": limit != DEFAULT_LIMIT, "period": period != DEFAULT_PERIOD,
+            "context": context != DEFAULT_CONTEXT,
+            "min-documents": min_documents != DEFAULT_MIN_DOCUMENTS,
+            "against": against is not None, "sample": sample != DEFAULT_SAMPLE,
+            "bigrams": bigrams, "by": by != DEFAULT_BY, "repair": repair,
+        }  # fmt: skip
         if name == "top-words":
-            ignored = [
-                option
-                for option, given in (
-                    ("kind", kind is not None),
-                    ("period", period != DEFAULT_PERIOD),
-                    ("context", context != DEFAULT_CONTEXT),
-                    ("min-documents", min_documents != DEFAULT_MIN_DOCUMENTS),
-                    ("rollup", rollup is not None),
-                    ("compare", bool(compare)),
-                    ("plot", plot_to is not None),
-                    ("entity (given twice)", len(entity or []) > 1),
-                )
-                if given
-            ]
-            if ignored:
-                err.print(f"top-words ignores --{', --'.join(ignored)}", highlight=False)
+            _say_unread(name, TOP_WORDS_LISTING[2].split(", "), given | {
+                "kind": kind is not None, "rollup": rollup is not None, "compare": bool(compare),
+                "plot": plot_to is not None, "entity (given twice)": len(entity or []) > 1,
+            })  # fmt: skip
             with db.engine.connect() as conn:
                 words = top_words(
                     conn, query or "", against, _date(since), _date(until), source, sample,
@@ -239,24 +236,8 @@ def report(
                 )  # fmt: skip
             print_result(words, fmt, title="top-words" if fmt == "table" else None)
             return
-        reads = list_reports()[name].options if name in list_reports() else ()
-        unread = [
-            option
-            for option, given in (
-                ("limit", limit != DEFAULT_LIMIT),
-                ("period", period != DEFAULT_PERIOD),
-                ("context", context != DEFAULT_CONTEXT),
-                ("min-documents", min_documents != DEFAULT_MIN_DOCUMENTS),
-                ("against", against is not None),
-                ("sample", sample != DEFAULT_SAMPLE),
-                ("bigrams", bigrams),
-                ("by", by != DEFAULT_BY),
-                ("repair", repair),
-            )
-            if given and reads and option.replace("-", "_") not in reads
-        ]
-        if unread:
-            err.print(f"{name} ignores --{', --'.join(unread)}", highlight=False)
+        if name in list_reports():  # (an unknown name is refused by run_report)
+            _say_unread(name, list_reports()[name].options, given)
         entities = entity or []
         comparing = bool(compare) or len(entities) > 1
         if comparing and name != "timeline":
@@ -309,6 +290,13 @@ TOP_WORDS_LISTING = (
     "random sample.",
     "query, against, sample, bigrams, by, since, until, source, entity, tag, language, limit",
 )
+
+
+def _say_unread(name: str, reads: Sequence[str], given: dict[str, bool]) -> None:
+    """Name on stderr the options given that report ``name`` does not read."""
+    unread = [o for o, on in given.items() if on and o.replace("-", "_") not in reads]
+    if unread:
+        err.print(f"{name} ignores --{', --'.join(unread)}", highlight=False)
 
 
 def report_help(name: str) -> str | None:
