@@ -268,11 +268,9 @@ class EmbeddedServer:
         except OSError:
             return ""
 
-    def _log_tail(self) -> str:
-        try:
-            lines = self.log_path.read_text(errors="replace").splitlines()[-8:]
-        except OSError:
-            return ""
+    def _log_tail(self, since: int = 0) -> str:
+        """The server log's last lines (past ``since`` bytes), to quote in an error."""
+        lines = self._log_since(since).splitlines()[-8:]
         return "\nserver log (" + str(self.log_path) + "):\n" + "\n".join(lines) if lines else ""
 
     def _postmaster(self) -> tuple[int, int | None] | None:
@@ -489,14 +487,8 @@ class EmbeddedServer:
         finally:
             state.starter = None
         if proc.returncode != 0:
-            logged_now = self._log_since(logged)
-            recent = logged_now.splitlines()[-8:]
-            tail = (
-                f"\nserver log ({self.log_path}):\n" + "\n".join(recent)
-                if recent
-                else self._log_tail()
-            )
-            if buffers is not None and "shared memory" in logged_now:
+            tail = self._log_tail(since=logged) or self._log_tail()
+            if buffers is not None and "shared memory" in self._log_since(logged):
                 # A machine that refuses the memory (strict overcommit, a container's limit)
                 # still gets a server, with PostgreSQL's default cache.
                 self._start(port, state, tuned=False)
