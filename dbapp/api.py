@@ -26,12 +26,6 @@ from dbapp.db import Database, open_database
 from dbapp.report import ReportError, ReportParams, ReportResult, compare_timeline, run_report
 from dbapp.search import search_documents
 
-# What report("top-words", ...) passes on (`by` is the CLI's name for `sort`).
-TOP_WORDS_OPTIONS = (
-    "query", "against", "source", "sample", "bigrams", "by", "sort", "limit", "tag", "language",
-    "entity",
-)  # fmt: skip
-
 
 def _records(result: ReportResult) -> list[dict[str, Any]]:
     return [dict(zip(result.columns, row, strict=True)) for row in result.rows]
@@ -100,11 +94,11 @@ class Dbapp:
             raise ReportError("only timeline compares series (compare= or entities=)")
         with self.engine.connect() as conn:
             if name == "top-words":  # its own module, as in the CLI
-                from dbapp.topwords import top_words
+                from dbapp.topwords import OPTIONS, top_words
 
                 if "query" not in filters:
                     raise ReportError("top-words needs query= (the articles to characterise)")
-                words = {k: filters.pop(k) for k in TOP_WORDS_OPTIONS if k in filters}
+                words = {k: filters.pop(k) for k in OPTIONS if k in filters}
                 if "by" in words:
                     words["sort"] = words.pop("by")
                 if filters:

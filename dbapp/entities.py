@@ -109,6 +109,9 @@ def list_entities(
     )
 
 
+OPENING = 60  # characters of an untitled article's opening that name it
+
+
 def entity_details(conn: Connection, entity: EntityRef) -> dict[str, Any]:
     """Everything about one entity: fields, aliases, counts by role, top documents."""
     row = conn.execute(
@@ -129,13 +132,13 @@ def entity_details(conn: Connection, entity: EntityRef) -> dict[str, Any]:
         text(
             """SELECT d.document_id, d.published_on, d.title,
                       -- what names an untitled article: its opening words
-                      CASE WHEN d.title IS NULL THEN left(d.body, 60) END AS opening,
+                      CASE WHEN d.title IS NULL THEN left(d.body, :opening) END AS opening,
                       count(*) AS mentions
                FROM mentions m JOIN documents d USING (document_id)
                WHERE m.entity_id = :i
                GROUP BY d.document_id ORDER BY mentions DESC, d.document_id LIMIT 10"""
         ),
-        {"i": entity.entity_id},
+        {"i": entity.entity_id, "opening": OPENING},
     ).all()
     return {"entity": row, "aliases": aliases, "roles": roles, "documents": documents}
 

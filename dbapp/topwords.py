@@ -24,6 +24,11 @@ from dbapp.errors import BadArgument, check_query
 from dbapp.report import SCOPE, ReportResult, match_by_index, resolve_source, tag_and_language
 
 DEFAULT_SAMPLE = 1000
+# What `top-words` reads, by its CLI names (`by` is top_words' `sort`).
+OPTIONS = (
+    "query", "against", "sample", "bigrams", "by", "since", "until", "source", "entity", "tag",
+    "language", "limit",
+)  # fmt: skip
 SORTS = ("frequent", "distinctive")
 # Function words and newswire boilerplate: they top every list and say nothing.
 STOPWORDS = frozenset(

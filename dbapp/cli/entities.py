@@ -173,13 +173,9 @@ def show(
 
 
 def _opening(body: str) -> Text:
-    """An untitled article's label: its opening words (up to 60 characters), marked so."""
-    words = " ".join(body.split())
-    cut = len(words) > OPENING or len(body) >= OPENING
-    return Text(f"(untitled) {printable(words[:OPENING])}{'…' if cut else ''}".strip(), "dim")
-
-
-OPENING = 60  # characters of an untitled article's opening shown (entities.entity_details)
+    """An untitled article's label: its opening words (lib.OPENING characters), marked so."""
+    cut = "…" if len(body) >= lib.OPENING else ""
+    return Text(f"(untitled) {printable(' '.join(body.split()))}{cut}".strip(), "dim")
 
 
 @entities_app.command("add")

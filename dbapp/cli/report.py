@@ -33,6 +33,7 @@ from dbapp.report import (
 )
 from dbapp.search import HIGHLIGHT_START, HIGHLIGHT_STOP, search_documents, search_facets
 from dbapp.topwords import DEFAULT_SAMPLE, top_words
+from dbapp.topwords import OPTIONS as TOP_WORDS_OPTIONS
 
 FORMATS = ("table", "csv", "json")
 # Defaults of options only some reports read (top-words says when one was changed).
@@ -225,7 +226,7 @@ def report(
             "bigrams": bigrams, "by": by != DEFAULT_BY, "repair": repair,
         }  # fmt: skip
         if name == "top-words":
-            _say_unread(name, TOP_WORDS_LISTING[2].split(", "), given | {
+            _say_unread(name, TOP_WORDS_OPTIONS, given | {
                 "kind": kind is not None, "rollup": rollup is not None, "compare": bool(compare),
                 "plot": plot_to is not None, "entity (given twice)": len(entity or []) > 1,
             })  # fmt: skip
@@ -288,7 +289,7 @@ TOP_WORDS_LISTING = (
     "top-words",
     "The most frequent and most distinctive words of the articles matching --query, on a "
     "random sample.",
-    "query, against, sample, bigrams, by, since, until, source, entity, tag, language, limit",
+    ", ".join(TOP_WORDS_OPTIONS),
 )
 
 
@@ -302,7 +303,7 @@ def _say_unread(name: str, reads: Sequence[str], given: dict[str, bool]) -> None
 def report_help(name: str) -> str | None:
     """What `dbapp report NAME --help` says of report NAME (None: not a report)."""
     if name == TOP_WORDS_LISTING[0]:
-        description, options = TOP_WORDS_LISTING[1], TOP_WORDS_LISTING[2].split(", ")
+        description, options = TOP_WORDS_LISTING[1], list(TOP_WORDS_OPTIONS)
     else:
         found = list_reports().get(name)
         if found is None:
