@@ -397,6 +397,15 @@ def _wide_pairs(conn: Connection, params: ReportParams) -> bool:
     return _in_range(conn, params) > min(PAIR_SAMPLE, ENTITY_SAMPLE)
 
 
+def _tag_known(conn: Connection, params: ReportParams) -> bool:
+    """Whether any article has --tag (asked only when a report came back empty)."""
+    found = conn.scalar(
+        text(f"SELECT EXISTS (SELECT 1 FROM document_tags t WHERE {TAG_MATCH})"),
+        {"tag": tag_and_language(params.tag, None)[0]},
+    )
+    return bool(found)
+
+
 STOP_WORDS_ONLY = "holds only stop words ('the', 'and'...), which search ignores"
 
 
@@ -508,6 +517,8 @@ def run_report(conn: Connection, name: str, params: ReportParams | None = None) 
         notes.append(f"--query {params.query!r} {STOP_WORDS_ONLY}: no article matches it")
     elif params.query is not None and "_matched" in hidden and not hidden["_matched"]:
         notes.append(f"no article matches --query {params.query!r} with these filters")
+    if params.tag is not None and not hidden.get("_matched", 1) and not _tag_known(conn, params):
+        notes.append(f"no article has the tag {params.tag!r} (the view report_tags lists them)")
     sample = bindings.get("entity_sample", ENTITY_SAMPLE)
     matched, anchored = hidden.get("_matched", 0), hidden.get("_anchored")
     if anchored is not None:
@@ -522,10 +533,10 @@ def run_report(conn: Connection, name: str, params: ReportParams | None = None) 
                 f"of the {matched:,} matching articles, scaled to all"
             )
     elif matched > sample:
+        among = "matching articles" if params.query is not None else "articles in these filters"
         notes.append(
-            f"entity figures come from a random sample of {sample:,} of the {matched:,} "
-            "matching articles: mentions and articles scaled to all of them, distinct "
-            "entities those of the sample"
+            f"entity figures come from a random sample of {sample:,} of the {matched:,} {among}, "
+            "scaled to all of them (distinct entities: those of the sample)"
         )
     return ReportResult(columns, rows, notes)
 

@@ -550,6 +550,9 @@ def test_top_words_of_the_matching_articles(corpus: str) -> None:
     assert "no article matches --query 'xylophone'" in none.stderr
     ignored = dbapp(corpus, "report", "overview", "--limit", "3", "--by", "distinctive")
     assert ignored.exit_code == 0 and "overview ignores --limit, --by" in ignored.stderr
+    # A tag no article has is named as such, not answered with silent zeros.
+    untagged = dbapp(corpus, "report", "top-entities", "--tag", "no-such-tag")
+    assert "no article has the tag 'no-such-tag'" in untagged.stderr
     # The background is the articles in the same filters, and says so: b1 and b2 since February.
     since = dbapp(corpus, "report", "top-words", "--query", "Armenia", "--since", "2024-02-01")
     assert "background: all articles in these filters (2 sampled of 2)" in since.stderr
@@ -655,7 +658,7 @@ def test_wide_date_ranges_take_a_sample_for_pairs_and_rollups(
     monkeypatch.setattr(report_module, "PAIR_SAMPLE", 3)
     sampled = dbapp(corpus, "report", "co-mentions", "--since", "2024-01-01", "--format", "json")
     assert sampled.exit_code == 0, sampled.output
-    assert "a random sample of 3 of the 4 matching articles" in sampled.stderr
+    assert "a random sample of 3 of the 4 articles in these filters" in sampled.stderr
     # With --entity, its articles are few: exact, never sampled.
     anchored = dbapp(corpus, "report", "co-mentions", "--since", "2024-01-01", "--entity",
                      "Armenia", "--format", "json")  # fmt: skip
@@ -668,7 +671,7 @@ def test_wide_date_ranges_take_a_sample_for_pairs_and_rollups(
     rolled = dbapp(corpus, "report", "top-entities", "--rollup", "country", "--since",
                    "2024-01-01", "--format", "json")  # fmt: skip
     assert rolled.exit_code == 0, rolled.output
-    assert "a random sample of 2 of the 4 matching articles" in rolled.stderr
+    assert "a random sample of 2 of the 4 articles in these filters" in rolled.stderr
 
 
 def test_bylines_stay_out_and_anchored_pairs_count_every_shared_article(
