@@ -237,8 +237,9 @@ def report(
                 )  # fmt: skip
             print_result(words, fmt, title="top-words" if fmt == "table" else None)
             return
-        if name in list_reports():  # (an unknown name is refused by run_report)
-            _say_unread(name, list_reports()[name].options, given)
+        known = list_reports().get(name)
+        if known is not None:  # (an unknown name is refused by run_report)
+            _say_unread(name, known.options, given)
         entities = entity or []
         comparing = bool(compare) or len(entities) > 1
         if comparing and name != "timeline":
