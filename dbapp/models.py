@@ -234,6 +234,8 @@ class Document(Base):
     original_bytes: Mapped[int | None] = mapped_column(
         BigInteger, comment="Size in bytes of that original."
     )
+    # Stored MAIN (migration 0013; SQLAlchemy has no storage option): in the row, so a
+    # phrase's re-check of each candidate reads no TOAST.
     search_vector: Mapped[str] = mapped_column(
         TSVECTOR, Computed(SEARCH_VECTOR_SQL, persisted=True), deferred=True
     )

@@ -50,9 +50,9 @@ _Q = "WITH q AS (SELECT websearch_to_tsquery('english', :query) AS query)"
 
 
 # Ranking or sorting every match of a common word (or checking every candidate of a phrase
-# against its positions) reads each one's tsvector, TOASTed at ~2.7 KB: seconds at a million
-# articles. So a search walks the archive in windows of publication dates, newest (or oldest)
-# first, each window about GROWTH times the articles of the one before, and stops once it has
+# against its positions) reads each one's tsvector (~2.7 KB): seconds at a million articles.
+# So a search walks the archive in windows of publication dates, newest (or oldest) first, each
+# window about GROWTH times the articles of the one before, and stops once it has
 # what it shows: the newest RANK_WINDOW matches to rank, or the page to sort. Work follows
 # what is shown, not how common the words are. The total is exact when every window was read,
 # otherwise estimated from the share of matches among the articles read (and said so).

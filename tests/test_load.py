@@ -356,3 +356,28 @@ def test_a_mention_found_twice_is_stored_once(engine: Engine) -> None:
     assert result.counts.mentions_inserted == documents
     assert scalar(engine, "SELECT count(*) FROM mentions WHERE extractor = 'twice'") == documents
     assert scalar(engine, "SELECT count(DISTINCT entity_id) FROM mentions") == 1
+
+
+def test_the_search_vector_stays_in_the_row(fresh_db: str, engine: Engine, tmp_path: Path) -> None:
+    # A phrase is re-checked against each candidate's word positions; a tsvector out of line
+    # costs a TOAST lookup per candidate (migration 0013 keeps it in the row: STORAGE MAIN).
+    # This article's tsvector (300 distinct words) is over the 2 KB TOAST threshold.
+    words = ["".join(chr(97 + (i * 7 + k * 13) % 26) for k in range(4)) + "x" for i in range(300)]
+    body = " ".join(f"{w}{i}" for i, w in enumerate(words))
+    (tmp_path / "long.jsonl").write_text(json.dumps({"id": "l1", "content": body}) + "\n")
+    result = dbapp(fresh_db, "load", str(tmp_path), "--extractor", "none")
+    assert result.exit_code == 0, result.output
+    storage = scalar(
+        engine,
+        "SELECT attstorage FROM pg_attribute "
+        "WHERE attrelid = 'documents'::regclass AND attname = 'search_vector'",
+    )
+    assert storage == "m"
+    assert int(scalar(engine, "SELECT pg_column_size(search_vector) FROM documents")) > 2048  # type: ignore[arg-type]
+    if int(scalar(engine, "SHOW server_version_num")) >= 170000:  # type: ignore[arg-type]
+        # pg_column_toast_chunk_id (PostgreSQL 17+) is NULL for a value kept in the row.
+        assert rows(
+            engine,
+            "SELECT pg_column_toast_chunk_id(search_vector) IS NULL, "
+            "pg_column_toast_chunk_id(body) IS NULL FROM documents",
+        ) == [(True, False)]
