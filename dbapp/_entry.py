@@ -9,7 +9,9 @@ from types import FrameType
 
 
 def _interrupted(signum: int, frame: FrameType | None) -> None:
+    # os._exit skips the interpreter's own flush: the message would be lost.
     sys.stderr.write("interrupted\n")
+    sys.stderr.flush()
     os._exit(130)
 
 

@@ -392,8 +392,11 @@ def test_11_ctrl_c_at_any_moment_is_quiet(
     os.killpg(proc.pid, signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
     # 130; or 0 when the Ctrl-C fell in the instant a worker was being started (ignored
-    # then, see dbapp.pipeline.submit_quietly) and the load ran on to the end.
-    assert proc.returncode in (130, 0), stderr
+    # then, see dbapp.pipeline.submit_quietly) and the load ran on to the end; or an end by
+    # SIGINT itself, which a shell reports as 130 too: CPython 3.11 ended about one run in
+    # five that way at ~0.7 s, while typer starts the command (the interrupt fell inside code
+    # an import was exec'ing), some after dbapp had caught it and said 'interrupted'.
+    assert proc.returncode in (130, 0, -signal.SIGINT), stderr
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
     assert not _wait_gone(children)
 
