@@ -7,7 +7,7 @@ Create Date: 2026-11-26
 - `documents.search_vector` is stored MAIN instead of EXTENDED. A phrase ('oil prices') is
   checked against each candidate article's word positions: with the tsvector out of line
   (~2.6 KB, over the 2 KB TOAST threshold, and not compressible) every candidate cost a TOAST
-  index lookup and two chunk reads, ~4.5 us; in the row it costs ~1.3 us. The body goes out of
+  index lookup and two chunk reads, ~3.2 us; in the row it costs ~1.3 us. The body goes out of
   line in its place (it is read only to show or export an article).
 - Only rows written from now on are laid out this way; `VACUUM FULL documents` rewrites the
   older ones (it locks the table while it runs).
